@@ -1,0 +1,126 @@
+#include "app/commands.h"
+
+#include <fstream>
+#include <iostream>
+
+#include "app/flags.h"
+#include "common/clock.h"
+#include "common/json_writer.h"
+#include "config/config.h"
+#include "engine/pricing_engine.h"
+#include "replay/nyc_pickups.h"
+#include "replay/replay.h"
+#include "replay/synthetic_drivers.h"
+
+namespace pricing {
+
+int RunReplayCommand(const std::vector<std::string>& args) {
+  const Flags flags(args, {"config", "events", "out", "top"}, {"quiet"});
+  const Config config = LoadConfig(flags.Require("config"));
+  SystemClock clock;
+  PricingEngine engine(config, clock);
+
+  const std::string events_path = flags.Require("events");
+  std::ifstream events(events_path);
+  if (!events) throw UsageError("cannot open events file '" + events_path + "'");
+  std::ofstream file;
+  std::ostream* out = &std::cout;
+  if (auto path = flags.Get("out")) {
+    file.open(*path, std::ios::trunc);
+    if (!file) throw UsageError("cannot write output file '" + *path + "'");
+    out = &file;
+  }
+  const ReplayStats stats = RunReplay(engine, events, *out);
+  out->flush();
+  if (!*out) {
+    std::cerr << "pricing replay: writing the output failed\n";
+    return 1;
+  }
+  if (!flags.Has("quiet")) {
+    PrintSurgeTable(stats, static_cast<std::size_t>(flags.GetInt("top", 10)), std::cerr);
+  }
+  return 0;
+}
+
+namespace {
+
+struct Record {
+  int64_t ts;
+  std::string line;
+};
+
+}  // namespace
+
+int RunConvertUberCommand(const std::vector<std::string>& args) {
+  const Flags flags(args, {"csv", "out", "city", "from", "to", "drivers", "ping-seconds", "seed"});
+  const std::string city = flags.Get("city").value_or("nyc");
+  if (!IsValidCityKey(city)) throw UsageError("--city '" + city + "' is not a valid city key");
+  std::vector<Pickup> pickups = ReadUberPickups(flags.Require("csv"));
+  const int64_t from = flags.Get("from") ? ParseNewYorkTime(*flags.Get("from")) : INT64_MIN;
+  const int64_t to = flags.Get("to") ? ParseNewYorkTime(*flags.Get("to")) : INT64_MAX;
+  std::erase_if(pickups, [&](const Pickup& p) { return p.ts_ms < from || p.ts_ms >= to; });
+  if (pickups.empty()) throw UsageError("no pickups between --from and --to");
+
+  std::vector<Record> records;
+  for (const Pickup& p : pickups) {
+    const std::string request_id = "uber-" + std::to_string(p.row);
+    std::string line;
+    JsonWriter w(&line);
+    w.BeginObject();
+    w.Key("subject").String("location.request." + city);
+    w.Key("headers").BeginObject().Key("Nats-Msg-Id").String(request_id).EndObject();
+    w.Key("data").BeginObject();
+    w.Key("request_id").String(request_id);
+    w.Key("rider_id").String("rider-" + std::to_string(p.row));  // one rider per row
+    w.Key("lat").Double(p.lat);
+    w.Key("lon").Double(p.lon);
+    w.Key("ts").Int(p.ts_ms);
+    w.EndObject().EndObject();
+    records.push_back({p.ts_ms, std::move(line)});
+  }
+
+  FleetOptions fleet;
+  fleet.drivers = static_cast<int>(flags.GetInt("drivers", 0));
+  fleet.ping_interval_ms = flags.GetInt("ping-seconds", 30) * 1000;
+  fleet.seed = static_cast<uint64_t>(flags.GetInt("seed", 42));
+  if (fleet.drivers < 0 || fleet.ping_interval_ms <= 0) {
+    throw UsageError("--drivers must be >= 0 and --ping-seconds > 0");
+  }
+  const int64_t start = pickups.front().ts_ms;
+  const int64_t end = pickups.back().ts_ms + 60'000;
+  for (const DriverPingRecord& d : SimulateFleet(fleet, pickups, start, end)) {
+    std::string line;
+    JsonWriter w(&line);
+    w.BeginObject();
+    w.Key("subject").String("location.driver." + city);
+    w.Key("headers")
+        .BeginObject()
+        .Key("Nats-Msg-Id")
+        .String(d.driver_id + ":" + std::to_string(d.ts_ms))
+        .EndObject();
+    w.Key("data").BeginObject();
+    w.Key("driver_id").String(d.driver_id);
+    w.Key("lat").Double(std::round(d.lat * 1e6) / 1e6);
+    w.Key("lon").Double(std::round(d.lon * 1e6) / 1e6);
+    w.Key("status").String(ToString(d.status));
+    w.Key("ts").Int(d.ts_ms);
+    w.EndObject().EndObject();
+    records.push_back({d.ts_ms, std::move(line)});
+  }
+  std::stable_sort(records.begin(), records.end(),
+                   [](const Record& a, const Record& b) { return a.ts < b.ts; });
+
+  const std::string out_path = flags.Require("out");
+  std::ofstream out(out_path, std::ios::trunc);
+  if (!out) throw UsageError("cannot write '" + out_path + "'");
+  for (const Record& r : records) out << r.line << '\n';
+  out.flush();
+  if (!out) throw UsageError("writing '" + out_path + "' failed");
+  std::cerr << "convert-uber: " << pickups.size() << " requests and "
+            << records.size() - pickups.size() << " driver pings (" << fleet.drivers
+            << " synthetic drivers) from " << FormatUtc(start) << " to " << FormatUtc(end) << " -> "
+            << out_path << "\n";
+  return 0;
+}
+
+}  // namespace pricing

@@ -1,0 +1,348 @@
+#include "config/config.h"
+
+#include <yaml-cpp/yaml.h>
+
+#include <cmath>
+#include <cstdlib>
+#include <fstream>
+#include <set>
+#include <sstream>
+#include <vector>
+
+namespace pricing {
+namespace {
+
+// Builds messages of one shape: "<file>: key '<key>': <problem>".
+class Reporter {
+ public:
+  explicit Reporter(std::string file) : file_(std::move(file)) {}
+
+  [[noreturn]] void Fail(const std::string& key, const std::string& problem) const {
+    throw ConfigError(file_ + ": key '" + key + "': " + problem);
+  }
+  const std::string& file() const { return file_; }
+
+ private:
+  std::string file_;
+};
+
+std::string Join(const std::vector<std::string>& items) {
+  std::string out;
+  for (const auto& item : items) {
+    if (!out.empty()) out += ", ";
+    out += item;
+  }
+  return out;
+}
+
+std::string Scalar(const YAML::Node& node) {
+  if (node.IsScalar()) return "'" + node.Scalar() + "'";
+  if (node.IsMap()) return "a mapping";
+  if (node.IsSequence()) return "a list";
+  return "null";
+}
+
+void RejectUnknownKeys(const YAML::Node& map, const std::vector<std::string>& allowed,
+                       const std::string& prefix, const Reporter& r) {
+  for (const auto& kv : map) {
+    const std::string key = kv.first.as<std::string>();
+    bool known = false;
+    for (const auto& a : allowed) known = known || a == key;
+    if (!known) r.Fail(prefix + key, "unknown key; allowed keys here: " + Join(allowed));
+  }
+}
+
+int64_t ReadInt(const YAML::Node& node, const std::string& key, const Reporter& r) {
+  try {
+    if (node.IsScalar()) return node.as<int64_t>();
+  } catch (const YAML::Exception&) {
+  }
+  r.Fail(key, "value " + Scalar(node) + " is not an integer");
+}
+
+double ReadDouble(const YAML::Node& node, const std::string& key, const Reporter& r) {
+  double value = 0;
+  try {
+    if (!node.IsScalar()) r.Fail(key, "value " + Scalar(node) + " is not a number");
+    value = node.as<double>();
+  } catch (const YAML::Exception&) {
+    r.Fail(key, "value " + Scalar(node) + " is not a number");
+  }
+  if (!std::isfinite(value)) r.Fail(key, "value " + Scalar(node) + " is not a finite number");
+  return value;
+}
+
+std::string ReadString(const YAML::Node& node, const std::string& key, const Reporter& r) {
+  if (!node.IsScalar() || node.Scalar().empty()) {
+    r.Fail(key, "value " + Scalar(node) + " is not a non-empty string");
+  }
+  return node.Scalar();
+}
+
+bool ReadBool(const YAML::Node& node, const std::string& key, const Reporter& r) {
+  try {
+    if (node.IsScalar()) return node.as<bool>();
+  } catch (const YAML::Exception&) {
+  }
+  r.Fail(key, "value " + Scalar(node) + " is not a boolean (allowed: true, false)");
+}
+
+std::string Num(double v) {
+  std::ostringstream os;
+  os << v;
+  return os.str();
+}
+
+void ReadModel(const YAML::Node& node, const std::string& prefix, const Reporter& r,
+               ModelParams* params) {
+  if (!node.IsMap()) r.Fail(prefix, "must be a mapping of model parameters");
+  static const std::vector<std::string> kKeys = {"name",
+                                                 "spatial_weight",
+                                                 "adjacency_tolerance_deg",
+                                                 "prior",
+                                                 "threshold",
+                                                 "sensitivity",
+                                                 "alpha_up",
+                                                 "alpha_down",
+                                                 "max_step",
+                                                 "floor",
+                                                 "cap",
+                                                 "step"};
+  RejectUnknownKeys(node, kKeys, prefix + ".", r);
+  const auto read = [&](const char* key, double* field) {
+    if (node[key]) *field = ReadDouble(node[key], prefix + "." + key, r);
+  };
+  if (node["name"]) params->name = ReadString(node["name"], prefix + ".name", r);
+  read("spatial_weight", &params->spatial_weight);
+  read("adjacency_tolerance_deg", &params->adjacency_tolerance_deg);
+  read("prior", &params->prior);
+  read("threshold", &params->threshold);
+  read("sensitivity", &params->sensitivity);
+  read("alpha_up", &params->alpha_up);
+  read("alpha_down", &params->alpha_down);
+  read("max_step", &params->max_step);
+  read("floor", &params->floor);
+  read("cap", &params->cap);
+  read("step", &params->step);
+}
+
+ZoneOverride ReadOverride(const YAML::Node& node, const std::string& prefix, const Reporter& r) {
+  if (!node.IsMap()) r.Fail(prefix, "must be a mapping with any of: floor, cap, fixed, disabled");
+  RejectUnknownKeys(node, {"floor", "cap", "fixed", "disabled"}, prefix + ".", r);
+  ZoneOverride o;
+  if (node["floor"]) o.floor = ReadDouble(node["floor"], prefix + ".floor", r);
+  if (node["cap"]) o.cap = ReadDouble(node["cap"], prefix + ".cap", r);
+  if (node["fixed"]) o.fixed = ReadDouble(node["fixed"], prefix + ".fixed", r);
+  if (node["disabled"]) o.disabled = ReadBool(node["disabled"], prefix + ".disabled", r);
+  return o;
+}
+
+std::optional<int64_t> EnvInt(const EnvLookup& env, const std::string& name, int64_t min_value) {
+  const auto text = env(name);
+  if (!text) return std::nullopt;
+  int64_t value = 0;
+  std::size_t used = 0;
+  try {
+    value = std::stoll(*text, &used);
+  } catch (const std::exception&) {
+    used = 0;
+  }
+  if (used == 0 || used != text->size() || value < min_value) {
+    throw ConfigError("environment variable " + name + ": value '" + *text +
+                      "' is not allowed; must be an integer >= " + std::to_string(min_value));
+  }
+  return value;
+}
+
+// Fails unless the file exists and starts like a JSON object (GeoJSON); the full parse
+// happens when the zones are loaded.
+void CheckZonesFile(const std::filesystem::path& path, const std::string& key, const Reporter& r) {
+  std::ifstream in(path);
+  if (!in) r.Fail(key, "zones file '" + path.string() + "' cannot be opened");
+  char c = 0;
+  while (in.get(c) && std::isspace(static_cast<unsigned char>(c))) {
+  }
+  if (c != '{') {
+    r.Fail(key, "zones file '" + path.string() +
+                    "' is not GeoJSON (expected a FeatureCollection object)");
+  }
+}
+
+}  // namespace
+
+EnvLookup ProcessEnvironment() {
+  return [](const std::string& name) -> std::optional<std::string> {
+    const char* v = std::getenv(name.c_str());
+    if (v == nullptr) return std::nullopt;
+    return std::string(v);
+  };
+}
+
+bool IsValidCityKey(std::string_view key) {
+  if (key.empty()) return false;
+  for (char c : key) {
+    if (!((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-')) return false;
+  }
+  return true;
+}
+
+void ValidateModelParams(const ModelParams& p, const std::string& where) {
+  const auto fail = [&](const std::string& key, double v, const std::string& allowed) {
+    throw ConfigError(where + "." + key + "': value " + Num(v) + " is not allowed; " + allowed);
+  };
+  if (p.name != "ratio-v1") {
+    throw ConfigError(where + ".name': value '" + p.name +
+                      "' is not allowed; allowed models: ratio-v1");
+  }
+  if (p.spatial_weight < 0)
+    fail("spatial_weight", p.spatial_weight, "must be >= 0 (0 turns smoothing off)");
+  if (p.adjacency_tolerance_deg < 0)
+    fail("adjacency_tolerance_deg", p.adjacency_tolerance_deg, "must be >= 0");
+  if (p.prior <= 0) fail("prior", p.prior, "must be > 0");
+  if (p.threshold < 0) fail("threshold", p.threshold, "must be >= 0");
+  if (p.sensitivity < 0) fail("sensitivity", p.sensitivity, "must be >= 0");
+  if (!(p.alpha_up > 0 && p.alpha_up <= 1)) fail("alpha_up", p.alpha_up, "must be in (0, 1]");
+  if (!(p.alpha_down > 0 && p.alpha_down <= 1))
+    fail("alpha_down", p.alpha_down, "must be in (0, 1]");
+  if (p.max_step <= 0) fail("max_step", p.max_step, "must be > 0");
+  if (p.floor <= 0) fail("floor", p.floor, "must be > 0");
+  if (p.cap < p.floor) fail("cap", p.cap, "must be >= floor (" + Num(p.floor) + ")");
+  if (p.step <= 0) fail("step", p.step, "must be > 0");
+}
+
+void ValidateZoneOverride(const ZoneOverride& o, const ModelParams& params,
+                          const std::string& where) {
+  const double floor = o.floor.value_or(params.floor);
+  const double cap = o.cap.value_or(params.cap);
+  if (o.floor && *o.floor <= 0) {
+    throw ConfigError(where + ".floor': value " + Num(*o.floor) + " is not allowed; must be > 0");
+  }
+  if (floor > cap) {
+    throw ConfigError(where + "': floor " + Num(floor) + " is greater than cap " + Num(cap) +
+                      "; floor must be <= cap");
+  }
+  if (o.fixed && *o.fixed <= 0) {
+    throw ConfigError(where + ".fixed': value " + Num(*o.fixed) + " is not allowed; must be > 0");
+  }
+  if (o.fixed && o.disabled) {
+    throw ConfigError(where + "': fixed and disabled are exclusive; set one of them");
+  }
+}
+
+Config LoadConfig(const std::filesystem::path& path, const EnvLookup& env) {
+  const Reporter r(path.string());
+  YAML::Node root;
+  try {
+    root = YAML::LoadFile(path.string());
+  } catch (const YAML::BadFile&) {
+    throw ConfigError(path.string() + ": cannot open configuration file");
+  } catch (const YAML::ParserException& e) {
+    throw ConfigError(path.string() + ": not valid YAML: " + e.what());
+  }
+  if (!root.IsMap()) throw ConfigError(path.string() + ": must be a YAML mapping of keys");
+
+  Config c;
+  c.source = std::filesystem::absolute(path);
+  RejectUnknownKeys(
+      root,
+      {"window_seconds", "interval_seconds", "allowed_lateness_ms", "max_future_skew_ms",
+       "health_check_interval_seconds", "nats_url", "model", "cities"},
+      "", r);
+  if (root["window_seconds"])
+    c.window_seconds = ReadInt(root["window_seconds"], "window_seconds", r);
+  if (root["interval_seconds"])
+    c.interval_seconds = ReadInt(root["interval_seconds"], "interval_seconds", r);
+  if (root["allowed_lateness_ms"])
+    c.allowed_lateness_ms = ReadInt(root["allowed_lateness_ms"], "allowed_lateness_ms", r);
+  if (root["max_future_skew_ms"])
+    c.max_future_skew_ms = ReadInt(root["max_future_skew_ms"], "max_future_skew_ms", r);
+  if (root["health_check_interval_seconds"]) {
+    c.health_check_interval_seconds =
+        ReadInt(root["health_check_interval_seconds"], "health_check_interval_seconds", r);
+  }
+  if (root["nats_url"]) c.nats_url = ReadString(root["nats_url"], "nats_url", r);
+  if (root["model"]) ReadModel(root["model"], "model", r, &c.model);
+
+  // Environment overrides win over the file (pricing-model.md, "Configuration keys").
+  if (auto v = EnvInt(env, "WINDOW_SIZE_SECONDS", 1)) c.window_seconds = *v;
+  if (auto v = EnvInt(env, "PROCESSING_INTERVAL_SECONDS", 1)) c.interval_seconds = *v;
+  if (auto v = EnvInt(env, "HEALTH_CHECK_INTERVAL_SECONDS", 1))
+    c.health_check_interval_seconds = *v;
+  if (auto v = env("NATS_URL")) {
+    if (v->empty()) throw ConfigError("environment variable NATS_URL: must not be empty");
+    c.nats_url = *v;
+  }
+
+  if (c.interval_seconds <= 0) {
+    r.Fail("interval_seconds",
+           "value " + std::to_string(c.interval_seconds) + " is not allowed; must be > 0");
+  }
+  if (c.window_seconds <= 0 || c.window_seconds % c.interval_seconds != 0) {
+    r.Fail("window_seconds",
+           "value " + std::to_string(c.window_seconds) +
+               " is not allowed; must be a positive multiple of interval_seconds (" +
+               std::to_string(c.interval_seconds) + ")");
+  }
+  if (c.allowed_lateness_ms < 0 || c.allowed_lateness_ms >= c.interval_ms()) {
+    r.Fail("allowed_lateness_ms",
+           "value " + std::to_string(c.allowed_lateness_ms) +
+               " is not allowed; must be >= 0 and < interval_seconds * 1000 (" +
+               std::to_string(c.interval_ms()) + ")");
+  }
+  if (c.max_future_skew_ms < 0) {
+    r.Fail("max_future_skew_ms",
+           "value " + std::to_string(c.max_future_skew_ms) + " is not allowed; must be >= 0");
+  }
+  if (c.health_check_interval_seconds <= 0) {
+    r.Fail("health_check_interval_seconds", "value " +
+                                                std::to_string(c.health_check_interval_seconds) +
+                                                " is not allowed; must be > 0");
+  }
+  ValidateModelParams(c.model, path.string() + ": key 'model");
+
+  const YAML::Node cities = root["cities"];
+  if (!cities || !cities.IsMap() || cities.size() == 0) {
+    r.Fail("cities", "must be a mapping with at least one city (for example 'nyc: {zones: ...}')");
+  }
+  const auto base_dir = c.source.parent_path();
+  for (const auto& kv : cities) {
+    CityConfig city;
+    city.key = kv.first.as<std::string>();
+    const std::string prefix = "cities." + city.key;
+    if (!IsValidCityKey(city.key)) {
+      r.Fail(prefix,
+             "city key '" + city.key + "' is not allowed; use lower-case letters, digits and '-'");
+    }
+    const YAML::Node node = kv.second;
+    if (!node.IsMap()) r.Fail(prefix, "must be a mapping with at least 'zones'");
+    RejectUnknownKeys(node, {"zones", "id_property", "name_property", "model", "overrides"},
+                      prefix + ".", r);
+    if (!node["zones"]) r.Fail(prefix + ".zones", "missing; give the path of a GeoJSON zones file");
+    std::filesystem::path zones = ReadString(node["zones"], prefix + ".zones", r);
+    city.zones_path = zones.is_absolute() ? zones : (base_dir / zones).lexically_normal();
+    CheckZonesFile(city.zones_path, prefix + ".zones", r);
+    if (node["id_property"])
+      city.id_property = ReadString(node["id_property"], prefix + ".id_property", r);
+    if (node["name_property"])
+      city.name_property = ReadString(node["name_property"], prefix + ".name_property", r);
+    city.model = c.model;
+    if (node["model"]) ReadModel(node["model"], prefix + ".model", r, &city.model);
+    ValidateModelParams(city.model, path.string() + ": key '" + prefix + ".model");
+    if (node["overrides"]) {
+      const YAML::Node overrides = node["overrides"];
+      if (!overrides.IsMap())
+        r.Fail(prefix + ".overrides", "must be a mapping from zone id to override");
+      for (const auto& ov : overrides) {
+        const std::string zone_id = ov.first.as<std::string>();
+        const std::string key = prefix + ".overrides." + zone_id;
+        ZoneOverride o = ReadOverride(ov.second, key, r);
+        ValidateZoneOverride(o, city.model, path.string() + ": key '" + key);
+        city.overrides.emplace(zone_id, o);
+      }
+    }
+    c.cities.emplace(city.key, std::move(city));
+  }
+  return c;
+}
+
+}  // namespace pricing

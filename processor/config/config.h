@@ -1,0 +1,95 @@
+// Processor configuration: the YAML file of pricing-model.md plus environment overrides.
+// Loaded and validated once at start-up; immutable afterwards, so safe to share.
+#pragma once
+
+#include <cstdint>
+#include <filesystem>
+#include <functional>
+#include <map>
+#include <optional>
+#include <stdexcept>
+#include <string>
+
+namespace pricing {
+
+// Broken configuration. The message names the file, the key, the value and what is
+// allowed; it is meant to be printed as-is before exiting.
+class ConfigError : public std::runtime_error {
+ public:
+  using std::runtime_error::runtime_error;
+};
+
+// Parameters of the ratio-v1 model (pricing-model.md, "Computation").
+struct ModelParams {
+  std::string name = "ratio-v1";
+  double spatial_weight = 0.5;
+  double adjacency_tolerance_deg = 1.0e-4;
+  double prior = 1.0;
+  double threshold = 1.2;
+  double sensitivity = 0.5;
+  double alpha_up = 0.5;
+  double alpha_down = 0.2;
+  double max_step = 0.25;
+  double floor = 1.0;
+  double cap = 3.0;
+  double step = 0.1;
+
+  bool operator==(const ModelParams&) const = default;
+};
+
+// A per-zone override; unset fields fall back to the model's values.
+struct ZoneOverride {
+  std::optional<double> floor;
+  std::optional<double> cap;
+  std::optional<double> fixed;
+  bool disabled = false;
+
+  bool operator==(const ZoneOverride&) const = default;
+};
+
+struct CityConfig {
+  std::string key;
+  std::filesystem::path zones_path;  // absolute, resolved against the config file
+  std::string id_property = "LocationID";
+  std::string name_property = "zone";
+  ModelParams model;                              // global model with city overrides
+  std::map<std::string, ZoneOverride> overrides;  // by zone id
+};
+
+struct Config {
+  std::filesystem::path source;  // the file it was read from
+  int64_t window_seconds = 30;
+  int64_t interval_seconds = 5;
+  int64_t allowed_lateness_ms = 1000;
+  int64_t max_future_skew_ms = 10000;
+  int64_t health_check_interval_seconds = 30;
+  std::string nats_url = "nats://127.0.0.1:4222";
+  ModelParams model;
+  std::map<std::string, CityConfig> cities;  // by city key, sorted
+
+  int64_t window_ms() const { return window_seconds * 1000; }
+  int64_t interval_ms() const { return interval_seconds * 1000; }
+};
+
+// Reads a variable of the environment; returns nullopt when unset.
+using EnvLookup = std::function<std::optional<std::string>(const std::string&)>;
+EnvLookup ProcessEnvironment();
+
+// Loads and validates `path`, then applies WINDOW_SIZE_SECONDS,
+// PROCESSING_INTERVAL_SECONDS, HEALTH_CHECK_INTERVAL_SECONDS and NATS_URL from `env`.
+// Throws ConfigError on anything invalid. Zone files are checked to exist here; their
+// contents are validated when the zones are loaded.
+Config LoadConfig(const std::filesystem::path& path, const EnvLookup& env = ProcessEnvironment());
+
+// Validates model parameters; `where` prefixes messages (for example "file.yaml: key 'model").
+// Throws ConfigError naming `where`, the parameter and the allowed range.
+void ValidateModelParams(const ModelParams& params, const std::string& where);
+
+// Validates one override against the effective floor and cap of its city.
+void ValidateZoneOverride(const ZoneOverride& o, const ModelParams& params,
+                          const std::string& where);
+
+// True for a valid city key: lower-case letters, digits and '-', not empty.
+bool IsValidCityKey(std::string_view key);
+
+}  // namespace pricing

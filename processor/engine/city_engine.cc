@@ -1,0 +1,95 @@
+#include "engine/city_engine.h"
+
+#include "common/clock.h"
+
+namespace pricing {
+
+TimingParams TimingParams::FromConfig(const Config& config) {
+  return {config.interval_ms(), config.window_ms(), config.allowed_lateness_ms,
+          config.max_future_skew_ms};
+}
+
+std::shared_ptr<const CityZones> CityZones::Load(const CityConfig& city) {
+  return std::make_shared<const CityZones>(ZoneSet::LoadGeoJson(
+      city.zones_path, city.id_property, city.name_property, city.model.adjacency_tolerance_deg));
+}
+
+CityEngine::CityEngine(std::string city, std::shared_ptr<const CityZones> zones,
+                       const TimingParams& timing, const ModelParams& model,
+                       const std::map<std::string, ZoneOverride>& overrides, const Clock& clock)
+    : city_(std::move(city)),
+      zones_(std::move(zones)),
+      timing_(timing),
+      clock_(clock),
+      window_(timing.interval_ms, timing.window_ms, zones_->zones.size()),
+      model_(zones_->zones, model, overrides) {}
+
+void CityEngine::StartAt(int64_t tick_ms) {
+  const int64_t i = timing_.interval_ms;
+  window_.Start(-FloorDiv(-tick_ms, i) * i);  // round up to the tick grid
+}
+
+RejectReason CityEngine::Apply(const LocationEvent& event, uint64_t seq,
+                               std::optional<int64_t> wall_clock_ms) {
+  const auto kind = static_cast<std::size_t>(event.kind);
+  ++pending_stats_.read[kind];
+  if (wall_clock_ms && event.ts > *wall_clock_ms + timing_.max_future_skew_ms) {
+    ++pending_stats_.rejected[static_cast<std::size_t>(RejectReason::kFuture)];
+    return RejectReason::kFuture;
+  }
+  if (!window_.started()) {
+    window_.Start((FloorDiv(event.ts, timing_.interval_ms) + 1) * timing_.interval_ms);
+  }
+  const ZoneIndexT zone = zones_->index.Locate(event.lon, event.lat);
+  const auto result =
+      event.kind == EventKind::kDriverPing
+          ? window_.AddDriverPing(event.entity_id, event.ts, zone, event.status, seq)
+          : window_.AddRideRequest(event.entity_id, event.ts, zone, seq);
+  if (result == SlidingWindow::AddResult::kLate) {
+    ++pending_stats_.rejected[static_cast<std::size_t>(RejectReason::kLate)];
+    return RejectReason::kLate;
+  }
+  if (zone == kUnzoned) ++pending_stats_.unzoned;
+  return RejectReason::kNone;
+}
+
+void CityEngine::CountRejected(EventKind kind, RejectReason reason) {
+  ++pending_stats_.read[static_cast<std::size_t>(kind)];
+  ++pending_stats_.rejected[static_cast<std::size_t>(reason)];
+}
+
+std::vector<TickResult> CityEngine::CloseTicks(int64_t watermark_ms) {
+  std::vector<TickResult> out;
+  while (window_.started() && window_.next_tick() + timing_.allowed_lateness_ms <= watermark_ms) {
+    out.push_back(CloseNextTick());
+  }
+  return out;
+}
+
+void CityEngine::Reconfigure(const ModelParams& model,
+                             const std::map<std::string, ZoneOverride>& overrides,
+                             int64_t version) {
+  model_.Configure(model, overrides);
+  config_version_ = version;
+}
+
+TickResult CityEngine::CloseNextTick() {
+  const int64_t started_ns = clock_.MonotonicNs();
+  TickResult r;
+  r.city = city_;
+  r.tick = window_.next_tick();
+  r.window_start = r.tick - timing_.window_ms;
+  r.window_end = r.tick;
+  r.input_seqs = window_.input_seqs();
+  r.model = model_.params().name;
+  r.config_version = config_version_;
+  r.zones = model_.Compute(window_.supply(), window_.demand());
+  r.stats = pending_stats_;
+  pending_stats_ = {};
+  window_.Advance();
+  r.computed_at_ms = clock_.NowMs();
+  r.compute_ms = static_cast<double>(clock_.MonotonicNs() - started_ns) / 1e6;
+  return r;
+}
+
+}  // namespace pricing

@@ -1,0 +1,113 @@
+// The pricing core for one city: locates events in zones, keeps the sliding window,
+// and closes ticks through the ratio-v1 model as the watermark advances. Pure: knows
+// nothing of transports; time comes in as event timestamps and watermarks, and the
+// injected clock is read only for the wall-clock fields of outputs.
+// Not thread-safe; owned by one processing thread.
+#pragma once
+
+#include <array>
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "common/clock.h"
+#include "config/config.h"
+#include "events/event.h"
+#include "pricing/ratio_model.h"
+#include "window/sliding_window.h"
+#include "zones/zone_index.h"
+#include "zones/zone_set.h"
+
+namespace pricing {
+
+// Timing rules shared by every city (pricing-model.md, "Time").
+struct TimingParams {
+  int64_t interval_ms = 5000;
+  int64_t window_ms = 30000;
+  int64_t allowed_lateness_ms = 1000;
+  int64_t max_future_skew_ms = 10000;
+
+  static TimingParams FromConfig(const Config& config);
+};
+
+// Inputs seen between two tick closes (by arrival), for ANALYTICS_EVENTS.
+struct TickStats {
+  std::array<uint64_t, kEventKindCount> read{};  // every input of the city, valid or not
+  RejectCounts rejected{};
+  uint64_t unzoned = 0;
+};
+
+struct TickResult {
+  std::string city;
+  int64_t tick = 0;  // window is [tick - W, tick)
+  int64_t window_start = 0;
+  int64_t window_end = 0;
+  SeqRange input_seqs;
+  std::string model;
+  int64_t config_version = 0;
+  ModelOutput zones;  // indexed by zone index
+  TickStats stats;
+  int64_t computed_at_ms = 0;  // wall clock (not deterministic)
+  double compute_ms = 0;       // wall time to close the tick (not deterministic)
+};
+
+// A city's zones with their lookup index, shared read-only between engines and tests.
+struct CityZones {
+  ZoneSet zones;
+  ZoneIndex index;
+
+  explicit CityZones(ZoneSet set) : zones(std::move(set)), index(zones) {}
+  static std::shared_ptr<const CityZones> Load(const CityConfig& city);
+};
+
+class CityEngine {
+ public:
+  CityEngine(std::string city, std::shared_ptr<const CityZones> zones, const TimingParams& timing,
+             const ModelParams& model, const std::map<std::string, ZoneOverride>& overrides,
+             const Clock& clock);
+
+  // Makes `tick_ms` the next tick to close (rounded up to the tick grid). Without it
+  // the first accepted event starts the clock at the first tick after its ts.
+  void StartAt(int64_t tick_ms);
+  bool started() const { return window_.started(); }
+  int64_t next_tick() const { return window_.next_tick(); }
+
+  // Applies one decoded event. `wall_clock_ms` is set in live mode, where events more
+  // than max_future_skew ahead of it are rejected as `future`. Returns kNone when the
+  // event was applied (an unzoned one included), else kLate or kFuture.
+  RejectReason Apply(const LocationEvent& event, uint64_t seq,
+                     std::optional<int64_t> wall_clock_ms = std::nullopt);
+
+  // Counts an input of this city that was rejected before reaching Apply.
+  void CountRejected(EventKind kind, RejectReason reason);
+
+  // Closes, in order, every tick t with t + allowed_lateness <= watermark.
+  std::vector<TickResult> CloseTicks(int64_t watermark_ms);
+
+  // New parameters and overrides from the next tick on; `version` is stamped on outputs.
+  void Reconfigure(const ModelParams& model, const std::map<std::string, ZoneOverride>& overrides,
+                   int64_t version);
+
+  const std::string& city() const { return city_; }
+  const ZoneSet& zones() const { return zones_->zones; }
+  const ZoneIndex& index() const { return zones_->index; }
+  const SlidingWindow& window() const { return window_; }
+  const TimingParams& timing() const { return timing_; }
+  int64_t config_version() const { return config_version_; }
+
+ private:
+  TickResult CloseNextTick();
+
+  std::string city_;
+  std::shared_ptr<const CityZones> zones_;
+  TimingParams timing_;
+  const Clock& clock_;
+  SlidingWindow window_;
+  RatioModel model_;
+  int64_t config_version_ = 0;
+  TickStats pending_stats_;
+};
+
+}  // namespace pricing

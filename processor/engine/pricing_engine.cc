@@ -1,0 +1,105 @@
+#include "engine/pricing_engine.h"
+
+#include <algorithm>
+
+#include "events/subject.h"
+
+namespace pricing {
+
+PricingEngine::PricingEngine(const Config& config, const Clock& clock)
+    : timing_(TimingParams::FromConfig(config)), clock_(clock) {
+  for (const auto& [key, city] : config.cities) {
+    AddCity(key, CityZones::Load(city), city.model, city.overrides);
+  }
+}
+
+PricingEngine::PricingEngine(const TimingParams& timing, const Clock& clock)
+    : timing_(timing), clock_(clock) {}
+
+void PricingEngine::AddCity(const std::string& key, std::shared_ptr<const CityZones> zones,
+                            const ModelParams& model,
+                            const std::map<std::string, ZoneOverride>& overrides) {
+  cities_[key] =
+      std::make_unique<CityEngine>(key, std::move(zones), timing_, model, overrides, clock_);
+}
+
+CityEngine* PricingEngine::city(std::string_view key) {
+  auto it = cities_.find(key);
+  return it == cities_.end() ? nullptr : it->second.get();
+}
+
+IngestOutcome PricingEngine::Ingest(std::string_view subject, std::string_view payload,
+                                    uint64_t seq, std::optional<int64_t> wall_clock_ms) {
+  IngestOutcome out;
+  const auto parsed = ParseInputSubject(subject);
+  if (!parsed) {
+    out.reason = RejectReason::kSchema;
+    out.detail = "subject is not location.driver.<city> or location.request.<city>";
+    ++unrouted_rejects_[static_cast<std::size_t>(out.reason)];
+    return out;
+  }
+  out.kind = parsed->kind;
+  out.city = parsed->city;
+  if (payload.size() > EventDecoder::kMaxPayloadBytes) {
+    out.reason = RejectReason::kOversize;
+    out.detail = "payload larger than 4096 bytes";
+  }
+  CityEngine* engine = city(parsed->city);
+  if (engine == nullptr) {
+    out.reason = RejectReason::kUnknownCity;
+    out.detail = "city is not configured";
+    ++unrouted_rejects_[static_cast<std::size_t>(out.reason)];
+    return out;
+  }
+  if (!out.ok()) {
+    engine->CountRejected(out.kind, out.reason);
+    return out;
+  }
+  const DecodeResult decoded = decoder_.Decode(parsed->kind, payload);
+  if (!decoded.ok()) {
+    out.reason = decoded.reason;
+    out.detail = decoded.detail;
+    engine->CountRejected(out.kind, out.reason);
+    return out;
+  }
+  out.ts = decoded.event.ts;
+  if (!engine->started()) {
+    // The first event of a run starts every city's clock together, so cities share
+    // one tick grid and a city without events still publishes its (calm) prices.
+    const int64_t first =
+        (FloorDiv(decoded.event.ts, timing_.interval_ms) + 1) * timing_.interval_ms;
+    for (auto& [key, other] : cities_) {
+      if (!other->started()) other->StartAt(first);
+    }
+  }
+  out.reason = engine->Apply(decoded.event, seq, wall_clock_ms);
+  if (out.reason == RejectReason::kLate) out.detail = "ts is before the window of the next tick";
+  if (out.reason == RejectReason::kFuture) out.detail = "ts is too far ahead of the wall clock";
+  if (out.reason != RejectReason::kFuture) {
+    max_event_ts_ = std::max(max_event_ts_.value_or(decoded.event.ts), decoded.event.ts);
+  }
+  return out;
+}
+
+std::vector<TickResult> PricingEngine::AdvanceWatermark(int64_t watermark_ms) {
+  std::vector<TickResult> out;
+  for (auto& [key, engine] : cities_) {
+    auto ticks = engine->CloseTicks(watermark_ms);
+    std::move(ticks.begin(), ticks.end(), std::back_inserter(out));
+  }
+  std::stable_sort(out.begin(), out.end(),
+                   [](const TickResult& a, const TickResult& b) { return a.tick < b.tick; });
+  return out;
+}
+
+std::vector<TickResult> PricingEngine::Finish() {
+  if (!max_event_ts_) return {};
+  const int64_t i = timing_.interval_ms;
+  const int64_t last_tick = (FloorDiv(*max_event_ts_, i) + 1) * i;
+  for (auto& [key, engine] : cities_) {
+    if (!engine->started()) engine->StartAt(last_tick);
+  }
+  return AdvanceWatermark(last_tick + timing_.allowed_lateness_ms);
+}
+
+}  // namespace pricing

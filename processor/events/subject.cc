@@ -1,0 +1,39 @@
+#include "events/subject.h"
+
+#include "config/config.h"
+
+namespace pricing {
+
+std::optional<InputSubject> ParseInputSubject(std::string_view subject) {
+  constexpr std::string_view kDriver = "location.driver.";
+  constexpr std::string_view kRequest = "location.request.";
+  InputSubject out{};
+  if (subject.starts_with(kDriver)) {
+    out = {EventKind::kDriverPing, subject.substr(kDriver.size())};
+  } else if (subject.starts_with(kRequest)) {
+    out = {EventKind::kRideRequest, subject.substr(kRequest.size())};
+  } else {
+    return std::nullopt;
+  }
+  if (!IsValidCityKey(out.city)) return std::nullopt;
+  return out;
+}
+
+std::string PricingUpdateSubject(std::string_view city, std::string_view zone_id) {
+  std::string s = "pricing.update.";
+  s.append(city).push_back('.');
+  s.append(zone_id);
+  return s;
+}
+
+std::string SurgeEventSubject(std::string_view city) { return "ws.surge." + std::string(city); }
+
+std::string AnalyticsSubject(std::string_view city) {
+  return "analytics.tick." + std::string(city);
+}
+
+std::string DeadLetterSubject(std::string_view city) {
+  return "dlq.location." + std::string(IsValidCityKey(city) ? city : "unknown");
+}
+
+}  // namespace pricing

@@ -1,0 +1,29 @@
+// Subjects of events.md: parsing input subjects and building output subjects.
+// Pure functions; thread-safe.
+#pragma once
+
+#include <optional>
+#include <string>
+#include <string_view>
+
+#include "events/event.h"
+
+namespace pricing {
+
+struct InputSubject {
+  EventKind kind;
+  std::string_view city;  // a view into the parsed subject
+};
+
+// Parses `location.driver.<city>` and `location.request.<city>`; nullopt for anything
+// else (including a city token that is not a valid city key).
+std::optional<InputSubject> ParseInputSubject(std::string_view subject);
+
+std::string PricingUpdateSubject(std::string_view city, std::string_view zone_id);
+std::string SurgeEventSubject(std::string_view city);
+std::string AnalyticsSubject(std::string_view city);
+// `city` may be empty or invalid for an input whose subject could not be parsed; the
+// dead letter then goes to `dlq.location.unknown`.
+std::string DeadLetterSubject(std::string_view city);
+
+}  // namespace pricing

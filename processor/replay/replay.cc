@@ -1,0 +1,218 @@
+#include "replay/replay.h"
+
+#include <simdjson.h>
+
+#include <algorithm>
+#include <cstdio>
+#include <istream>
+#include <map>
+#include <ostream>
+
+#include "common/clock.h"
+#include "common/json_writer.h"
+#include "engine/outputs.h"
+#include "events/subject.h"
+
+namespace pricing {
+
+std::string FormatUtc(int64_t ms) {
+  // Civil date from days since 1970-01-01 (H. Hinnant's algorithm).
+  const int64_t days = FloorDiv(ms, 86'400'000);
+  const int64_t sec_of_day = (ms - days * 86'400'000) / 1000;
+  const int64_t z = days + 719468;
+  const int64_t era = FloorDiv(z, 146097);
+  const int64_t doe = z - era * 146097;
+  const int64_t yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
+  const int64_t doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+  const int64_t mp = (5 * doy + 2) / 153;
+  const int64_t d = doy - (153 * mp + 2) / 5 + 1;
+  const int64_t m = mp < 10 ? mp + 3 : mp - 9;
+  const int64_t y = yoe + era * 400 + (m <= 2 ? 1 : 0);
+  char buf[96];
+  std::snprintf(buf, sizeof buf, "%04lld-%02lld-%02lldT%02lld:%02lld:%02lldZ",
+                static_cast<long long>(y), static_cast<long long>(m), static_cast<long long>(d),
+                static_cast<long long>(sec_of_day / 3600),
+                static_cast<long long>(sec_of_day / 60 % 60),
+                static_cast<long long>(sec_of_day % 60));
+  return buf;
+}
+
+namespace {
+
+struct InputLine {
+  std::string subject;
+  std::string payload;
+  std::vector<std::pair<std::string, std::string>> headers;
+  bool ok = false;
+};
+
+InputLine ParseLine(simdjson::dom::parser& parser, const std::string& line) {
+  InputLine in;
+  simdjson::dom::element root;
+  if (parser.parse(line).get(root)) return in;
+  std::string_view subject;
+  simdjson::dom::element data;
+  if (root["subject"].get_string().get(subject) || root["data"].get(data)) return in;
+  in.subject = subject;
+  std::string_view raw;
+  if (data.get_string().get(raw) == simdjson::SUCCESS) {
+    in.payload = raw;  // a string holds the payload bytes as they were
+  } else {
+    in.payload = simdjson::minify(data);
+  }
+  simdjson::dom::object headers;
+  if (!root["headers"].get_object().get(headers)) {
+    for (auto field : headers) {
+      std::string_view value;
+      if (!field.value.get_string().get(value)) in.headers.emplace_back(field.key, value);
+    }
+  }
+  in.ok = true;
+  return in;
+}
+
+void WriteOutput(std::ostream& out, const OutputMessage& m) {
+  std::string line;
+  line.reserve(m.payload.size() + m.subject.size() + m.msg_id.size() + 48);
+  JsonWriter w(&line);
+  w.BeginObject();
+  w.Key("subject").String(m.subject);
+  w.Key("msg_id").String(m.msg_id);
+  w.Key("data").Raw(m.payload);
+  w.EndObject();
+  line.push_back('\n');
+  out << line;
+}
+
+void WriteDeadLetter(std::ostream& out, std::string_view city, const IngestOutcome& outcome,
+                     const InputLine& in, const std::string& raw_line) {
+  std::string line;
+  JsonWriter w(&line);
+  w.BeginObject();
+  w.Key("subject").String(DeadLetterSubject(city));
+  w.Key("headers").BeginObject();
+  for (const auto& [k, v] : in.headers) w.Key(k).String(v);
+  w.Key("Pricing-Reject-Reason").String(ToString(outcome.reason));
+  w.Key("Pricing-Reject-Detail").String(outcome.detail);
+  if (!in.subject.empty()) w.Key("Pricing-Original-Subject").String(in.subject);
+  w.EndObject();
+  w.Key("payload").String(in.ok ? in.payload : raw_line);
+  w.EndObject();
+  line.push_back('\n');
+  out << line;
+}
+
+class PeakTracker {
+ public:
+  void Add(const TickResult& t, const ZoneSet& zones) {
+    const ModelOutput& m = t.zones;
+    for (Eigen::Index z = 0; z < m.multiplier.size(); ++z) {
+      const double q = m.multiplier[z];
+      if (q <= kSurgeThreshold) continue;
+      const Zone& zone = zones.zone(static_cast<ZoneIndexT>(z));
+      ZonePeak& p = peaks_[{t.city, static_cast<ZoneIndexT>(z)}];
+      if (p.zone_id.empty()) p = {t.city, zone.id, zone.name, 1.0, 0, 0, 0, 0};
+      ++p.surging_ticks;
+      if (q > p.peak_multiplier) {
+        p.peak_multiplier = q;
+        p.peak_tick = t.tick;
+        p.demand_at_peak = static_cast<int64_t>(m.demand[z]);
+        p.supply_at_peak = static_cast<int64_t>(m.supply[z]);
+      }
+    }
+  }
+
+  std::vector<ZonePeak> Sorted() const {
+    std::vector<ZonePeak> out;
+    for (const auto& [key, p] : peaks_) out.push_back(p);
+    std::stable_sort(out.begin(), out.end(), [](const ZonePeak& a, const ZonePeak& b) {
+      if (a.peak_multiplier != b.peak_multiplier) return a.peak_multiplier > b.peak_multiplier;
+      return a.surging_ticks > b.surging_ticks;
+    });
+    return out;
+  }
+
+ private:
+  std::map<std::pair<std::string, ZoneIndexT>, ZonePeak> peaks_;
+};
+
+}  // namespace
+
+ReplayStats RunReplay(PricingEngine& engine, std::istream& in, std::ostream& out) {
+  ReplayStats stats;
+  PeakTracker peaks;
+  simdjson::dom::parser parser;
+  const auto emit = [&](std::vector<TickResult> ticks) {
+    for (const TickResult& t : ticks) {
+      const CityEngine* city = engine.city(t.city);
+      for (const OutputMessage& m : EncodeTick(t, city->zones())) {
+        WriteOutput(out, m);
+        ++stats.messages_written;
+      }
+      peaks.Add(t, city->zones());
+      ++stats.ticks;
+    }
+  };
+
+  std::string line;
+  uint64_t line_number = 0;
+  while (std::getline(in, line)) {
+    ++line_number;
+    if (line.find_first_not_of(" \t\r") == std::string::npos) continue;
+    ++stats.lines;
+    const InputLine input = ParseLine(parser, line);
+    IngestOutcome outcome;
+    if (!input.ok) {
+      outcome.reason = RejectReason::kMalformed;
+      outcome.detail = "replay line is not a JSON object with 'subject' and 'data'";
+    } else {
+      outcome = engine.Ingest(input.subject, input.payload, line_number);
+    }
+    if (!outcome.ok()) {
+      ++stats.rejected[static_cast<std::size_t>(outcome.reason)];
+      WriteDeadLetter(out, outcome.city, outcome, input, line);
+      ++stats.messages_written;
+      continue;
+    }
+    ++stats.applied;
+    if (engine.max_event_ts()) emit(engine.AdvanceWatermark(*engine.max_event_ts()));
+  }
+  emit(engine.Finish());
+  stats.peaks = peaks.Sorted();
+  return stats;
+}
+
+void PrintSurgeTable(const ReplayStats& stats, std::size_t top, std::ostream& out) {
+  uint64_t rejected = 0;
+  for (uint64_t r : stats.rejected) rejected += r;
+  out << "replay: " << stats.lines << " inputs, " << stats.applied << " applied, " << rejected
+      << " rejected";
+  for (std::size_t r = 1; r < kRejectReasonCount; ++r) {
+    if (stats.rejected[r] != 0) {
+      out << " (" << ToString(static_cast<RejectReason>(r)) << ": " << stats.rejected[r] << ")";
+    }
+  }
+  out << ", " << stats.ticks << " ticks, " << stats.messages_written << " messages\n";
+  if (stats.peaks.empty()) {
+    out << "no zone surged\n";
+    return;
+  }
+  out << "\nMost-surging zones (peak published multiplier):\n";
+  char buf[256];
+  std::snprintf(buf, sizeof buf, "%-5s %-6s %-34s %6s  %-20s %6s %6s %8s\n", "city", "zone", "name",
+                "peak", "at (UTC)", "demand", "supply", "surging");
+  out << buf;
+  for (std::size_t i = 0; i < std::min(top, stats.peaks.size()); ++i) {
+    const ZonePeak& p = stats.peaks[i];
+    std::snprintf(buf, sizeof buf, "%-5s %-6s %-34.34s %6.2f  %-20s %6lld %6lld %8lld\n",
+                  p.city.c_str(), p.zone_id.c_str(), p.zone_name.c_str(), p.peak_multiplier,
+                  FormatUtc(p.peak_tick).c_str(), static_cast<long long>(p.demand_at_peak),
+                  static_cast<long long>(p.supply_at_peak),
+                  static_cast<long long>(p.surging_ticks));
+    out << buf;
+  }
+  out << "(surging = ticks with multiplier above 1.0; " << stats.peaks.size()
+      << " zones surged at least once)\n";
+}
+
+}  // namespace pricing

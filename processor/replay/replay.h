@@ -1,0 +1,49 @@
+// Replay mode: runs the pricing core on an event-time clock over a JSON Lines file
+// (pricing-model.md, "Replay files") and writes every output message as JSON Lines.
+// Not thread-safe; one replay runs on the calling thread.
+#pragma once
+
+#include <cstdint>
+#include <iosfwd>
+#include <string>
+#include <vector>
+
+#include "engine/pricing_engine.h"
+
+namespace pricing {
+
+// A zone's busiest moment during a replay, for the summary table.
+struct ZonePeak {
+  std::string city;
+  std::string zone_id;
+  std::string zone_name;
+  double peak_multiplier = 1.0;
+  int64_t peak_tick = 0;
+  int64_t demand_at_peak = 0;
+  int64_t supply_at_peak = 0;
+  int64_t surging_ticks = 0;  // ticks with a published multiplier above 1
+};
+
+struct ReplayStats {
+  uint64_t lines = 0;
+  uint64_t applied = 0;
+  RejectCounts rejected{};
+  uint64_t ticks = 0;
+  uint64_t messages_written = 0;
+  std::vector<ZonePeak> peaks;  // every zone that surged, most surging first
+};
+
+// Reads input lines `{"subject":..., "data":{...}, "headers":{...}}` from `in`; `data`
+// may also be a JSON string holding the raw payload bytes. Line numbers serve as input
+// sequences. Writes `{"subject":..., "msg_id":..., "data":{...}}` lines to `out`, and a
+// dead letter line `{"subject":"dlq.location.<city>", "headers":{...}, "payload":"..."}`
+// for every rejected input. Deterministic apart from computed_at and compute_ms.
+ReplayStats RunReplay(PricingEngine& engine, std::istream& in, std::ostream& out);
+
+// Prints the `top` most-surging zones as an aligned text table.
+void PrintSurgeTable(const ReplayStats& stats, std::size_t top, std::ostream& out);
+
+// "2014-04-01T21:35:00Z" for a UTC time in milliseconds.
+std::string FormatUtc(int64_t ms);
+
+}  // namespace pricing
