@@ -1,0 +1,253 @@
+#include "config/config.h"
+
+#include <gtest/gtest.h>
+
+#include <map>
+
+#include "engine/pricing_engine.h"
+#include "test_util.h"
+
+namespace pricing {
+namespace {
+
+using test::TempDir;
+
+constexpr const char* kZones = R"({"type":"FeatureCollection","features":[
+  {"type":"Feature","properties":{"LocationID":1,"zone":"One"},"geometry":{"type":"Polygon",
+   "coordinates":[[[0,0],[1,0],[1,1],[0,1],[0,0]]]}}]})";
+
+EnvLookup Env(std::map<std::string, std::string> vars) {
+  return [vars](const std::string& name) -> std::optional<std::string> {
+    auto it = vars.find(name);
+    if (it == vars.end()) return std::nullopt;
+    return it->second;
+  };
+}
+
+class ConfigTest : public ::testing::Test {
+ protected:
+  void SetUp() override { dir_.Write("zones.geojson", kZones); }
+
+  std::filesystem::path Write(const std::string& body) { return dir_.Write("pricing.yaml", body); }
+
+  // Loads `body` and returns the error message, failing the test if it loads.
+  std::string ErrorOf(const std::string& body, std::map<std::string, std::string> env = {}) {
+    const auto path = Write(body);
+    try {
+      LoadConfig(path, Env(env));
+    } catch (const ConfigError& e) {
+      return e.what();
+    }
+    ADD_FAILURE() << "accepted:\n" << body;
+    return "";
+  }
+
+  std::string Prefix() const { return (dir_.path() / "pricing.yaml").string() + ": "; }
+
+  static constexpr const char* kCity = "cities:\n  nyc:\n    zones: zones.geojson\n";
+  TempDir dir_;
+};
+
+TEST_F(ConfigTest, DefaultsAreThoseOfTheSpec) {
+  const Config c = LoadConfig(Write(kCity), Env({}));
+  EXPECT_EQ(c.window_seconds, 30);
+  EXPECT_EQ(c.interval_seconds, 5);
+  EXPECT_EQ(c.allowed_lateness_ms, 1000);
+  EXPECT_EQ(c.max_future_skew_ms, 10000);
+  EXPECT_EQ(c.model, ModelParams{});
+  EXPECT_EQ(c.model.name, "ratio-v1");
+  EXPECT_DOUBLE_EQ(c.model.spatial_weight, 0.5);
+  EXPECT_DOUBLE_EQ(c.model.adjacency_tolerance_deg, 1e-4);
+  EXPECT_DOUBLE_EQ(c.model.threshold, 1.2);
+  EXPECT_DOUBLE_EQ(c.model.cap, 3.0);
+  const CityConfig& nyc = c.cities.at("nyc");
+  EXPECT_EQ(nyc.zones_path, dir_.path() / "zones.geojson");  // relative to the file
+  EXPECT_EQ(nyc.id_property, "LocationID");
+  EXPECT_EQ(nyc.name_property, "zone");
+}
+
+TEST_F(ConfigTest, ShippedNycConfigurationsLoad) {
+  for (const char* name : {"config/nyc.yaml", "config/nyc-replay.yaml"}) {
+    const Config c = LoadConfig(test::SourcePath(name), Env({}));
+    EXPECT_TRUE(std::filesystem::exists(c.cities.at("nyc").zones_path)) << name;
+  }
+}
+
+TEST_F(ConfigTest, ReadsEveryKeyAndCityOverrides) {
+  const Config c = LoadConfig(Write(R"(
+window_seconds: 60
+interval_seconds: 10
+allowed_lateness_ms: 500
+max_future_skew_ms: 2000
+health_check_interval_seconds: 7
+nats_url: nats://a:4222,nats://b:4222
+model: {spatial_weight: 0, prior: 2, threshold: 1.5, sensitivity: 1, alpha_up: 1,
+        alpha_down: 0.1, max_step: 0.5, floor: 0.9, cap: 2.5, step: 0.05,
+        adjacency_tolerance_deg: 0.001}
+cities:
+  nyc:
+    zones: zones.geojson
+    model: {cap: 2.0}
+    overrides:
+      "1": {cap: 1.5, floor: 1.1}
+      "2": {fixed: 1.7}
+      "3": {disabled: true}
+)"),
+                              Env({}));
+  EXPECT_EQ(c.window_seconds, 60);
+  EXPECT_EQ(c.interval_ms(), 10000);
+  EXPECT_EQ(c.allowed_lateness_ms, 500);
+  EXPECT_EQ(c.max_future_skew_ms, 2000);
+  EXPECT_EQ(c.health_check_interval_seconds, 7);
+  EXPECT_EQ(c.nats_url, "nats://a:4222,nats://b:4222");
+  EXPECT_DOUBLE_EQ(c.model.cap, 2.5);
+  EXPECT_DOUBLE_EQ(c.model.step, 0.05);
+  const CityConfig& nyc = c.cities.at("nyc");
+  EXPECT_DOUBLE_EQ(nyc.model.cap, 2.0);
+  EXPECT_DOUBLE_EQ(nyc.model.prior, 2.0);  // inherited
+  EXPECT_EQ(nyc.overrides.at("1").cap, 1.5);
+  EXPECT_EQ(nyc.overrides.at("2").fixed, 1.7);
+  EXPECT_TRUE(nyc.overrides.at("3").disabled);
+}
+
+TEST_F(ConfigTest, EnvironmentOverridesTheFile) {
+  const Config c = LoadConfig(Write(std::string("window_seconds: 30\n") + kCity),
+                              Env({{"WINDOW_SIZE_SECONDS", "60"},
+                                   {"PROCESSING_INTERVAL_SECONDS", "10"},
+                                   {"HEALTH_CHECK_INTERVAL_SECONDS", "3"},
+                                   {"NATS_URL", "nats://x:1"}}));
+  EXPECT_EQ(c.window_seconds, 60);
+  EXPECT_EQ(c.interval_seconds, 10);
+  EXPECT_EQ(c.health_check_interval_seconds, 3);
+  EXPECT_EQ(c.nats_url, "nats://x:1");
+}
+
+TEST_F(ConfigTest, RefusesWindowNotAMultipleOfInterval) {
+  EXPECT_EQ(ErrorOf(std::string("window_seconds: 32\n") + kCity),
+            Prefix() +
+                "key 'window_seconds': value 32 is not allowed; must be a positive multiple "
+                "of interval_seconds (5)");
+  EXPECT_EQ(ErrorOf(kCity, {{"WINDOW_SIZE_SECONDS", "12"}}),
+            Prefix() +
+                "key 'window_seconds': value 12 is not allowed; must be a positive multiple "
+                "of interval_seconds (5)");
+}
+
+TEST_F(ConfigTest, RefusesLatenessOfAnIntervalOrMore) {
+  EXPECT_EQ(ErrorOf(std::string("allowed_lateness_ms: 5000\n") + kCity),
+            Prefix() +
+                "key 'allowed_lateness_ms': value 5000 is not allowed; must be >= 0 and < "
+                "interval_seconds * 1000 (5000)");
+}
+
+TEST_F(ConfigTest, RefusesModelParametersOutsideTheirRange) {
+  EXPECT_EQ(ErrorOf(std::string("model: {alpha_up: 1.5}\n") + kCity),
+            Prefix() + "key 'model.alpha_up': value 1.5 is not allowed; must be in (0, 1]");
+  EXPECT_EQ(ErrorOf(std::string("model: {alpha_down: 0}\n") + kCity),
+            Prefix() + "key 'model.alpha_down': value 0 is not allowed; must be in (0, 1]");
+  EXPECT_EQ(ErrorOf(std::string("model: {floor: 2, cap: 1.5}\n") + kCity),
+            Prefix() + "key 'model.cap': value 1.5 is not allowed; must be >= floor (2)");
+  EXPECT_EQ(ErrorOf(std::string("model: {prior: 0}\n") + kCity),
+            Prefix() + "key 'model.prior': value 0 is not allowed; must be > 0");
+  EXPECT_EQ(ErrorOf(std::string("model: {step: -0.1}\n") + kCity),
+            Prefix() + "key 'model.step': value -0.1 is not allowed; must be > 0");
+  EXPECT_EQ(
+      ErrorOf(std::string("model: {name: ratio-v2}\n") + kCity),
+      Prefix() + "key 'model.name': value 'ratio-v2' is not allowed; allowed models: ratio-v1");
+  EXPECT_EQ(ErrorOf(std::string("model: {threshold: high}\n") + kCity),
+            Prefix() + "key 'model.threshold': value 'high' is not a number");
+  EXPECT_EQ(
+      ErrorOf("cities:\n  nyc:\n    zones: zones.geojson\n    model: {cap: 0.5}\n"),
+      Prefix() + "key 'cities.nyc.model.cap': value 0.5 is not allowed; must be >= floor (1)");
+}
+
+TEST_F(ConfigTest, RefusesBadOverrides) {
+  EXPECT_EQ(
+      ErrorOf(std::string(kCity) + "    overrides:\n      \"1\": {floor: 2.5, cap: 2}\n"),
+      Prefix() +
+          "key 'cities.nyc.overrides.1': floor 2.5 is greater than cap 2; floor must be <= cap");
+  EXPECT_EQ(
+      ErrorOf(std::string(kCity) + "    overrides:\n      \"1\": {floor: 3.5}\n"),
+      Prefix() +
+          "key 'cities.nyc.overrides.1': floor 3.5 is greater than cap 3; floor must be <= cap");
+  EXPECT_EQ(ErrorOf(std::string(kCity) + "    overrides:\n      \"1\": {ceiling: 2}\n"),
+            Prefix() +
+                "key 'cities.nyc.overrides.1.ceiling': unknown key; allowed keys here: floor, "
+                "cap, fixed, disabled");
+  EXPECT_EQ(ErrorOf(std::string(kCity) + "    overrides:\n      \"1\": {disabled: maybe}\n"),
+            Prefix() +
+                "key 'cities.nyc.overrides.1.disabled': value 'maybe' is not a boolean "
+                "(allowed: true, false)");
+}
+
+TEST_F(ConfigTest, OverrideOfAnUnknownZoneFailsWhenZonesLoad) {
+  const Config c =
+      LoadConfig(Write(std::string(kCity) + "    overrides:\n      \"999\": {cap: 2}\n"), Env({}));
+  ManualClock clock;
+  try {
+    PricingEngine engine(c, clock);
+    FAIL() << "unknown zone accepted";
+  } catch (const ConfigError& e) {
+    EXPECT_NE(std::string(e.what()).find("override for zone '999': no such zone in"),
+              std::string::npos)
+        << e.what();
+  }
+}
+
+TEST_F(ConfigTest, RefusesMissingOrNonGeoJsonZonesFile) {
+  EXPECT_EQ(ErrorOf("cities:\n  nyc:\n    zones: nowhere.geojson\n"),
+            Prefix() + "key 'cities.nyc.zones': zones file '" +
+                (dir_.path() / "nowhere.geojson").string() + "' cannot be opened");
+  dir_.Write("zones.csv", "LocationID,Borough\n");
+  EXPECT_EQ(ErrorOf("cities:\n  nyc:\n    zones: zones.csv\n"),
+            Prefix() + "key 'cities.nyc.zones': zones file '" +
+                (dir_.path() / "zones.csv").string() +
+                "' is not GeoJSON (expected a FeatureCollection object)");
+}
+
+TEST_F(ConfigTest, RefusesUnknownKeysListingTheAllowedOnes) {
+  const std::string error = ErrorOf(std::string("window_secs: 30\n") + kCity);
+  EXPECT_EQ(
+      error.rfind(Prefix() + "key 'window_secs': unknown key; allowed keys here: window_seconds, ",
+                  0),
+      0u)
+      << error;
+}
+
+TEST_F(ConfigTest, RefusesBadCitiesAndNonIntegers) {
+  EXPECT_EQ(ErrorOf("window_seconds: 30\n"), Prefix() +
+                                                 "key 'cities': must be a mapping with at least "
+                                                 "one city (for example 'nyc: {zones: ...}')");
+  EXPECT_EQ(ErrorOf("cities:\n  NYC:\n    zones: zones.geojson\n"),
+            Prefix() +
+                "key 'cities.NYC': city key 'NYC' is not allowed; use lower-case letters, digits "
+                "and '-'");
+  EXPECT_EQ(ErrorOf(std::string("interval_seconds: 2.5\n") + kCity),
+            Prefix() + "key 'interval_seconds': value '2.5' is not an integer");
+  EXPECT_EQ(ErrorOf("cities:\n  nyc: {}\n"),
+            Prefix() + "key 'cities.nyc.zones': missing; give the path of a GeoJSON zones file");
+}
+
+TEST_F(ConfigTest, RefusesBadEnvironmentValues) {
+  EXPECT_EQ(
+      ErrorOf(kCity, {{"PROCESSING_INTERVAL_SECONDS", "five"}}),
+      "environment variable PROCESSING_INTERVAL_SECONDS: value 'five' is not allowed; must be "
+      "an integer >= 1");
+  EXPECT_EQ(ErrorOf(kCity, {{"WINDOW_SIZE_SECONDS", "0"}}),
+            "environment variable WINDOW_SIZE_SECONDS: value '0' is not allowed; must be an "
+            "integer >= 1");
+}
+
+TEST_F(ConfigTest, RefusesUnreadableOrInvalidYaml) {
+  try {
+    LoadConfig(dir_.path() / "missing.yaml", Env({}));
+    FAIL();
+  } catch (const ConfigError& e) {
+    EXPECT_EQ(std::string(e.what()),
+              (dir_.path() / "missing.yaml").string() + ": cannot open configuration file");
+  }
+  EXPECT_NE(ErrorOf("window_seconds: [30\n").find("not valid YAML"), std::string::npos);
+}
+
+}  // namespace
+}  // namespace pricing
