@@ -38,7 +38,8 @@ const std::shared_ptr<const CityZones>& Grid10k() {
         z.id = std::to_string(r * 100 + c + 1);
         z.name = z.id;
         const double x0 = c * 0.01, y0 = r * 0.01;
-        z.polygons.push_back({{{{x0, y0}, {x0 + 0.01, y0}, {x0 + 0.01, y0 + 0.01}, {x0, y0 + 0.01}, {x0, y0}}}});
+        z.polygons.push_back(
+            {{{{x0, y0}, {x0 + 0.01, y0}, {x0 + 0.01, y0 + 0.01}, {x0, y0 + 0.01}, {x0, y0}}}});
         zones.push_back(std::move(z));
       }
     }
@@ -72,15 +73,16 @@ const Workload& Payloads() {
       if (i % 4 != 0) {  // three pings for every request
         std::snprintf(buf, sizeof buf,
                       R"({"driver_id":"d-%llu","lat":%.6f,"lon":%.6f,"status":"%s","ts":%lld})",
-                      static_cast<unsigned long long>(rng.Next() % 50'000), p.lat + rng.Normal() * 0.002,
-                      p.lon + rng.Normal() * 0.002, rng.Uniform() < 0.8 ? "available" : "busy",
-                      static_cast<long long>(ts));
+                      static_cast<unsigned long long>(rng.Next() % 50'000),
+                      p.lat + rng.Normal() * 0.002, p.lon + rng.Normal() * 0.002,
+                      rng.Uniform() < 0.8 ? "available" : "busy", static_cast<long long>(ts));
         w.subjects.push_back("location.driver.nyc");
       } else {
-        std::snprintf(buf, sizeof buf,
-                      R"({"request_id":"r-%zu","rider_id":"u-%llu","lat":%.6f,"lon":%.6f,"ts":%lld})", i,
-                      static_cast<unsigned long long>(rng.Next() % 100'000), p.lat, p.lon,
-                      static_cast<long long>(ts));
+        std::snprintf(
+            buf, sizeof buf,
+            R"({"request_id":"r-%zu","rider_id":"u-%llu","lat":%.6f,"lon":%.6f,"ts":%lld})", i,
+            static_cast<unsigned long long>(rng.Next() % 100'000), p.lat, p.lon,
+            static_cast<long long>(ts));
         w.subjects.push_back("location.request.nyc");
       }
       w.payloads.push_back(buf);
@@ -96,8 +98,8 @@ void BM_Decode(benchmark::State& state) {
   std::size_t i = 0, bytes = 0;
   for (auto _ : state) {
     const std::size_t k = i++ % w.payloads.size();
-    const auto r = decoder.Decode(w.subjects[k][9] == 'd' ? EventKind::kDriverPing : EventKind::kRideRequest,
-                                  w.payloads[k]);
+    const auto r = decoder.Decode(
+        w.subjects[k][9] == 'd' ? EventKind::kDriverPing : EventKind::kRideRequest, w.payloads[k]);
     benchmark::DoNotOptimize(r.event.ts);
     bytes += w.payloads[k].size();
   }
@@ -140,8 +142,8 @@ void BM_WindowIngest(benchmark::State& state) {
   std::vector<std::string> ids;
   std::vector<ZoneIndexT> zones;
   for (std::size_t k = 0; k < w.payloads.size(); ++k) {
-    const auto r = decoder.Decode(w.subjects[k][9] == 'd' ? EventKind::kDriverPing : EventKind::kRideRequest,
-                                  w.payloads[k]);
+    const auto r = decoder.Decode(
+        w.subjects[k][9] == 'd' ? EventKind::kDriverPing : EventKind::kRideRequest, w.payloads[k]);
     ids.emplace_back(r.event.entity_id);
     events.push_back(r.event);
     zones.push_back(Nyc()->index.Locate(r.event.lon, r.event.lat));
