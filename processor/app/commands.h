@@ -2,6 +2,7 @@
 // reports problems on stderr. Run on the main thread.
 #pragma once
 
+#include <atomic>
 #include <string>
 #include <vector>
 
@@ -9,5 +10,18 @@ namespace pricing {
 
 int RunReplayCommand(const std::vector<std::string>& args);
 int RunConvertUberCommand(const std::vector<std::string>& args);
+
+}  // namespace pricing
+
+namespace pricing {
+
+// Set by SIGINT/SIGTERM; long-running commands stop cleanly when it is.
+const std::atomic<bool>& StopRequested();
+void InstallStopHandlers();
+
+int RunLiveCommand(const std::vector<std::string>& args);
+int RunSimulateCommand(const std::vector<std::string>& args);
+int RunStreamsCommand(const std::vector<std::string>& args);
+int RunConsumerCommand(const std::vector<std::string>& args);
 
 }  // namespace pricing

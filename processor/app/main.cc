@@ -6,12 +6,23 @@
 #include "app/commands.h"
 #include "app/flags.h"
 #include "config/config.h"
+#include "transport/nats_handles.h"
 
 namespace {
 
 constexpr const char* kUsage = R"(usage: pricing COMMAND [FLAGS]
 
 commands:
+  run --config FILE
+      The live processor: consume LOCATION_EVENTS from the NATS cluster of the
+      configuration (nats_url), publish prices; SIGINT/SIGTERM stop it cleanly.
+  simulate --config FILE [--city C] [--rate N/s] [--duration S] [--drivers N]
+           [--request-share F] [--hotspots N] [--seed N] [--pickups CSV] [--acked-log FILE]
+      Publish driver pings and ride requests at a fixed open-loop rate.
+  streams apply|info --config FILE
+      Create or update the JetStream streams of the configuration / show their state.
+  consumer info --config FILE [--durable NAME]
+      Show the processor's consumer: pending, ack pending, redelivered.
   replay --config FILE --events FILE.jsonl [--out FILE] [--top N] [--quiet]
       Run the pricing core over a JSON Lines file of input messages on an event-time
       clock; write every output message as JSON Lines (stdout by default) and print
@@ -34,11 +45,18 @@ int main(int argc, char** argv) {
   try {
     if (command == "replay") return pricing::RunReplayCommand(args);
     if (command == "convert-uber") return pricing::RunConvertUberCommand(args);
+    if (command == "run") return pricing::RunLiveCommand(args);
+    if (command == "simulate") return pricing::RunSimulateCommand(args);
+    if (command == "streams") return pricing::RunStreamsCommand(args);
+    if (command == "consumer") return pricing::RunConsumerCommand(args);
     std::cerr << "pricing: unknown command '" << command << "'\n" << kUsage;
     return 2;
   } catch (const pricing::ConfigError& e) {
     std::cerr << "pricing: configuration error: " << e.what() << "\n";
     return 78;  // EX_CONFIG
+  } catch (const pricing::NatsError& e) {
+    std::cerr << "pricing " << command << ": NATS: " << e.what() << "\n";
+    return 1;
   } catch (const pricing::UsageError& e) {
     std::cerr << "pricing " << command << ": " << e.what() << "\n";
     return 2;

@@ -2,6 +2,7 @@
 
 #include <yaml-cpp/yaml.h>
 
+#include <algorithm>
 #include <cmath>
 #include <cstdlib>
 #include <fstream>
@@ -168,7 +169,84 @@ void CheckZonesFile(const std::filesystem::path& path, const std::string& key, c
   }
 }
 
+std::vector<std::string> ReadStringList(const YAML::Node& node, const std::string& key,
+                                        const Reporter& r) {
+  if (!node.IsSequence() || node.size() == 0) r.Fail(key, "must be a non-empty list of strings");
+  std::vector<std::string> out;
+  for (const auto& item : node) out.push_back(ReadString(item, key, r));
+  return out;
+}
+
+int64_t ReadPositive(const YAML::Node& node, const std::string& key, const Reporter& r,
+                     int64_t min_value) {
+  const int64_t v = ReadInt(node, key, r);
+  if (v < min_value) {
+    r.Fail(key, "value " + std::to_string(v) +
+                    " is not allowed; must be >= " + std::to_string(min_value));
+  }
+  return v;
+}
+
+void ReadStreams(const YAML::Node& node, const Reporter& r, std::vector<StreamConfig>* streams) {
+  if (!node.IsMap()) r.Fail("streams", "must be a mapping with 'replicas' and/or 'definitions'");
+  RejectUnknownKeys(node, {"replicas", "definitions"}, "streams.", r);
+  int64_t replicas = 3;
+  if (node["replicas"]) {
+    replicas = ReadInt(node["replicas"], "streams.replicas", r);
+    if (replicas != 1 && replicas != 3 && replicas != 5) {
+      r.Fail("streams.replicas",
+             "value " + std::to_string(replicas) + " is not allowed; allowed: 1, 3, 5");
+    }
+  }
+  *streams = DefaultStreams(replicas);
+  if (!node["definitions"]) return;
+  const YAML::Node defs = node["definitions"];
+  if (!defs.IsMap()) r.Fail("streams.definitions", "must be a mapping from stream name to limits");
+  for (const auto& kv : defs) {
+    const std::string name = kv.first.as<std::string>();
+    const std::string prefix = "streams.definitions." + name;
+    auto it = std::find_if(streams->begin(), streams->end(),
+                           [&](const StreamConfig& s) { return s.name == name; });
+    if (it == streams->end()) {
+      r.Fail(prefix,
+             "unknown stream; allowed: LOCATION_EVENTS, PRICING_UPDATES, WEBSOCKET_EVENTS, "
+             "ANALYTICS_EVENTS, CONFIG_UPDATES, DEAD_LETTERS");
+    }
+    const YAML::Node d = kv.second;
+    if (!d.IsMap()) r.Fail(prefix, "must be a mapping of stream limits");
+    RejectUnknownKeys(d,
+                      {"subjects", "max_age_seconds", "max_msgs_per_subject", "max_msg_size",
+                       "duplicate_window_seconds", "replicas"},
+                      prefix + ".", r);
+    if (d["subjects"]) it->subjects = ReadStringList(d["subjects"], prefix + ".subjects", r);
+    if (d["max_age_seconds"])
+      it->max_age_seconds = ReadPositive(d["max_age_seconds"], prefix + ".max_age_seconds", r, 0);
+    if (d["max_msgs_per_subject"])
+      it->max_msgs_per_subject =
+          ReadPositive(d["max_msgs_per_subject"], prefix + ".max_msgs_per_subject", r, -1);
+    if (d["max_msg_size"])
+      it->max_msg_size =
+          static_cast<int32_t>(ReadPositive(d["max_msg_size"], prefix + ".max_msg_size", r, -1));
+    if (d["duplicate_window_seconds"])
+      it->duplicate_window_seconds =
+          ReadPositive(d["duplicate_window_seconds"], prefix + ".duplicate_window_seconds", r, 1);
+    if (d["replicas"]) it->replicas = ReadPositive(d["replicas"], prefix + ".replicas", r, 1);
+  }
+}
+
 }  // namespace
+
+std::vector<StreamConfig> DefaultStreams(int64_t replicas) {
+  constexpr int64_t kHour = 3600, kWeek = 7 * 24 * kHour;
+  return {
+      {"LOCATION_EVENTS", {"location.>"}, kHour, -1, 4096, 120, replicas},
+      {"PRICING_UPDATES", {"pricing.>"}, kWeek, 1000, -1, 120, replicas},
+      {"WEBSOCKET_EVENTS", {"ws.>"}, kHour, -1, -1, 120, replicas},
+      {"ANALYTICS_EVENTS", {"analytics.>"}, kWeek, -1, -1, 120, replicas},
+      {"CONFIG_UPDATES", {"config.>"}, 0, 100, -1, 120, replicas},
+      {"DEAD_LETTERS", {"dlq.>"}, kWeek, -1, -1, 120, replicas},
+  };
+}
 
 EnvLookup ProcessEnvironment() {
   return [](const std::string& name) -> std::optional<std::string> {
@@ -243,11 +321,11 @@ Config LoadConfig(const std::filesystem::path& path, const EnvLookup& env) {
 
   Config c;
   c.source = std::filesystem::absolute(path);
-  RejectUnknownKeys(
-      root,
-      {"window_seconds", "interval_seconds", "allowed_lateness_ms", "max_future_skew_ms",
-       "health_check_interval_seconds", "nats_url", "model", "cities"},
-      "", r);
+  RejectUnknownKeys(root,
+                    {"window_seconds", "interval_seconds", "allowed_lateness_ms",
+                     "max_future_skew_ms", "health_check_interval_seconds", "nats_url", "model",
+                     "cities", "streams", "consumer", "publish"},
+                    "", r);
   if (root["window_seconds"])
     c.window_seconds = ReadInt(root["window_seconds"], "window_seconds", r);
   if (root["interval_seconds"])
@@ -262,6 +340,34 @@ Config LoadConfig(const std::filesystem::path& path, const EnvLookup& env) {
   }
   if (root["nats_url"]) c.nats_url = ReadString(root["nats_url"], "nats_url", r);
   if (root["model"]) ReadModel(root["model"], "model", r, &c.model);
+  if (root["streams"]) ReadStreams(root["streams"], r, &c.streams);
+  if (const YAML::Node n = root["consumer"]) {
+    if (!n.IsMap()) r.Fail("consumer", "must be a mapping");
+    RejectUnknownKeys(
+        n,
+        {"durable", "batch", "fetch_wait_ms", "ack_wait_seconds", "max_ack_pending", "max_deliver"},
+        "consumer.", r);
+    if (n["durable"]) c.consumer.durable = ReadString(n["durable"], "consumer.durable", r);
+    if (n["batch"]) c.consumer.batch = ReadPositive(n["batch"], "consumer.batch", r, 1);
+    if (n["fetch_wait_ms"])
+      c.consumer.fetch_wait_ms = ReadPositive(n["fetch_wait_ms"], "consumer.fetch_wait_ms", r, 1);
+    if (n["ack_wait_seconds"])
+      c.consumer.ack_wait_seconds =
+          ReadPositive(n["ack_wait_seconds"], "consumer.ack_wait_seconds", r, 1);
+    if (n["max_ack_pending"])
+      c.consumer.max_ack_pending =
+          ReadPositive(n["max_ack_pending"], "consumer.max_ack_pending", r, 1);
+    if (n["max_deliver"])
+      c.consumer.max_deliver = ReadPositive(n["max_deliver"], "consumer.max_deliver", r, 1);
+  }
+  if (const YAML::Node n = root["publish"]) {
+    if (!n.IsMap()) r.Fail("publish", "must be a mapping");
+    RejectUnknownKeys(n, {"max_pending", "ack_wait_ms"}, "publish.", r);
+    if (n["max_pending"])
+      c.publish.max_pending = ReadPositive(n["max_pending"], "publish.max_pending", r, 1);
+    if (n["ack_wait_ms"])
+      c.publish.ack_wait_ms = ReadPositive(n["ack_wait_ms"], "publish.ack_wait_ms", r, 1);
+  }
 
   // Environment overrides win over the file (pricing-model.md, "Configuration keys").
   if (auto v = EnvInt(env, "WINDOW_SIZE_SECONDS", 1)) c.window_seconds = *v;

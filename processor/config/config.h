@@ -9,6 +9,7 @@
 #include <optional>
 #include <stdexcept>
 #include <string>
+#include <vector>
 
 namespace pricing {
 
@@ -56,6 +57,38 @@ struct CityConfig {
   std::map<std::string, ZoneOverride> overrides;  // by zone id
 };
 
+// A JetStream stream (streams.md). Limits of -1 / 0 mean "none".
+struct StreamConfig {
+  std::string name;
+  std::vector<std::string> subjects;
+  int64_t max_age_seconds = 0;        // 0: no age limit
+  int64_t max_msgs_per_subject = -1;  // -1: no limit
+  int32_t max_msg_size = -1;          // bytes; -1: server default
+  int64_t duplicate_window_seconds = 120;
+  int64_t replicas = 3;
+
+  bool operator==(const StreamConfig&) const = default;
+};
+
+// The six streams of streams.md with their default limits.
+std::vector<StreamConfig> DefaultStreams(int64_t replicas);
+
+// The durable pull consumer the processor reads LOCATION_EVENTS with.
+struct ConsumerConfig {
+  std::string durable = "pricing-processor";
+  int64_t batch = 512;              // messages per fetch
+  int64_t fetch_wait_ms = 50;       // longest a fetch waits when nothing arrives
+  int64_t ack_wait_seconds = 30;    // redelivery after this long without an ack
+  int64_t max_ack_pending = 20000;  // in-flight unacknowledged messages
+  int64_t max_deliver = 5;          // then the message is dead-lettered
+};
+
+// Asynchronous publishing of outputs and dead letters.
+struct PublishConfig {
+  int64_t max_pending = 4096;  // in-flight publishes awaiting their PubAck
+  int64_t ack_wait_ms = 5000;  // a publish without PubAck by then is retried (same id)
+};
+
 struct Config {
   std::filesystem::path source;  // the file it was read from
   int64_t window_seconds = 30;
@@ -66,6 +99,9 @@ struct Config {
   std::string nats_url = "nats://127.0.0.1:4222";
   ModelParams model;
   std::map<std::string, CityConfig> cities;  // by city key, sorted
+  std::vector<StreamConfig> streams = DefaultStreams(3);
+  ConsumerConfig consumer;
+  PublishConfig publish;
 
   int64_t window_ms() const { return window_seconds * 1000; }
   int64_t interval_ms() const { return interval_seconds * 1000; }

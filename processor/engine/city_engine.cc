@@ -1,6 +1,9 @@
 #include "engine/city_engine.h"
 
+#include <simdjson.h>
+
 #include "common/clock.h"
+#include "common/json_writer.h"
 
 namespace pricing {
 
@@ -71,6 +74,51 @@ void CityEngine::Reconfigure(const ModelParams& model,
                              int64_t version) {
   model_.Configure(model, overrides);
   config_version_ = version;
+}
+
+std::string CityEngine::EncodeCheckpoint(int64_t tick) const {
+  std::string out;
+  JsonWriter w(&out);
+  w.BeginObject();
+  w.Key("city").String(city_);
+  w.Key("tick").Int(tick);
+  w.Key("config_version").Int(config_version_);
+  w.Key("zones").BeginArray();
+  for (std::size_t z = 0; z < zones_->zones.size(); ++z) {
+    const auto i = static_cast<Eigen::Index>(z);
+    w.BeginArray().String(zones_->zones.zone(static_cast<ZoneIndexT>(z)).id);
+    w.Double(model_.state()[i]).Double(model_.published()[i]).EndArray();
+  }
+  w.EndArray();
+  w.EndObject();
+  return out;
+}
+
+std::string CityEngine::RestoreCheckpoint(std::string_view payload) {
+  simdjson::dom::parser parser;
+  simdjson::dom::element root;
+  if (parser.parse(simdjson::padded_string(payload)).get(root)) return "checkpoint is not JSON";
+  int64_t tick = 0;
+  simdjson::dom::array zones;
+  std::string_view city;
+  if (root["city"].get_string().get(city) || root["tick"].get_int64().get(tick) ||
+      root["zones"].get_array().get(zones)) {
+    return "checkpoint lacks city, tick or zones";
+  }
+  if (city != city_) return "checkpoint is for city '" + std::string(city) + "'";
+  if (tick % timing_.interval_ms != 0) return "checkpoint tick is not on this interval's grid";
+  for (simdjson::dom::element z : zones) {
+    std::string_view id;
+    double raw = 0, published = 0;
+    simdjson::dom::array triple;
+    if (z.get_array().get(triple) || triple.size() != 3 || triple.at(0).get_string().get(id) ||
+        triple.at(1).get_double().get(raw) || triple.at(2).get_double().get(published)) {
+      return "checkpoint zone entry is not [id, raw, published]";
+    }
+    if (auto index = zones_->zones.Find(id)) model_.RestoreZone(*index, raw, published);
+  }
+  window_.Start(tick + timing_.interval_ms);
+  return "";
 }
 
 TickResult CityEngine::CloseNextTick() {

@@ -90,6 +90,14 @@ class CityEngine {
   void Reconfigure(const ModelParams& model, const std::map<std::string, ZoneOverride>& overrides,
                    int64_t version);
 
+  // The state carried between ticks, to survive a restart: encoded after a tick
+  // closed, restored before the first event of the new process.
+  std::string EncodeCheckpoint(int64_t tick) const;
+  // Restores a checkpoint written by EncodeCheckpoint and makes the tick after it the
+  // next to close. Returns an error text, or empty on success.
+  std::string RestoreCheckpoint(std::string_view payload);
+
+  const RatioModel& model() const { return model_; }
   const std::string& city() const { return city_; }
   const ZoneSet& zones() const { return zones_->zones; }
   const ZoneIndex& index() const { return zones_->index; }

@@ -66,10 +66,16 @@ void RatioModel::Configure(const ModelParams& params,
     disabled[static_cast<std::size_t>(*z)] = o.disabled ? 1 : 0;
   }
   params_ = params;
+  overrides_ = overrides;
   floor_ = std::move(floor);
   cap_ = std::move(cap);
   fixed_ = std::move(fixed);
   disabled_ = std::move(disabled);
+}
+
+void RatioModel::RestoreZone(ZoneIndexT zone, double raw, double published) {
+  m_[zone] = raw;
+  q_prev_[zone] = published;
 }
 
 ModelOutput RatioModel::Compute(std::span<const int32_t> supply, std::span<const int32_t> demand) {

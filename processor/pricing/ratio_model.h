@@ -48,6 +48,10 @@ class RatioModel {
 
   const ModelParams& params() const { return params_; }
   const Eigen::VectorXd& state() const { return m_; }
+  const Eigen::VectorXd& published() const { return q_prev_; }
+  const std::map<std::string, ZoneOverride>& overrides() const { return overrides_; }
+  // Restores the carried state of one zone (after a restart).
+  void RestoreZone(ZoneIndexT zone, double raw, double published);
 
  private:
   const ZoneSet& zones_;
@@ -58,6 +62,7 @@ class RatioModel {
   Eigen::VectorXd neighbor_count_;
   Eigen::VectorXd floor_, cap_, fixed_;  // fixed_ is NaN where not fixed
   std::vector<uint8_t> disabled_;
+  std::map<std::string, ZoneOverride> overrides_;
   Eigen::VectorXd m_;       // raw multiplier carried to the next tick
   Eigen::VectorXd q_prev_;  // published multiplier of the last tick
 };

@@ -1,0 +1,153 @@
+// The commands that talk to a NATS cluster: run, simulate, streams, consumer.
+#include <csignal>
+#include <iostream>
+
+#include "app/commands.h"
+#include "app/flags.h"
+#include "common/clock.h"
+#include "common/log.h"
+#include "config/config.h"
+#include "live/live_processor.h"
+#include "sim/simulator.h"
+#include "transport/nats_client.h"
+#include "transport/stream_admin.h"
+
+namespace pricing {
+namespace {
+
+std::atomic<bool> g_stop{false};
+
+void OnSignal(int) { g_stop.store(true); }
+
+std::unique_ptr<NatsClient> ConnectAdmin(const Config& config) {
+  NatsSettings settings;
+  settings.urls = config.nats_url;
+  settings.name = "pricing-admin";
+  auto client = NatsClient::Connect(settings, 15000);
+  client->WaitForJetStream(30000);
+  return client;
+}
+
+}  // namespace
+
+const std::atomic<bool>& StopRequested() { return g_stop; }
+
+void InstallStopHandlers() {
+  struct sigaction sa {};
+  sa.sa_handler = OnSignal;
+  sigemptyset(&sa.sa_mask);
+  sigaction(SIGINT, &sa, nullptr);
+  sigaction(SIGTERM, &sa, nullptr);
+}
+
+int RunLiveCommand(const std::vector<std::string>& args) {
+  const Flags flags(args, {"config", "log-level"});
+  if (flags.Get("log-level") == "debug") SetLogLevel(LogLevel::kDebug);
+  const Config config = LoadConfig(flags.Require("config"));
+  SystemClock clock;
+  LiveProcessor processor(config, clock);
+  InstallStopHandlers();
+  processor.Run(StopRequested());
+  const LiveCounters& c = processor.counters();
+  PRICING_LOG(kInfo) << "stopped: " << c.events_applied << " events applied, " << c.events_rejected
+                     << " dead-lettered, " << c.ticks_closed << " ticks, "
+                     << processor.publisher().stats().acked << " publishes stored";
+  return 0;
+}
+
+int RunSimulateCommand(const std::vector<std::string>& args) {
+  const Flags flags(args, {"config", "city", "rate", "duration", "drivers", "request-share",
+                           "hotspots", "seed", "pickups", "acked-log"});
+  const Config config = LoadConfig(flags.Require("config"));
+  SimulatorOptions o;
+  o.city = flags.Get("city").value_or(config.cities.begin()->first);
+  const auto city = config.cities.find(o.city);
+  if (city == config.cities.end())
+    throw UsageError("--city '" + o.city + "' is not in the configuration");
+  o.rate = std::stod(flags.Get("rate").value_or("1000"));
+  o.duration_s = std::stod(flags.Get("duration").value_or("60"));
+  o.drivers = flags.GetInt("drivers", 5000);
+  o.request_share = std::stod(flags.Get("request-share").value_or("0.2"));
+  o.hotspots = static_cast<int>(flags.GetInt("hotspots", 6));
+  o.seed = static_cast<uint64_t>(flags.GetInt("seed", 1));
+  o.acked_log = flags.Get("acked-log").value_or("");
+  if (auto csv = flags.Get("pickups")) o.pickups = ReadUberPickups(*csv);
+  if (o.rate <= 0 || o.drivers <= 0 || o.request_share < 0 || o.request_share > 1) {
+    throw UsageError("--rate and --drivers must be > 0 and --request-share within [0, 1]");
+  }
+  SystemClock clock;
+  Simulator sim(o, CityZones::Load(city->second), clock);
+  JsPublisher publisher(config.publish.ack_wait_ms);
+  NatsSettings settings;
+  settings.urls = config.nats_url;
+  settings.name = "pricing-simulator";
+  settings.publish_max_pending = config.publish.max_pending;
+  settings.ack_handler = &JsPublisher::AckHandler;
+  settings.ack_handler_closure = &publisher;
+  auto client = NatsClient::Connect(settings, 30000);
+  publisher.Attach(client->js());
+  InstallStopHandlers();
+  const SimulatorReport r = sim.Run(publisher, StopRequested());
+  std::printf(
+      "simulate: sent %llu events in %.1f s (%.0f/s achieved of %.0f/s asked), %llu acknowledged, "
+      "%llu "
+      "publish errors, %llu retries, worst lag behind schedule %.1f ms\n",
+      static_cast<unsigned long long>(r.sent), r.seconds, r.achieved_rate, o.rate,
+      static_cast<unsigned long long>(r.acked), static_cast<unsigned long long>(r.errors),
+      static_cast<unsigned long long>(r.retries), r.max_lag_ms);
+  return r.acked == r.sent ? 0 : 1;
+}
+
+int RunStreamsCommand(const std::vector<std::string>& args) {
+  if (args.empty() || (args[0] != "apply" && args[0] != "info")) {
+    throw UsageError("usage: pricing streams apply|info --config FILE");
+  }
+  const Flags flags({args.begin() + 1, args.end()}, {"config"});
+  const Config config = LoadConfig(flags.Require("config"));
+  auto client = ConnectAdmin(config);
+  if (args[0] == "apply") {
+    for (const auto& r : ApplyStreams(client->js(), config.streams)) {
+      const char* action = r.action == StreamApplyResult::Action::kCreated   ? "created"
+                           : r.action == StreamApplyResult::Action::kUpdated ? "updated"
+                                                                             : "unchanged";
+      std::cout << r.name << ": " << action << "\n";
+      for (const auto& c : r.changes) std::cout << "  " << c << "\n";
+    }
+    return 0;
+  }
+  std::printf("%-18s %-14s %8s %12s %12s  %-10s %s\n", "stream", "subjects", "replicas", "messages",
+              "bytes", "leader", "replicas state");
+  for (const auto& s : config.streams) {
+    const StreamState st = GetStreamState(client->js(), s.name);
+    std::string subjects, peers;
+    for (const auto& x : st.subjects) subjects += (subjects.empty() ? "" : ",") + x;
+    for (const auto& x : st.replicas_status) peers += (peers.empty() ? "" : "; ") + x;
+    std::printf("%-18s %-14s %8lld %12llu %12llu  %-10s %s\n", st.name.c_str(), subjects.c_str(),
+                static_cast<long long>(st.replicas), static_cast<unsigned long long>(st.messages),
+                static_cast<unsigned long long>(st.bytes), st.leader.c_str(), peers.c_str());
+  }
+  return 0;
+}
+
+int RunConsumerCommand(const std::vector<std::string>& args) {
+  if (args.empty() || args[0] != "info")
+    throw UsageError("usage: pricing consumer info --config FILE");
+  const Flags flags({args.begin() + 1, args.end()}, {"config", "durable"});
+  const Config config = LoadConfig(flags.Require("config"));
+  auto client = ConnectAdmin(config);
+  const std::string durable = flags.Get("durable").value_or(config.consumer.durable);
+  const ConsumerState c = GetConsumerState(client->js(), "LOCATION_EVENTS", durable);
+  std::printf(
+      "consumer LOCATION_EVENTS/%s\n  pending (not yet delivered): %llu\n  ack pending: %llu\n"
+      "  redelivered: %llu\n  delivered up to stream seq: %llu\n  acknowledged floor: %llu\n"
+      "  waiting pull requests: %lld\n",
+      c.name.c_str(), static_cast<unsigned long long>(c.num_pending),
+      static_cast<unsigned long long>(c.num_ack_pending),
+      static_cast<unsigned long long>(c.num_redelivered),
+      static_cast<unsigned long long>(c.delivered_stream_seq),
+      static_cast<unsigned long long>(c.ack_floor_stream_seq),
+      static_cast<long long>(c.num_waiting));
+  return 0;
+}
+
+}  // namespace pricing

@@ -1,0 +1,399 @@
+#include "live/live_processor.h"
+
+#include <algorithm>
+#include <chrono>
+#include <thread>
+
+#include "common/log.h"
+#include "engine/config_update.h"
+#include "engine/outputs.h"
+#include "events/subject.h"
+#include "replay/replay.h"
+#include "transport/stream_admin.h"
+
+namespace pricing {
+namespace {
+
+constexpr const char* kEventsStream = "LOCATION_EVENTS";
+constexpr const char* kPricingStream = "PRICING_UPDATES";
+constexpr int64_t kNsPerMs = 1'000'000;
+
+std::string CheckpointSubject(std::string_view city) {
+  return "pricing.state." + std::string(city);
+}
+
+std::string_view Data(natsMsg* m) {
+  return {natsMsg_GetData(m), static_cast<std::size_t>(natsMsg_GetDataLength(m))};
+}
+
+struct Meta {
+  uint64_t seq = 0;
+  int64_t timestamp_ms = 0;
+  uint64_t delivered = 0;
+};
+
+Meta MetaOf(natsMsg* m) {
+  jsMsgMetaData* raw = nullptr;
+  Meta out;
+  if (natsMsg_GetMetaData(&raw, m) == NATS_OK) {
+    NatsPtr<jsMsgMetaData> meta(raw);
+    out.seq = meta->Sequence.Stream;
+    out.timestamp_ms = meta->Timestamp / kNsPerMs;
+    out.delivered = meta->NumDelivered;
+  }
+  return out;
+}
+
+JsPublisher::Headers HeadersOf(natsMsg* m) {
+  JsPublisher::Headers out;
+  const char** keys = nullptr;
+  int count = 0;
+  if (natsMsgHeader_Keys(m, &keys, &count) != NATS_OK) return out;
+  for (int i = 0; i < count; ++i) {
+    const char* value = nullptr;
+    if (natsMsgHeader_Get(m, keys[i], &value) == NATS_OK && value != nullptr) {
+      out.emplace_back(keys[i], value);
+    }
+  }
+  free(static_cast<void*>(keys));
+  return out;
+}
+
+}  // namespace
+
+LiveProcessor::LiveProcessor(const Config& config, const Clock& clock)
+    : config_(config),
+      clock_(clock),
+      engine_(config, clock),
+      publisher_(config.publish.ack_wait_ms) {}
+
+LiveProcessor::~LiveProcessor() {
+  events_.reset();
+  configs_.reset();
+  client_.reset();
+}
+
+void LiveProcessor::Connect() {
+  NatsSettings settings;
+  settings.urls = config_.nats_url;
+  settings.name = "pricing-processor";
+  settings.publish_max_pending = config_.publish.max_pending;
+  settings.ack_handler = &JsPublisher::AckHandler;
+  settings.ack_handler_closure = &publisher_;
+  client_ = NatsClient::Connect(settings, 60000);
+  publisher_.Attach(client_->js());
+  client_->WaitForJetStream(60000);
+  for (const auto& r : ApplyStreams(client_->js(), config_.streams)) {
+    const char* action = r.action == StreamApplyResult::Action::kCreated   ? "created"
+                         : r.action == StreamApplyResult::Action::kUpdated ? "updated"
+                                                                           : "unchanged";
+    std::string changes;
+    for (const auto& c : r.changes) changes += "; " + c;
+    PRICING_LOG(kInfo) << "stream " << r.name << ": " << action << changes;
+  }
+}
+
+void LiveProcessor::OpenConsumers() {
+  // The durable is bound (or created) before the stream's last sequence is read for the
+  // rebuild, so nothing published in between is missed: it is either rebuilt or fetched.
+  jsSubOptions so;
+  jsSubOptions_Init(&so);
+  so.Stream = kEventsStream;
+  so.Config.AckPolicy = js_AckExplicit;
+  so.Config.AckWait = config_.consumer.ack_wait_seconds * 1000 * kNsPerMs;
+  so.Config.MaxAckPending = config_.consumer.max_ack_pending;
+  so.Config.MaxDeliver = config_.consumer.max_deliver;
+  so.Config.DeliverPolicy = js_DeliverNew;
+  natsSubscription* raw = nullptr;
+  jsErrCode jerr = static_cast<jsErrCode>(0);
+  CheckNats(js_PullSubscribe(&raw, client_->js(), "location.>", config_.consumer.durable.c_str(),
+                             nullptr, &so, &jerr),
+            "binding durable consumer " + config_.consumer.durable, jerr);
+  events_.reset(raw);
+}
+
+void LiveProcessor::RestoreConfigs() {
+  // Every stored document is validated again in order, which yields the same accepted
+  // sequence as the run that first answered them.
+  jsSubOptions so;
+  jsSubOptions_Init(&so);
+  so.Stream = "CONFIG_UPDATES";
+  so.Ordered = true;
+  so.Config.DeliverPolicy = js_DeliverAll;
+  natsSubscription* raw = nullptr;
+  jsErrCode jerr = static_cast<jsErrCode>(0);
+  CheckNats(js_SubscribeSync(&raw, client_->js(), "config.pricing.>", nullptr, &so, &jerr),
+            "subscribing to config.pricing.>", jerr);
+  configs_.reset(raw);
+  const StreamState state = GetStreamState(client_->js(), "CONFIG_UPDATES");
+  config_history_seq_ = state.last_seq;
+  // Documents up to the last one answered were answered by an earlier run; later ones,
+  // published while no processor ran, are answered now.
+  for (const auto& [key, engine] : engine_.cities()) {
+    natsMsg* raw_msg = nullptr;
+    jsErrCode jerr2 = static_cast<jsErrCode>(0);
+    const std::string subject = "config.applied." + key;
+    if (js_GetLastMsg(&raw_msg, client_->js(), "CONFIG_UPDATES", subject.c_str(), nullptr,
+                      &jerr2) == NATS_OK) {
+      NatsPtr<natsMsg> last(raw_msg);
+      const char* seq = nullptr;
+      if (natsMsgHeader_Get(last.get(), "Pricing-Config-Seq", &seq) == NATS_OK && seq != nullptr) {
+        answered_through_[key] = std::stoull(seq);
+      }
+    }
+  }
+  if (config_history_seq_ > 0) PollConfigUpdates(false);
+}
+
+void LiveProcessor::PollConfigUpdates(bool answer) {
+  while (true) {
+    natsMsg* raw = nullptr;
+    // At start-up, wait for the history to arrive; afterwards only take what is there.
+    const int64_t wait = answer ? 0 : 500;
+    if (natsSubscription_NextMsg(&raw, configs_.get(), wait) != NATS_OK) return;
+    NatsPtr<natsMsg> msg(raw);
+    const Meta meta = MetaOf(msg.get());
+    ApplyConfigDocument(natsMsg_GetSubject(msg.get()), Data(msg.get()), meta.seq);
+    if (!answer && meta.seq >= config_history_seq_) return;
+  }
+}
+
+void LiveProcessor::ApplyConfigDocument(std::string_view subject, std::string_view payload,
+                                        uint64_t seq) {
+  constexpr std::string_view kPrefix = "config.pricing.";
+  const std::string_view city = subject.substr(kPrefix.size());
+  CityEngine* engine = engine_.city(city);
+  if (engine == nullptr) {
+    PRICING_LOG(kWarn) << "config update for unknown city '" << city << "' ignored";
+    return;
+  }
+  const ConfigUpdate update =
+      ParseConfigUpdate(payload, engine->model().params(), engine->model().overrides(),
+                        engine->config_version(), engine->zones());
+  if (update.ok()) {
+    engine->Reconfigure(update.params, update.overrides, update.version);
+    ++counters_.configs_applied;
+    PRICING_LOG(kInfo) << "config " << city << " version " << update.version
+                       << " applied from the next tick";
+  } else {
+    ++counters_.configs_refused;
+    PRICING_LOG(kWarn) << "config " << city << " version " << update.version
+                       << " refused: " << update.error;
+  }
+  const auto answered = answered_through_.find(city);
+  if (answered == answered_through_.end() || seq > answered->second) {
+    const std::string subject_out = "config.applied." + std::string(city);
+    // One answer per document: its id is the document's stream sequence.
+    publisher_.Publish(subject_out, std::string(city) + ":applied:" + std::to_string(seq),
+                       EncodeConfigAnswer(update), {{"Pricing-Config-Seq", std::to_string(seq)}});
+  }
+}
+
+void LiveProcessor::RestoreCheckpoints() {
+  for (const auto& [key, engine] : engine_.cities()) {
+    natsMsg* raw = nullptr;
+    jsErrCode jerr = static_cast<jsErrCode>(0);
+    const std::string subject = CheckpointSubject(key);
+    const natsStatus s =
+        js_GetLastMsg(&raw, client_->js(), kPricingStream, subject.c_str(), nullptr, &jerr);
+    NatsPtr<natsMsg> msg(raw);
+    if (s == NATS_OK) {
+      const std::string error = engine->RestoreCheckpoint(Data(msg.get()));
+      if (error.empty()) {
+        PRICING_LOG(kInfo) << "city " << key << ": restored checkpoint; next tick "
+                           << engine->next_tick();
+        continue;
+      }
+      PRICING_LOG(kWarn) << "city " << key << ": ignoring checkpoint: " << error;
+    } else if (s != NATS_NOT_FOUND && jerr != JSNoMessageFoundErr) {
+      CheckNats(s, "reading checkpoint " + subject, jerr);
+    }
+    PRICING_LOG(kInfo) << "city " << key
+                       << ": no checkpoint; starting with the window that ends now";
+  }
+}
+
+void LiveProcessor::Rebuild() {
+  const StreamState state = GetStreamState(client_->js(), kEventsStream);
+  const int64_t now = clock_.NowMs();
+  const int64_t interval = config_.interval_ms();
+  // Inputs past the durable's acknowledged floor were never handled: a rejected one
+  // among them is dead-lettered now (the durable then only acknowledges it).
+  rebuild_unhandled_after_ =
+      GetConsumerState(client_->js(), kEventsStream, config_.consumer.durable).ack_floor_stream_seq;
+  int64_t from_ms = INT64_MAX;
+  for (const auto& [key, engine] : engine_.cities()) {
+    // A city without a checkpoint starts with the window that ends now: its first tick
+    // is the one after now - W, so events of the last window count and older ones are
+    // late, as they would be for a processor that had been running.
+    if (!engine->started())
+      engine->StartAt((FloorDiv(now - config_.window_ms(), interval) + 1) * interval);
+    from_ms = std::min(from_ms, engine->window().late_before());
+  }
+  // Events may be published ahead of their ts by up to the future skew.
+  from_ms -= config_.max_future_skew_ms + 1000;
+
+  jsSubOptions so;
+  jsSubOptions_Init(&so);
+  so.Stream = kEventsStream;
+  so.Ordered = true;
+  so.Config.DeliverPolicy = js_DeliverByStartTime;
+  so.Config.OptStartTime = from_ms * kNsPerMs;
+  natsSubscription* raw = nullptr;
+  jsErrCode jerr = static_cast<jsErrCode>(0);
+  CheckNats(js_SubscribeSync(&raw, client_->js(), "location.>", nullptr, &so, &jerr),
+            "rebuild consumer", jerr);
+  NatsPtr<natsSubscription> sub(raw);
+  uint64_t count = 0;
+  while (max_applied_seq_ < state.last_seq) {
+    natsMsg* m = nullptr;
+    if (natsSubscription_NextMsg(&m, sub.get(), 3000) != NATS_OK)
+      break;  // nothing newer than from_ms
+    NatsPtr<natsMsg> msg(m);
+    // The stream's arrival time is the watermark the original run had at that moment.
+    const int64_t arrival = MetaOf(msg.get()).timestamp_ms;
+    HandleInput(std::move(msg), arrival, true);
+    ++count;
+  }
+  for (const auto& [key, engine] : engine_.cities()) {
+    PRICING_LOG(kInfo) << "city " << key << ": next tick " << FormatUtc(engine->next_tick());
+  }
+  PRICING_LOG(kInfo) << "rebuilt the window from " << count << " events up to sequence "
+                     << max_applied_seq_;
+}
+
+void LiveProcessor::HandleInput(NatsPtr<natsMsg> msg, int64_t now_ms, bool rebuilding) {
+  const Meta meta = MetaOf(msg.get());
+  if (meta.seq != 0 && meta.seq <= max_applied_seq_) {
+    // Applied already (during the rebuild, or before a lost ack): acknowledge only.
+    if (!rebuilding) natsMsg_Ack(msg.get(), nullptr);
+    ++counters_.events_skipped;
+    return;
+  }
+  if (rebuilding) CloseTicks(now_ms);  // ticks the live run had closed before this arrived
+  const IngestOutcome outcome =
+      engine_.Ingest(natsMsg_GetSubject(msg.get()), Data(msg.get()), meta.seq, now_ms);
+  max_applied_seq_ = std::max(max_applied_seq_, meta.seq);
+  if (outcome.ok()) {
+    ++counters_.events_applied;
+    if (!rebuilding) natsMsg_Ack(msg.get(), nullptr);
+    return;
+  }
+  ++counters_.events_rejected;
+  if (!rebuilding) {
+    DeadLetter(std::move(msg), outcome, meta.seq, true);
+  } else if (meta.seq > rebuild_unhandled_after_) {
+    // The durable redelivers it later and, finding it applied, only acknowledges it.
+    DeadLetter(std::move(msg), outcome, meta.seq, false);
+  }
+}
+
+void LiveProcessor::DeadLetter(NatsPtr<natsMsg> input, const IngestOutcome& outcome, uint64_t seq,
+                               bool ack_when_stored) {
+  JsPublisher::Headers headers = HeadersOf(input.get());
+  std::string msg_id;
+  for (const auto& [k, v] : headers) {
+    if (k == "Nats-Msg-Id") msg_id = v;
+  }
+  std::erase_if(headers, [](const auto& kv) { return kv.first == "Nats-Msg-Id"; });
+  if (msg_id.empty()) msg_id = std::string(kEventsStream) + ":" + std::to_string(seq);
+  headers.emplace_back("Pricing-Reject-Reason", std::string(ToString(outcome.reason)));
+  headers.emplace_back("Pricing-Reject-Detail", outcome.detail);
+  headers.emplace_back("Pricing-Original-Subject", natsMsg_GetSubject(input.get()));
+  headers.emplace_back("Pricing-Stream-Seq", std::to_string(seq));
+  const std::string payload(Data(input.get()));
+  // The input is acknowledged only once its dead letter is stored: a crash in between
+  // redelivers it instead of losing it. The message lives until then.
+  std::shared_ptr<natsMsg> held(input.release(), NatsDeleter{});
+  JsPublisher::OnStored on_stored;
+  if (ack_when_stored) on_stored = [held] { natsMsg_Ack(held.get(), nullptr); };
+  publisher_.Publish(DeadLetterSubject(outcome.city), msg_id, payload, headers,
+                     std::move(on_stored));
+}
+
+int64_t LiveProcessor::NextCloseMs() const {
+  int64_t next = INT64_MAX;
+  for (const auto& [key, engine] : engine_.cities()) {
+    if (engine->started()) next = std::min(next, engine->next_tick() + config_.allowed_lateness_ms);
+  }
+  return next;
+}
+
+void LiveProcessor::CloseTicks(int64_t watermark_ms) {
+  for (TickResult& tick : engine_.AdvanceWatermark(watermark_ms)) {
+    CityEngine* engine = engine_.city(tick.city);
+    auto messages = EncodeTick(tick, engine->zones());
+    // The checkpoint follows once every message of the tick is stored.
+    auto remaining = std::make_shared<std::atomic<std::size_t>>(messages.size());
+    auto checkpoint = std::make_shared<PendingCheckpoint>(
+        PendingCheckpoint{tick.city, tick.tick, engine->EncodeCheckpoint(tick.tick)});
+    for (auto& m : messages) {
+      publisher_.Publish(m.subject, m.msg_id, m.payload, {}, [this, remaining, checkpoint] {
+        if (--*remaining == 0) {
+          std::lock_guard<std::mutex> lock(ready_mu_);
+          ready_.push_back(*checkpoint);
+        }
+      });
+    }
+    ++counters_.ticks_closed;
+  }
+}
+
+void LiveProcessor::PublishReadyCheckpoints() {
+  std::vector<PendingCheckpoint> ready;
+  {
+    std::lock_guard<std::mutex> lock(ready_mu_);
+    ready.swap(ready_);
+  }
+  for (const auto& c : ready) {
+    publisher_.Publish(CheckpointSubject(c.city), c.city + ":state:" + std::to_string(c.tick),
+                       c.payload);
+    ++counters_.checkpoints;
+  }
+}
+
+void LiveProcessor::Run(const std::atomic<bool>& stop) {
+  Connect();
+  OpenConsumers();
+  RestoreConfigs();
+  RestoreCheckpoints();
+  Rebuild();
+  CloseTicks(clock_.NowMs());
+  PRICING_LOG(kInfo) << "processing LOCATION_EVENTS with durable consumer "
+                     << config_.consumer.durable;
+
+  while (!stop.load()) {
+    const int64_t now = clock_.NowMs();
+    const int64_t wait =
+        std::clamp<int64_t>(NextCloseMs() - now, 1, config_.consumer.fetch_wait_ms);
+    natsMsgList list{};
+    jsErrCode jerr = static_cast<jsErrCode>(0);
+    const natsStatus s = natsSubscription_Fetch(
+        &list, events_.get(), static_cast<int>(config_.consumer.batch), wait, &jerr);
+    if (s == NATS_OK) {
+      const int64_t batch_now = clock_.NowMs();
+      for (int i = 0; i < list.Count; ++i) {
+        NatsPtr<natsMsg> msg(list.Msgs[i]);
+        list.Msgs[i] = nullptr;  // owned here now; natsMsgList_Destroy skips it
+        HandleInput(std::move(msg), batch_now, false);
+      }
+      natsMsgList_Destroy(&list);
+    } else if (s != NATS_TIMEOUT) {
+      // Leader elections and reconnects surface here; wait a little, never spin.
+      PRICING_LOG(kWarn) << "fetch failed: " << natsStatus_GetText(s) << "; retrying";
+      std::this_thread::sleep_for(std::chrono::milliseconds(200));
+    }
+    PollConfigUpdates(true);
+    CloseTicks(clock_.NowMs());
+    PublishReadyCheckpoints();
+    publisher_.Pump();
+  }
+  PRICING_LOG(kInfo) << "stopping: flushing " << publisher_.in_flight() << " publishes";
+  const bool flushed = publisher_.Flush(15000);
+  PublishReadyCheckpoints();
+  publisher_.Flush(5000);
+  PRICING_LOG(kInfo) << (flushed ? "all publishes stored"
+                                 : "some publishes were not acknowledged in time");
+}
+
+}  // namespace pricing

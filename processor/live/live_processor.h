@@ -1,0 +1,92 @@
+// The processor as operators run it: consumes LOCATION_EVENTS from JetStream with a
+// durable pull consumer, applies events to the pricing core, dead-letters bad input,
+// closes ticks on the wall clock and publishes their outputs, applies CONFIG_UPDATES,
+// and recovers its window and model state after a restart.
+//
+// Recovery: after every tick whose outputs are all acknowledged, the city's model
+// state is checkpointed to `pricing.state.<city>` (PRICING_UPDATES). On start the
+// processor restores the latest checkpoint, then reads LOCATION_EVENTS again from
+// just before the window of the next tick, with the stream's own arrival times as the
+// watermark, so ticks close as they did live; republished ticks carry the same message
+// ids and are dropped by the broker's de-duplication.
+//
+// Single-threaded: Run() owns the core; cnats threads only acknowledge publishes.
+#pragma once
+
+#include <atomic>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <vector>
+
+#include "common/clock.h"
+#include "config/config.h"
+#include "engine/pricing_engine.h"
+#include "transport/js_publisher.h"
+#include "transport/nats_client.h"
+
+namespace pricing {
+
+struct LiveCounters {
+  std::atomic<uint64_t> events_applied{0};
+  std::atomic<uint64_t> events_rejected{0};
+  std::atomic<uint64_t> events_skipped{0};  // redeliveries of events already applied
+  std::atomic<uint64_t> ticks_closed{0};
+  std::atomic<uint64_t> checkpoints{0};
+  std::atomic<uint64_t> configs_applied{0};
+  std::atomic<uint64_t> configs_refused{0};
+};
+
+class LiveProcessor {
+ public:
+  LiveProcessor(const Config& config, const Clock& clock);
+  ~LiveProcessor();
+
+  // Connects, applies streams, recovers, then processes until `stop` is set. On stop:
+  // no more fetches, the batch in hand is finished and acknowledged, publishes are
+  // flushed. Throws NatsError/ConfigError only for start-up failures.
+  void Run(const std::atomic<bool>& stop);
+
+  const LiveCounters& counters() const { return counters_; }
+  const JsPublisher& publisher() const { return publisher_; }
+
+ private:
+  struct PendingCheckpoint {
+    std::string city;
+    int64_t tick;
+    std::string payload;
+  };
+
+  void Connect();
+  void OpenConsumers();
+  void RestoreConfigs();
+  void RestoreCheckpoints();
+  void Rebuild();
+  void HandleInput(NatsPtr<natsMsg> msg, int64_t now_ms, bool rebuilding);
+  void DeadLetter(NatsPtr<natsMsg> input, const IngestOutcome& outcome, uint64_t seq,
+                  bool ack_when_stored);
+  void PollConfigUpdates(bool answer);
+  void ApplyConfigDocument(std::string_view subject, std::string_view payload, uint64_t seq);
+  void CloseTicks(int64_t watermark_ms);
+  void PublishReadyCheckpoints();
+  int64_t NextCloseMs() const;
+
+  const Config& config_;
+  const Clock& clock_;
+  PricingEngine engine_;
+  JsPublisher publisher_;
+  std::unique_ptr<NatsClient> client_;
+  NatsPtr<natsSubscription> events_;   // durable pull consumer on LOCATION_EVENTS
+  NatsPtr<natsSubscription> configs_;  // ordered consumer on config.pricing.>
+  uint64_t max_applied_seq_ = 0;       // inputs up to here are in the window already
+  uint64_t config_history_seq_ = 0;    // config documents up to here were read at start
+  std::map<std::string, uint64_t, std::less<>>
+      answered_through_;                  // by city: last answered document
+  uint64_t rebuild_unhandled_after_ = 0;  // the durable's ack floor when the rebuild began
+  LiveCounters counters_;
+  std::mutex ready_mu_;
+  std::vector<PendingCheckpoint> ready_;  // checkpoints whose tick is fully stored
+};
+
+}  // namespace pricing

@@ -1,0 +1,88 @@
+// The load generator: publishes driver pings and ride requests for one city to
+// LOCATION_EVENTS at a fixed open-loop rate (send i is due at t0 + i / rate, whatever
+// happened to earlier sends), with message ids on every publish. Synthetic mode moves
+// drivers, turns them busy and back, and draws requests around demand hotspots that
+// drift; pickup mode replays the real NYC pickups at a chosen speed-up.
+// Runs on the calling thread.
+#pragma once
+
+#include <atomic>
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "common/clock.h"
+#include "engine/city_engine.h"
+#include "replay/nyc_pickups.h"
+#include "transport/js_publisher.h"
+
+namespace pricing {
+
+struct SimulatorOptions {
+  std::string city = "nyc";
+  double rate = 1000;      // events per second, open loop
+  double duration_s = 60;  // 0: until stopped
+  int64_t drivers = 5000;
+  double request_share = 0.2;  // fraction of events that are ride requests
+  int hotspots = 6;
+  uint64_t seed = 1;
+  // Pickup mode when not empty: ride requests are the real pickups in time order (a
+  // request_share of the events; the rest are the synthetic drivers' pings).
+  std::vector<Pickup> pickups;
+  std::string acked_log;  // file of acknowledged message ids (for reconciliation)
+};
+
+struct SimulatorReport {
+  uint64_t sent = 0;
+  uint64_t acked = 0;
+  uint64_t errors = 0;
+  uint64_t retries = 0;
+  double seconds = 0;
+  double achieved_rate = 0;
+  double max_lag_ms = 0;  // furthest behind the open-loop schedule a send started
+};
+
+class Simulator {
+ public:
+  Simulator(SimulatorOptions options, std::shared_ptr<const CityZones> zones, const Clock& clock);
+
+  // Publishes until the duration is over or `stop` is set; prints progress every second
+  // to stderr. The publisher must be attached to a connection.
+  SimulatorReport Run(JsPublisher& publisher, const std::atomic<bool>& stop);
+
+  // The next event as (subject, msg id, payload) for wall-clock time `now_ms`; exposed
+  // for tests.
+  struct Event {
+    std::string subject;
+    std::string msg_id;
+    std::string payload;
+  };
+  Event Next(int64_t now_ms);
+
+ private:
+  struct Driver {
+    double lat, lon;
+    DriverStatus status;
+  };
+  struct Hotspot {
+    double lat, lon, dlat, dlon;
+  };
+  std::pair<double, double> RandomPointInCity();
+  void MoveHotspots(int64_t now_ms);
+
+  SimulatorOptions options_;
+  std::shared_ptr<const CityZones> zones_;
+  const Clock& clock_;
+  uint64_t rng_state_;
+  std::vector<Driver> drivers_;
+  std::vector<Hotspot> hotspots_;
+  uint64_t next_driver_ = 0;
+  uint64_t requests_ = 0;
+  uint64_t sequence_ = 0;
+  int64_t last_hotspot_move_ms_ = 0;
+  std::size_t next_pickup_ = 0;  // pickup mode
+};
+
+}  // namespace pricing

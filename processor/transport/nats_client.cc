@@ -1,0 +1,126 @@
+#include "transport/nats_client.h"
+
+#include <chrono>
+#include <thread>
+#include <vector>
+
+#include "common/log.h"
+
+namespace pricing {
+namespace {
+
+int64_t SteadyMs() {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(
+             std::chrono::steady_clock::now().time_since_epoch())
+      .count();
+}
+
+}  // namespace
+
+void NatsClient::OnDisconnected(natsConnection*, void* closure) {
+  auto* self = static_cast<NatsClient*>(closure);
+  if (self->closing_.load()) return;  // our own Close()
+  ++self->disconnects_;
+  PRICING_LOG(kWarn) << "nats: disconnected; reconnecting";
+}
+
+void NatsClient::OnReconnected(natsConnection* nc, void* closure) {
+  auto* self = static_cast<NatsClient*>(closure);
+  ++self->reconnects_;
+  char url[256] = "";
+  natsConnection_GetConnectedUrl(nc, url, sizeof url);
+  PRICING_LOG(kInfo) << "nats: reconnected to " << url;
+}
+
+void NatsClient::OnClosed(natsConnection*, void*) {
+  PRICING_LOG(kDebug) << "nats: connection closed";
+}
+
+void NatsClient::OnError(natsConnection*, natsSubscription*, natsStatus err, void*) {
+  PRICING_LOG(kWarn) << "nats: asynchronous error: " << natsStatus_GetText(err);
+}
+
+std::unique_ptr<NatsClient> NatsClient::Connect(const NatsSettings& settings, int64_t deadline_ms) {
+  std::unique_ptr<NatsClient> client(new NatsClient());
+  natsOptions* raw_opts = nullptr;
+  CheckNats(natsOptions_Create(&raw_opts), "creating NATS options");
+  NatsPtr<natsOptions> opts(raw_opts);
+  // A comma-separated list of cluster URLs: every one is a seed for (re)connecting.
+  std::vector<std::string> urls;
+  for (std::size_t start = 0; start <= settings.urls.size();) {
+    const std::size_t comma = std::min(settings.urls.find(',', start), settings.urls.size());
+    std::string url = settings.urls.substr(start, comma - start);
+    url.erase(0, url.find_first_not_of(' '));
+    url.erase(url.find_last_not_of(' ') + 1);
+    if (!url.empty()) urls.push_back(url);
+    start = comma + 1;
+  }
+  std::vector<const char*> url_ptrs;
+  for (const auto& u : urls) url_ptrs.push_back(u.c_str());
+  CheckNats(natsOptions_SetServers(opts.get(), url_ptrs.data(), static_cast<int>(url_ptrs.size())),
+            "NATS URLs '" + settings.urls + "'");
+  CheckNats(natsOptions_SetName(opts.get(), settings.name.c_str()), "connection name");
+  CheckNats(natsOptions_SetTimeout(opts.get(), settings.connect_timeout_ms), "connect timeout");
+  CheckNats(natsOptions_SetMaxReconnect(opts.get(), -1), "reconnect forever");
+  CheckNats(natsOptions_SetReconnectWait(opts.get(), settings.reconnect_wait_ms), "reconnect wait");
+  CheckNats(natsOptions_SetReconnectBufSize(opts.get(), 64 * 1024 * 1024), "reconnect buffer");
+  CheckNats(natsOptions_SetSendAsap(opts.get(), settings.send_asap), "send asap");
+  CheckNats(natsOptions_SetDisconnectedCB(opts.get(), OnDisconnected, client.get()), "callbacks");
+  CheckNats(natsOptions_SetReconnectedCB(opts.get(), OnReconnected, client.get()), "callbacks");
+  CheckNats(natsOptions_SetClosedCB(opts.get(), OnClosed, client.get()), "callbacks");
+  CheckNats(natsOptions_SetErrorHandler(opts.get(), OnError, client.get()), "callbacks");
+
+  const int64_t give_up = SteadyMs() + deadline_ms;
+  natsConnection* raw_conn = nullptr;
+  natsStatus s;
+  while ((s = natsConnection_Connect(&raw_conn, opts.get())) != NATS_OK) {
+    if (!IsRetryable(s) || SteadyMs() >= give_up) {
+      CheckNats(s, "connecting to " + settings.urls);
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(200));
+  }
+  client->conn_.reset(raw_conn);
+  PRICING_LOG(kInfo) << "nats: connected to " << client->connected_url();
+
+  jsOptions js_opts;
+  CheckNats(jsOptions_Init(&js_opts), "JetStream options");
+  js_opts.Wait = settings.request_timeout_ms;
+  js_opts.PublishAsync.MaxPending = settings.publish_max_pending;
+  js_opts.PublishAsync.AckHandler = settings.ack_handler;
+  js_opts.PublishAsync.AckHandlerClosure = settings.ack_handler_closure;
+  // A full window returns NATS_TIMEOUT after this long; the publisher retries.
+  js_opts.PublishAsync.StallWait = 50;
+  jsCtx* raw_js = nullptr;
+  CheckNats(natsConnection_JetStream(&raw_js, client->conn_.get(), &js_opts), "JetStream context");
+  client->js_.reset(raw_js);
+  return client;
+}
+
+NatsClient::~NatsClient() {
+  js_.reset();
+  closing_ = true;
+  if (conn_) natsConnection_Close(conn_.get());
+}
+
+std::string NatsClient::connected_url() const {
+  char url[256] = "";
+  natsConnection_GetConnectedUrl(conn_.get(), url, sizeof url);
+  return url;
+}
+
+void NatsClient::WaitForJetStream(int64_t deadline_ms) const {
+  const int64_t give_up = SteadyMs() + deadline_ms;
+  while (true) {
+    jsAccountInfo* info = nullptr;
+    jsErrCode jerr = static_cast<jsErrCode>(0);
+    const natsStatus s = js_GetAccountInfo(&info, js_.get(), nullptr, &jerr);
+    if (s == NATS_OK) {
+      jsAccountInfo_Destroy(info);
+      return;
+    }
+    if (SteadyMs() >= give_up) CheckNats(s, "waiting for the JetStream meta leader", jerr);
+    std::this_thread::sleep_for(std::chrono::milliseconds(250));
+  }
+}
+
+}  // namespace pricing

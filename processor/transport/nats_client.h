@@ -1,0 +1,64 @@
+// A NATS connection with its JetStream context: connects to a list of cluster URLs,
+// reconnects on its own forever, and logs every state change. The cnats handles are
+// thread-safe; this wrapper's counters are atomics.
+#pragma once
+
+#include <atomic>
+#include <cstdint>
+#include <memory>
+#include <string>
+
+#include "transport/nats_handles.h"
+
+namespace pricing {
+
+struct NatsSettings {
+  std::string urls = "nats://127.0.0.1:4222";  // comma-separated
+  std::string name = "pricing";                // connection name seen by the server
+  int64_t connect_timeout_ms = 2000;
+  int64_t reconnect_wait_ms = 250;
+  // Send each protocol line at once instead of letting the flusher hold it up to 1 ms:
+  // lower latency for acks, fetch requests and publishes at some cost in syscalls.
+  bool send_asap = true;
+  int64_t publish_max_pending = 4096;  // async publishes awaiting a PubAck
+  int64_t request_timeout_ms = 5000;   // JetStream API calls
+  jsPubAckHandler ack_handler = nullptr;
+  void* ack_handler_closure = nullptr;
+};
+
+class NatsClient {
+ public:
+  // Connects, retrying while no server answers, until `deadline_ms` has passed.
+  // Throws NatsError when it cannot.
+  static std::unique_ptr<NatsClient> Connect(const NatsSettings& settings,
+                                             int64_t deadline_ms = 30000);
+  ~NatsClient();
+
+  natsConnection* connection() const { return conn_.get(); }
+  jsCtx* js() const { return js_.get(); }
+  bool connected() const {
+    return natsConnection_Status(conn_.get()) == NATS_CONN_STATUS_CONNECTED;
+  }
+  uint64_t reconnects() const { return reconnects_.load(); }
+  uint64_t disconnects() const { return disconnects_.load(); }
+  std::string connected_url() const;
+
+  // Waits until a JetStream API call succeeds (the meta leader exists). A node's
+  // /healthz turns green before that.
+  void WaitForJetStream(int64_t deadline_ms) const;
+
+ private:
+  NatsClient() = default;
+  static void OnDisconnected(natsConnection* nc, void* closure);
+  static void OnReconnected(natsConnection* nc, void* closure);
+  static void OnClosed(natsConnection* nc, void* closure);
+  static void OnError(natsConnection* nc, natsSubscription* sub, natsStatus err, void* closure);
+
+  NatsPtr<natsConnection> conn_;
+  NatsPtr<jsCtx> js_;
+  std::atomic<uint64_t> reconnects_{0};
+  std::atomic<uint64_t> disconnects_{0};
+  std::atomic<bool> closing_{false};
+};
+
+}  // namespace pricing

@@ -1,0 +1,51 @@
+// Ownership of cnats handles: every C handle lives in a std::unique_ptr with the
+// matching destroy function, and every status is checked through one place that
+// classifies it as retryable or fatal. Thread-safety is that of the handles.
+#pragma once
+
+#include <nats/nats.h>
+
+#include <memory>
+#include <stdexcept>
+#include <string>
+
+namespace pricing {
+
+struct NatsDeleter {
+  void operator()(natsConnection* p) const { natsConnection_Destroy(p); }
+  void operator()(natsOptions* p) const { natsOptions_Destroy(p); }
+  void operator()(jsCtx* p) const { jsCtx_Destroy(p); }
+  void operator()(natsSubscription* p) const { natsSubscription_Destroy(p); }
+  void operator()(natsMsg* p) const { natsMsg_Destroy(p); }
+  void operator()(jsStreamInfo* p) const { jsStreamInfo_Destroy(p); }
+  void operator()(jsConsumerInfo* p) const { jsConsumerInfo_Destroy(p); }
+  void operator()(jsMsgMetaData* p) const { jsMsgMetaData_Destroy(p); }
+  void operator()(jsPubAck* p) const { jsPubAck_Destroy(p); }
+};
+
+template <typename T>
+using NatsPtr = std::unique_ptr<T, NatsDeleter>;
+
+// A failed cnats call. `retryable` says whether trying again later can succeed (a
+// timeout, no responders during an election, a lost connection) or not (bad config,
+// a stream that cannot be updated in place, permission denied).
+class NatsError : public std::runtime_error {
+ public:
+  NatsError(const std::string& what, natsStatus status, jsErrCode js_code)
+      : std::runtime_error(what), status_(status), js_code_(js_code) {}
+  natsStatus status() const { return status_; }
+  jsErrCode js_code() const { return js_code_; }
+  bool retryable() const;
+
+ private:
+  natsStatus status_;
+  jsErrCode js_code_;
+};
+
+bool IsRetryable(natsStatus status, jsErrCode js_code = static_cast<jsErrCode>(0));
+
+// Throws NatsError naming `what` unless `status` is NATS_OK.
+void CheckNats(natsStatus status, const std::string& what,
+               jsErrCode js_code = static_cast<jsErrCode>(0));
+
+}  // namespace pricing

@@ -1,0 +1,51 @@
+// Applies the stream definitions of the configuration idempotently (streams.md):
+// create what is missing, update what differs, report what changed, and refuse
+// (never "fix" by deleting) a difference JetStream cannot apply in place.
+// Functions are thread-safe as far as the jsCtx is.
+#pragma once
+
+#include <string>
+#include <vector>
+
+#include "config/config.h"
+#include "transport/nats_handles.h"
+
+namespace pricing {
+
+struct StreamApplyResult {
+  std::string name;
+  enum class Action { kCreated, kUpdated, kUnchanged } action = Action::kUnchanged;
+  std::vector<std::string> changes;  // "max_age: 0s -> 3600s", ...
+};
+
+// Throws NatsError on API failures, ConfigError on a change that needs a new stream.
+std::vector<StreamApplyResult> ApplyStreams(jsCtx* js, const std::vector<StreamConfig>& streams);
+
+struct StreamState {
+  std::string name;
+  std::vector<std::string> subjects;
+  int64_t replicas = 0;
+  uint64_t messages = 0;
+  uint64_t bytes = 0;
+  uint64_t first_seq = 0;
+  uint64_t last_seq = 0;
+  std::string leader;
+  std::vector<std::string> replicas_status;  // "nats-2 current", "nats-3 lag 12"
+};
+
+StreamState GetStreamState(jsCtx* js, const std::string& name);
+
+struct ConsumerState {
+  std::string stream;
+  std::string name;
+  uint64_t num_pending = 0;      // in the stream, not yet delivered
+  uint64_t num_ack_pending = 0;  // delivered, not yet acknowledged
+  uint64_t num_redelivered = 0;
+  uint64_t delivered_stream_seq = 0;
+  uint64_t ack_floor_stream_seq = 0;
+  int64_t num_waiting = 0;
+};
+
+ConsumerState GetConsumerState(jsCtx* js, const std::string& stream, const std::string& consumer);
+
+}  // namespace pricing

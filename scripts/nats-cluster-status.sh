@@ -1,0 +1,28 @@
+#!/usr/bin/env bash
+# Reports each node of the cluster started by scripts/start-nats-cluster.sh (process,
+# health, JetStream meta leader) and each stream's leader, replicas and message count.
+set -euo pipefail
+root=$(cd "$(dirname "$0")/.." && pwd)
+state="$root/.nats-cluster"
+base=4222
+config="$root/config/nyc.yaml"
+while [ $# -gt 0 ]; do
+  case "$1" in
+    --state-dir) state=$2; shift 2 ;;
+    --base-port) base=$2; shift 2 ;;
+    --config) config=$2; shift 2 ;;
+    *) echo "nats-cluster-status: unknown argument '$1'" >&2; exit 2 ;;
+  esac
+done
+printf "%-8s %-8s %-9s %-10s %s\n" node pid health "meta lead" "client url"
+for i in 1 2 3; do
+  name="nats-$i"
+  pid=$(cat "$state/$name.pid" 2>/dev/null || echo -)
+  port=$((base + 4000 + i - 1))
+  health=$(curl -fsS "http://127.0.0.1:$port/healthz" 2>/dev/null | python3 -c 'import json,sys; print(json.load(sys.stdin)["status"])' 2>/dev/null || echo down)
+  leader=$(curl -fsS "http://127.0.0.1:$port/jsz" 2>/dev/null | python3 -c 'import json,sys; print(json.load(sys.stdin).get("meta_cluster",{}).get("leader","-"))' 2>/dev/null || echo -)
+  printf "%-8s %-8s %-9s %-10s %s\n" "$name" "$pid" "$health" "$leader" "nats://127.0.0.1:$((base + i - 1))"
+done
+echo
+urls=$(cat "$state/urls" 2>/dev/null || echo "nats://127.0.0.1:$base")
+NATS_URL=$urls "$root/build/bin/pricing" streams info --config "$config"

@@ -1,0 +1,108 @@
+#!/usr/bin/env bash
+# Starts a 3-node NATS JetStream cluster from Debian's nats-server with the config file
+# deploy/nats/nats.conf, waits until every node is healthy and the JetStream meta
+# leader is elected, then creates or updates the streams of the configuration.
+# Running it again while the cluster is up is harmless: nodes already running are kept.
+#
+#   scripts/start-nats-cluster.sh [--state-dir DIR] [--base-port 4222] [--config FILE]
+#                                 [--no-streams] [--docker]
+#
+# Ports: clients BASE..BASE+2, routes BASE+2000.., monitoring BASE+4000.. (defaults
+# 4222-4224, 6222-6224, 8222-8224). Data and logs live in the state directory
+# (default .nats-cluster/ in the repository). Durability: nats-server 2.9 flushes to
+# disk every 2 minutes, so an acknowledged message is held in memory on a quorum of
+# nodes, not yet on disk.
+set -euo pipefail
+root=$(cd "$(dirname "$0")/.." && pwd)
+state="$root/.nats-cluster"
+base=4222
+config="$root/config/nyc.yaml"
+streams=1
+docker=0
+while [ $# -gt 0 ]; do
+  case "$1" in
+    --state-dir) state=$2; shift 2 ;;
+    --base-port) base=$2; shift 2 ;;
+    --config) config=$2; shift 2 ;;
+    --no-streams) streams=0; shift ;;
+    --docker) docker=1; shift ;;
+    -h|--help) sed -n '2,16p' "$0"; exit 0 ;;
+    *) echo "start-nats-cluster: unknown argument '$1' (try --help)" >&2; exit 2 ;;
+  esac
+done
+
+if [ $docker -eq 1 ]; then
+  if ! docker info >/dev/null 2>&1; then
+    echo "start-nats-cluster: --docker needs a running Docker engine; none answers here" >&2
+    exit 1
+  fi
+  exec docker compose -f "$root/deploy/docker-compose-nats.yml" up -d
+fi
+
+command -v nats-server >/dev/null || { echo "start-nats-cluster: nats-server not installed (scripts/install-deps.sh)" >&2; exit 1; }
+mkdir -p "$state"
+state=$(cd "$state" && pwd)
+urls=""
+for i in 1 2 3; do urls="$urls${urls:+,}nats://127.0.0.1:$((base + i - 1))"; done
+
+for i in 1 2 3; do
+  name="nats-$i"
+  pidfile="$state/$name.pid"
+  if [ -f "$pidfile" ] && kill -0 "$(cat "$pidfile")" 2>/dev/null; then
+    echo "$name: already running (pid $(cat "$pidfile"))"
+    continue
+  fi
+  mkdir -p "$state/$name"
+  NATS_SERVER_NAME=$name \
+  NATS_CLIENT_LISTEN=127.0.0.1:$((base + i - 1)) \
+  NATS_HTTP_LISTEN=127.0.0.1:$((base + 4000 + i - 1)) \
+  NATS_CLUSTER_LISTEN=127.0.0.1:$((base + 2000 + i - 1)) \
+  NATS_ROUTE_1=nats://127.0.0.1:$((base + 2000)) \
+  NATS_ROUTE_2=nats://127.0.0.1:$((base + 2001)) \
+  NATS_ROUTE_3=nats://127.0.0.1:$((base + 2002)) \
+  NATS_STORE_DIR="$state/$name" \
+  NATS_MAX_FILE_STORE="${NATS_MAX_FILE_STORE:-8GB}" \
+    setsid nats-server -c "$root/deploy/nats/nats.conf" -P "$pidfile" -l "$state/$name.log" \
+    </dev/null >/dev/null 2>&1 &
+  echo "$name: started (log $state/$name.log)"
+done
+
+echo "waiting for the nodes and the JetStream meta leader..."
+deadline=$((SECONDS + 60))
+while :; do
+  ok=0 leader=""
+  for i in 1 2 3; do
+    port=$((base + 4000 + i - 1))
+    if curl -fsS "http://127.0.0.1:$port/healthz" >/dev/null 2>&1; then
+      ok=$((ok + 1))
+      l=$(curl -fsS "http://127.0.0.1:$port/jsz" 2>/dev/null | python3 -c 'import json,sys; print(json.load(sys.stdin).get("meta_cluster",{}).get("leader",""))' 2>/dev/null || true)
+      [ -n "$l" ] && leader=$l
+    fi
+  done
+  [ $ok -eq 3 ] && [ -n "$leader" ] && break
+  if [ $SECONDS -ge $deadline ]; then
+    echo "start-nats-cluster: cluster not ready after 60 s ($ok/3 healthy, leader '${leader}'); see $state/*.log" >&2
+    exit 1
+  fi
+  sleep 0.5
+done
+echo "cluster ready: meta leader $leader"
+
+if [ $streams -eq 1 ]; then
+  pricing="$root/build/bin/pricing"
+  if [ ! -x "$pricing" ]; then
+    (cd "$root" && cmake --preset release >/dev/null && cmake --build --preset release --target pricing)
+  fi
+  # The meta leader answers the API a moment after it is elected: apply retries.
+  NATS_URL=$urls "$pricing" streams apply --config "$config"
+fi
+
+echo "$urls" > "$state/urls"
+cat <<TXT
+
+client URLs:  $urls
+monitoring:   http://127.0.0.1:$((base + 4000))  http://127.0.0.1:$((base + 4001))  http://127.0.0.1:$((base + 4002))
+state:        $state
+use it:       export NATS_URL=$urls
+stop it:      scripts/stop-nats-cluster.sh${state:+ --state-dir $state}
+TXT

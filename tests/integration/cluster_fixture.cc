@@ -1,0 +1,240 @@
+#include "cluster_fixture.h"
+
+#include <netinet/in.h>
+#include <signal.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <cstring>
+#include <random>
+#include <stdexcept>
+#include <thread>
+
+#include "transport/nats_handles.h"
+
+namespace pricing::test {
+namespace {
+
+int FreePort() {
+  const int fd = socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  addr.sin_port = 0;
+  if (bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0)
+    throw std::runtime_error("bind");
+  socklen_t len = sizeof addr;
+  getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len);
+  close(fd);
+  return ntohs(addr.sin_port);
+}
+
+}  // namespace
+
+ChildProcess::ChildProcess(const std::vector<std::string>& argv,
+                           const std::map<std::string, std::string>& env,
+                           const std::filesystem::path& log) {
+  pid_ = fork();
+  if (pid_ < 0) throw std::runtime_error("fork failed");
+  if (pid_ == 0) {
+    for (const auto& [k, v] : env) setenv(k.c_str(), v.c_str(), 1);
+    FILE* out = std::fopen(log.c_str(), "a");
+    if (out != nullptr) {
+      dup2(fileno(out), 1);
+      dup2(fileno(out), 2);
+    }
+    std::vector<char*> args;
+    for (const auto& a : argv) args.push_back(const_cast<char*>(a.c_str()));
+    args.push_back(nullptr);
+    execvp(args[0], args.data());
+    std::perror("execvp");
+    _exit(127);
+  }
+}
+
+ChildProcess::~ChildProcess() {
+  if (Running()) {
+    Signal(SIGCONT);
+    Signal(SIGKILL);
+    Wait(5000);
+  }
+}
+
+bool ChildProcess::Running() {
+  if (status_ != -1) return false;
+  int st = 0;
+  const pid_t r = waitpid(pid_, &st, WNOHANG);
+  if (r == pid_) {
+    status_ = st;
+    return false;
+  }
+  return true;
+}
+
+void ChildProcess::Signal(int sig) {
+  if (Running()) kill(pid_, sig);
+}
+
+int ChildProcess::Wait(int timeout_ms) {
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(timeout_ms);
+  while (Running()) {
+    if (std::chrono::steady_clock::now() >= deadline) return -1;
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  if (WIFEXITED(status_)) return WEXITSTATUS(status_);
+  if (WIFSIGNALED(status_)) return 128 + WTERMSIG(status_);
+  return -1;
+}
+
+NatsCluster::NatsCluster(int nodes) {
+  std::random_device rd;
+  dir_ = std::filesystem::temp_directory_path() / ("pricing-cluster-" + std::to_string(rd()));
+  std::filesystem::create_directories(dir_);
+  for (int i = 0; i < nodes; ++i) {
+    nodes_.push_back({FreePort(), FreePort(), FreePort(), dir_ / name(i), nullptr});
+  }
+  for (int i = 0; i < nodes; ++i) Start(i);
+  WaitReady();
+}
+
+NatsCluster::~NatsCluster() {
+  for (auto& n : nodes_) {
+    if (n.process) {
+      n.process->Signal(SIGCONT);
+      n.process->Signal(SIGINT);
+    }
+  }
+  for (auto& n : nodes_) {
+    if (n.process && n.process->Wait(10000) == -1) n.process->Signal(SIGKILL);
+    n.process.reset();
+  }
+  std::error_code ec;
+  std::filesystem::remove_all(dir_, ec);
+}
+
+void NatsCluster::Start(int i) {
+  Node& n = nodes_[i];
+  std::map<std::string, std::string> env = {
+      {"NATS_SERVER_NAME", name(i)},
+      {"NATS_CLIENT_LISTEN", "127.0.0.1:" + std::to_string(n.client_port)},
+      {"NATS_HTTP_LISTEN", "127.0.0.1:" + std::to_string(n.http_port)},
+      {"NATS_CLUSTER_LISTEN", "127.0.0.1:" + std::to_string(n.cluster_port)},
+      {"NATS_STORE_DIR", n.store.string()},
+      {"NATS_MAX_FILE_STORE", "1GB"}};
+  for (std::size_t r = 0; r < 3; ++r) {
+    const int port = nodes_[r % nodes_.size()].cluster_port;
+    env["NATS_ROUTE_" + std::to_string(r + 1)] = "nats://127.0.0.1:" + std::to_string(port);
+  }
+  const std::string conf = std::string(PRICING_SOURCE_DIR) + "/deploy/nats/nats.conf";
+  n.process = std::make_unique<ChildProcess>(std::vector<std::string>{"nats-server", "-c", conf},
+                                             env, dir_ / (name(i) + ".log"));
+}
+
+std::string NatsCluster::url(int node) const {
+  return "nats://127.0.0.1:" + std::to_string(nodes_[node].client_port);
+}
+
+std::string NatsCluster::urls() const {
+  std::string out;
+  for (std::size_t i = 0; i < nodes_.size(); ++i) out += (i ? "," : "") + url(static_cast<int>(i));
+  return out;
+}
+
+int NatsCluster::NodeNamed(const std::string& server_name) const {
+  for (std::size_t i = 0; i < nodes_.size(); ++i) {
+    if (name(static_cast<int>(i)) == server_name) return static_cast<int>(i);
+  }
+  return -1;
+}
+
+void NatsCluster::Kill(int node, int sig) { nodes_[node].process->Signal(sig); }
+
+bool NatsCluster::Alive(int node) {
+  return nodes_[node].process && nodes_[node].process->Running();
+}
+
+void NatsCluster::Restart(int node) {
+  if (Alive(node)) {
+    Kill(node, SIGKILL);
+    nodes_[node].process->Wait(5000);
+  }
+  Start(node);
+}
+
+void NatsCluster::WaitReady(int timeout_ms) {
+  NatsSettings s;
+  s.urls = urls();
+  s.name = "cluster-fixture";
+  auto client = NatsClient::Connect(s, timeout_ms);
+  client->WaitForJetStream(timeout_ms);
+}
+
+TestClient::TestClient(const std::string& urls) {
+  NatsSettings s;
+  s.urls = urls;
+  s.name = "test-client";
+  s.ack_handler = &JsPublisher::AckHandler;
+  s.ack_handler_closure = &publisher_;
+  client_ = NatsClient::Connect(s, 30000);
+  publisher_.Attach(client_->js());
+}
+
+std::vector<StoredMessage> ReadStream(jsCtx* js, const std::string& stream,
+                                      const std::string& filter) {
+  std::vector<StoredMessage> out;
+  jsSubOptions so;
+  jsSubOptions_Init(&so);
+  so.Stream = stream.c_str();
+  so.Ordered = true;
+  so.Config.DeliverPolicy = js_DeliverAll;
+  natsSubscription* raw = nullptr;
+  jsErrCode jerr = static_cast<jsErrCode>(0);
+  CheckNats(js_SubscribeSync(&raw, js, filter.c_str(), nullptr, &so, &jerr), "reading " + stream,
+            jerr);
+  NatsPtr<natsSubscription> sub(raw);
+  while (true) {
+    natsMsg* m = nullptr;
+    if (natsSubscription_NextMsg(&m, sub.get(), 1500) != NATS_OK) break;
+    NatsPtr<natsMsg> msg(m);
+    jsMsgMetaData* meta_raw = nullptr;
+    natsMsg_GetMetaData(&meta_raw, msg.get());
+    NatsPtr<jsMsgMetaData> meta(meta_raw);
+    StoredMessage s;
+    s.seq = meta ? meta->Sequence.Stream : 0;
+    s.subject = natsMsg_GetSubject(msg.get());
+    s.data.assign(natsMsg_GetData(msg.get()), natsMsg_GetDataLength(msg.get()));
+    const char** keys = nullptr;
+    int count = 0;
+    if (natsMsgHeader_Keys(msg.get(), &keys, &count) == NATS_OK) {
+      for (int i = 0; i < count; ++i) {
+        const char* v = nullptr;
+        if (natsMsgHeader_Get(msg.get(), keys[i], &v) == NATS_OK && v) s.headers[keys[i]] = v;
+      }
+      free(static_cast<void*>(keys));
+    }
+    out.push_back(std::move(s));
+    if (meta && meta->NumPending == 0) break;
+  }
+  return out;
+}
+
+bool WaitFor(const std::function<bool()>& done, int timeout_ms) {
+  // A NATS error while polling (an election in progress) counts as "not yet".
+  const auto attempt = [&] {
+    try {
+      return done();
+    } catch (const NatsError&) {
+      return false;
+    }
+  };
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(timeout_ms);
+  while (!attempt()) {
+    if (std::chrono::steady_clock::now() >= deadline) return false;
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  }
+  return true;
+}
+
+}  // namespace pricing::test

@@ -1,0 +1,94 @@
+// Real processes for integration tests: a 3-node nats-server cluster started from
+// deploy/nats/nats.conf on ports the OS picks, each test with its own store
+// directories, and the `pricing` binary run as a child process (so it can be killed
+// with SIGKILL). Used from one test thread.
+#pragma once
+
+#include <sys/types.h>
+
+#include <filesystem>
+#include <functional>
+#include <map>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "transport/js_publisher.h"
+#include "transport/nats_client.h"
+
+namespace pricing::test {
+
+// Runs `argv` with extra environment; stdout and stderr go to `log`.
+class ChildProcess {
+ public:
+  ChildProcess(const std::vector<std::string>& argv, const std::map<std::string, std::string>& env,
+               const std::filesystem::path& log);
+  ~ChildProcess();
+  ChildProcess(const ChildProcess&) = delete;
+  ChildProcess& operator=(const ChildProcess&) = delete;
+
+  pid_t pid() const { return pid_; }
+  bool Running();
+  void Signal(int sig);
+  // Waits for exit; returns the exit code, or 128 + signal, or -1 on timeout.
+  int Wait(int timeout_ms);
+
+ private:
+  pid_t pid_ = -1;
+  int status_ = -1;
+};
+
+class NatsCluster {
+ public:
+  explicit NatsCluster(int nodes = 3);
+  ~NatsCluster();
+
+  std::string urls() const;         // all client URLs, comma-separated
+  std::string url(int node) const;  // one node's client URL
+  std::string name(int node) const { return "n" + std::to_string(node + 1); }
+  int NodeNamed(const std::string& server_name) const;
+  void Kill(int node, int sig);  // SIGKILL, SIGSTOP, SIGCONT, ...
+  void Restart(int node);        // after a kill: same ports and store
+  bool Alive(int node);
+  void WaitReady(int timeout_ms = 30000);  // JetStream answers (meta leader elected)
+
+ private:
+  void Start(int node);
+  struct Node {
+    int client_port, cluster_port, http_port;
+    std::filesystem::path store;
+    std::unique_ptr<ChildProcess> process;
+  };
+  std::filesystem::path dir_;
+  std::vector<Node> nodes_;
+};
+
+// A test client: a connection plus a reliable publisher.
+class TestClient {
+ public:
+  explicit TestClient(const std::string& urls);
+  jsCtx* js() const { return client_->js(); }
+  natsConnection* connection() const { return client_->connection(); }
+  JsPublisher& publisher() { return publisher_; }
+
+ private:
+  JsPublisher publisher_{5000};
+  std::unique_ptr<NatsClient> client_;
+};
+
+struct StoredMessage {
+  uint64_t seq = 0;
+  std::string subject;
+  std::string data;
+  std::map<std::string, std::string> headers;
+};
+
+// Every message of `stream` matching `filter`, in stream order.
+std::vector<StoredMessage> ReadStream(jsCtx* js, const std::string& stream,
+                                      const std::string& filter);
+
+// Polls `done` every 100 ms until it is true or `timeout_ms` passes; a NatsError
+// thrown by `done` counts as false.
+bool WaitFor(const std::function<bool()>& done, int timeout_ms);
+
+}  // namespace pricing::test

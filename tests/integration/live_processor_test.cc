@@ -1,0 +1,390 @@
+// The live processor against a real 3-node JetStream cluster.
+#include <gtest/gtest.h>
+#include <signal.h>
+#include <simdjson.h>
+
+#include <chrono>
+#include <fstream>
+#include <map>
+#include <set>
+#include <sstream>
+#include <thread>
+
+#include "cluster_fixture.h"
+#include "common/clock.h"
+#include "config/config.h"
+#include "engine/pricing_engine.h"
+#include "replay/replay.h"
+#include "transport/stream_admin.h"
+
+namespace pricing::test {
+namespace {
+
+constexpr int kInterval = 1000;  // ms
+constexpr int kWindow = 4000;
+
+int64_t NowMs() { return SystemClock().NowMs(); }
+
+// A 3 x 3 grid of 0.01-degree zones in lower Manhattan, ids 1..9.
+std::string GridGeoJson() {
+  std::ostringstream os;
+  os.precision(10);
+  os << R"({"type":"FeatureCollection","features":[)";
+  for (int r = 0; r < 3; ++r) {
+    for (int c = 0; c < 3; ++c) {
+      const double x0 = -74.02 + c * 0.01, y0 = 40.70 + r * 0.01;
+      os << (r || c ? "," : "") << R"({"type":"Feature","properties":{"id":)" << r * 3 + c + 1
+         << R"(,"name":"cell )" << r * 3 + c + 1
+         << R"("},"geometry":{"type":"Polygon","coordinates":[[[)" << x0 << "," << y0 << "],["
+         << x0 + 0.01 << "," << y0 << "],[" << x0 + 0.01 << "," << y0 + 0.01 << "],[" << x0 << ","
+         << y0 + 0.01 << "],[" << x0 << "," << y0 << "]]]}}";
+    }
+  }
+  os << "]}";
+  return os.str();
+}
+
+struct Published {
+  std::string subject;
+  std::string payload;
+};
+
+class LiveProcessorTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    cluster_ = std::make_unique<NatsCluster>(3);
+    dir_ = std::filesystem::temp_directory_path() /
+           ("pricing-live-" + std::to_string(::getpid()) + "-" +
+            ::testing::UnitTest::GetInstance()->current_test_info()->name());
+    std::filesystem::create_directories(dir_);
+    std::ofstream(dir_ / "zones.geojson") << GridGeoJson();
+    std::ofstream(dir_ / "pricing.yaml") << "window_seconds: " << kWindow / 1000 << "\n"
+                                         << "interval_seconds: " << kInterval / 1000 << "\n"
+                                         << "allowed_lateness_ms: 300\n"
+                                         << "nats_url: " << cluster_->urls() << "\n"
+                                         << "consumer: {fetch_wait_ms: 50, ack_wait_seconds: 5}\n"
+                                         << "cities:\n  demo:\n    zones: zones.geojson\n"
+                                         << "    id_property: id\n    name_property: name\n";
+    config_ = LoadConfig(dir_ / "pricing.yaml", [](const std::string&) { return std::nullopt; });
+    client_ = std::make_unique<TestClient>(cluster_->urls());
+  }
+
+  void TearDown() override {
+    processor_.reset();
+    client_.reset();
+    cluster_.reset();
+    if (!HasFailure()) std::filesystem::remove_all(dir_);
+  }
+
+  void StartProcessor() {
+    processor_ = std::make_unique<ChildProcess>(
+        std::vector<std::string>{std::string(PRICING_BIN_DIR) + "/pricing", "run", "--config",
+                                 (dir_ / "pricing.yaml").string()},
+        std::map<std::string, std::string>{}, dir_ / "processor.log");
+    ASSERT_TRUE(WaitFor(
+        [&] {
+          try {
+            GetConsumerState(client_->js(), "LOCATION_EVENTS", "pricing-processor");
+            return true;
+          } catch (const NatsError&) {
+            return false;
+          }
+        },
+        30000))
+        << "processor did not create its consumer; see " << dir_ / "processor.log";
+    // Ready once its fetch loop runs (it logs this line; /readyz comes with the HTTP side).
+    ++starts_;
+    ASSERT_TRUE(WaitFor(
+        [&] {
+          std::ifstream log(dir_ / "processor.log");
+          std::string line;
+          int ready = 0;
+          while (std::getline(log, line))
+            ready += line.find("processing LOCATION_EVENTS") != std::string::npos;
+          return ready >= starts_;
+        },
+        30000))
+        << "processor did not start processing; see " << dir_ / "processor.log";
+  }
+
+  // Publishes `count` events over `seconds` at a steady pace: drivers spread over the
+  // grid, riders crowding into zone 5 so it surges.
+  void PublishEvents(int count, double seconds, int first = 0) {
+    const auto start = std::chrono::steady_clock::now();
+    for (int i = first; i < first + count; ++i) {
+      std::this_thread::sleep_until(
+          start + std::chrono::duration_cast<std::chrono::steady_clock::duration>(
+                      std::chrono::duration<double>(seconds * (i - first) / count)));
+      const int64_t ts = NowMs();
+      std::string subject, payload, id;
+      if (i % 3 != 0) {
+        const int d = i % 40;
+        const int zone = (d + i / 40) % 9;
+        const double lat = 40.705 + (zone / 3) * 0.01, lon = -74.015 + (zone % 3) * 0.01;
+        id = "d" + std::to_string(d) + ":" + std::to_string(i);
+        subject = "location.driver.demo";
+        payload = R"({"driver_id":"d)" + std::to_string(d) + R"(","lat":)" + std::to_string(lat) +
+                  R"(,"lon":)" + std::to_string(lon) + R"(,"status":")" +
+                  (i % 7 == 0 ? "busy" : "available") + R"(","ts":)" + std::to_string(ts) + "}";
+      } else {
+        const bool hot = i % 2 == 0;
+        const double lat = hot ? 40.715 : 40.705 + (i % 3) * 0.01, lon = hot ? -74.005 : -74.015;
+        id = "r" + std::to_string(i);
+        subject = "location.request.demo";
+        payload = R"({"request_id":")" + id + R"(","rider_id":"u)" + std::to_string(i % 60) +
+                  R"(","lat":)" + std::to_string(lat) + R"(,"lon":)" + std::to_string(lon) +
+                  R"(,"ts":)" + std::to_string(ts) + "}";
+      }
+      client_->publisher().Publish(subject, id, payload);
+      published_.push_back({subject, payload});
+      client_->publisher().Pump();
+    }
+    ASSERT_TRUE(client_->publisher().Flush(20000));
+  }
+
+  struct Update {
+    int count = 0;
+    double multiplier = 0;
+    int64_t demand = 0, supply = 0;
+    int64_t config_version = 0;
+  };
+  using Updates = std::map<std::pair<int64_t, std::string>, Update>;  // (tick, zone)
+
+  static Updates Parse(const std::vector<std::pair<std::string, std::string>>& messages) {
+    Updates out;
+    simdjson::dom::parser parser;
+    for (const auto& [subject, data] : messages) {
+      if (!subject.starts_with("pricing.update.")) continue;
+      const simdjson::dom::element e = parser.parse(simdjson::padded_string(data));
+      Update& u = out[{int64_t(e["tick"]), std::string(std::string_view(e["zone_id"]))}];
+      ++u.count;
+      u.multiplier = double(e["multiplier"]);
+      u.demand = int64_t(e["demand"]);
+      u.supply = int64_t(e["supply"]);
+      u.config_version = int64_t(e["config_version"]);
+    }
+    return out;
+  }
+
+  Updates LiveUpdates() {
+    std::vector<std::pair<std::string, std::string>> messages;
+    for (auto& m : ReadStream(client_->js(), "PRICING_UPDATES", "pricing.update.demo.>")) {
+      messages.push_back({m.subject, m.data});
+    }
+    return Parse(messages);
+  }
+
+  // What `pricing replay` makes of the published events: the uninterrupted reference.
+  Updates ReplayUpdates() {
+    std::string input;
+    for (const auto& p : published_)
+      input += R"({"subject":")" + p.subject + R"(","data":)" + p.payload + "}\n";
+    SystemClock clock;
+    PricingEngine engine(config_, clock);
+    std::istringstream in(input);
+    std::ostringstream out;
+    RunReplay(engine, in, out);
+    std::vector<std::pair<std::string, std::string>> messages;
+    simdjson::dom::parser parser;
+    std::istringstream lines(out.str());
+    std::string line;
+    while (std::getline(lines, line)) {
+      const simdjson::dom::element e = parser.parse(line);
+      messages.push_back(
+          {std::string(std::string_view(e["subject"])), simdjson::minify(e["data"])});
+    }
+    return Parse(messages);
+  }
+
+  // Every tick of the replay is in the stream exactly once per zone, with equal values.
+  void ExpectLiveEqualsReplay() {
+    const Updates replay = ReplayUpdates();
+    ASSERT_GE(replay.size(), 9u * 3) << "the workload should span at least three ticks";
+    const int64_t last_tick = replay.rbegin()->first.first;
+    Updates live;
+    ASSERT_TRUE(WaitFor(
+        [&] {
+          live = LiveUpdates();
+          return live.count({last_tick, "9"}) != 0;
+        },
+        20000))
+        << "the processor did not publish tick " << last_tick;
+    int surging = 0;
+    for (const auto& [key, want] : replay) {
+      const auto it = live.find(key);
+      ASSERT_NE(it, live.end()) << "tick " << key.first << " zone " << key.second
+                                << " missing in the stream";
+      EXPECT_EQ(it->second.count, 1)
+          << "tick " << key.first << " zone " << key.second << " duplicated";
+      EXPECT_EQ(it->second.demand, want.demand) << "tick " << key.first << " zone " << key.second;
+      EXPECT_EQ(it->second.supply, want.supply) << "tick " << key.first << " zone " << key.second;
+      EXPECT_EQ(it->second.multiplier, want.multiplier)
+          << "tick " << key.first << " zone " << key.second;
+      surging += want.multiplier > 1.0;
+    }
+    EXPECT_GT(surging, 0) << "the workload should make zone 5 surge";
+    for (const auto& [key, u] : live)
+      EXPECT_EQ(u.count, 1) << "tick " << key.first << " zone " << key.second;
+  }
+
+  std::unique_ptr<NatsCluster> cluster_;
+  std::filesystem::path dir_;
+  Config config_;
+  std::unique_ptr<TestClient> client_;
+  std::unique_ptr<ChildProcess> processor_;
+  std::vector<Published> published_;
+  int starts_ = 0;
+};
+
+TEST_F(LiveProcessorTest, EndToEndPricesEqualReplayOfTheSameEvents) {
+  StartProcessor();
+  PublishEvents(1200, 5.0);
+  ExpectLiveEqualsReplay();
+  processor_->Signal(SIGTERM);
+  EXPECT_EQ(processor_->Wait(20000), 0) << "SIGTERM must drain and exit 0";
+  const ConsumerState c = GetConsumerState(client_->js(), "LOCATION_EVENTS", "pricing-processor");
+  EXPECT_EQ(c.num_ack_pending, 0u);
+  EXPECT_EQ(c.num_pending, 0u);
+  EXPECT_EQ(c.ack_floor_stream_seq, published_.size());
+}
+
+TEST_F(LiveProcessorTest, KillNineMidWindowThenRestartMatchesAnUninterruptedRun) {
+  StartProcessor();
+  PublishEvents(600, 2.5);
+  processor_->Signal(SIGKILL);
+  EXPECT_EQ(processor_->Wait(5000), 128 + SIGKILL);
+  PublishEvents(300, 1.5, 600);  // events keep coming while it is down
+  StartProcessor();
+  PublishEvents(600, 2.5, 900);
+  ExpectLiveEqualsReplay();
+}
+
+TEST_F(LiveProcessorTest, StreamLeaderLossLosesNoAcknowledgedEvent) {
+  StartProcessor();
+  std::thread publisher([&] { PublishEvents(1500, 6.0); });
+  std::this_thread::sleep_for(std::chrono::milliseconds(2000));
+  const StreamState before = GetStreamState(client_->js(), "LOCATION_EVENTS");
+  const int leader = cluster_->NodeNamed(before.leader);
+  ASSERT_GE(leader, 0) << before.leader;
+  cluster_->Kill(leader, SIGKILL);
+  const int64_t killed_at = NowMs();
+  publisher.join();  // Flush succeeded: every event was acknowledged
+  StreamState after;
+  ASSERT_TRUE(WaitFor(
+      [&] {
+        after = GetStreamState(client_->js(), "LOCATION_EVENTS");
+        return !after.leader.empty() && after.leader != before.leader;
+      },
+      15000));
+  EXPECT_EQ(after.messages, published_.size()) << "acknowledged events lost or duplicated";
+  ASSERT_TRUE(WaitFor(
+      [&] {
+        return GetConsumerState(client_->js(), "LOCATION_EVENTS", "pricing-processor")
+                   .ack_floor_stream_seq == published_.size();
+      },
+      30000))
+      << "the processor did not catch up after the leader was killed";
+  // Prices kept flowing: ticks well after the kill were published.
+  ASSERT_TRUE(WaitFor(
+      [&] {
+        const Updates live = LiveUpdates();
+        return !live.empty() && live.rbegin()->first.first > killed_at + 3 * kInterval;
+      },
+      20000));
+}
+
+TEST_F(LiveProcessorTest, BadInputIsDeadLetteredWithItsReasonAndProcessingGoesOn) {
+  StartProcessor();
+  const int64_t ts = NowMs();
+  auto& pub = client_->publisher();
+  pub.Publish("location.driver.demo", "bad-json", "{not json");
+  pub.Publish(
+      "location.driver.demo", "bad-range",
+      R"({"driver_id":"x","lat":95,"lon":0,"status":"available","ts":)" + std::to_string(ts) + "}");
+  pub.Publish("location.request.demo", "bad-schema",
+              R"({"rider_id":"u","lat":40.7,"lon":-74,"ts":1})");
+  pub.Publish(
+      "location.request.paris", "bad-city",
+      R"({"request_id":"p","rider_id":"u","lat":48.8,"lon":2.3,"ts":)" + std::to_string(ts) + "}");
+  pub.Publish("location.request.demo", "bad-late",
+              R"({"request_id":"old","rider_id":"u","lat":40.715,"lon":-74.005,"ts":)" +
+                  std::to_string(ts - 60000) + "}");
+  pub.Publish("location.request.demo", "bad-future",
+              R"({"request_id":"new","rider_id":"u","lat":40.715,"lon":-74.005,"ts":)" +
+                  std::to_string(ts + 600000) + "}");
+  ASSERT_TRUE(pub.Flush(10000));
+  PublishEvents(600, 3.0);
+  std::map<std::string, std::string> reasons;  // original id -> reason
+  ASSERT_TRUE(WaitFor(
+      [&] {
+        reasons.clear();
+        for (auto& m : ReadStream(client_->js(), "DEAD_LETTERS", "dlq.>")) {
+          reasons[m.headers["Nats-Msg-Id"]] = m.headers["Pricing-Reject-Reason"] + " " + m.subject;
+        }
+        return reasons.size() >= 6;
+      },
+      15000));
+  EXPECT_EQ(reasons["bad-json"], "malformed dlq.location.demo");
+  EXPECT_EQ(reasons["bad-range"], "range dlq.location.demo");
+  EXPECT_EQ(reasons["bad-schema"], "schema dlq.location.demo");
+  EXPECT_EQ(reasons["bad-city"], "unknown_city dlq.location.paris");
+  EXPECT_EQ(reasons["bad-late"], "late dlq.location.demo");
+  EXPECT_EQ(reasons["bad-future"], "future dlq.location.demo");
+  ExpectLiveEqualsReplay();  // the good events are priced as if the bad ones never came
+  const auto dlq = ReadStream(client_->js(), "DEAD_LETTERS", "dlq.location.demo");
+  ASSERT_FALSE(dlq.empty());
+  EXPECT_EQ(dlq[0].data, "{not json");  // the original payload, unchanged
+}
+
+TEST_F(LiveProcessorTest, ConfigUpdateAppliesFromTheNextTickAndStaleVersionsAreRefused) {
+  StartProcessor();
+  auto& pub = client_->publisher();
+  pub.Publish("config.pricing.demo", "cfg-2",
+              R"({"version":2,"cap":1.1,"overrides":{"5":{"fixed":1.7}}})");
+  ASSERT_TRUE(pub.Flush(10000));
+  std::vector<StoredMessage> answers;
+  ASSERT_TRUE(WaitFor(
+      [&] {
+        answers = ReadStream(client_->js(), "CONFIG_UPDATES", "config.applied.demo");
+        return !answers.empty();
+      },
+      15000));
+  EXPECT_EQ(answers[0].data, R"({"version":2,"accepted":true})");
+  pub.Publish("config.pricing.demo", "cfg-1", R"({"version":1,"cap":2.0})");
+  pub.Publish("config.pricing.demo", "cfg-3-bad", R"({"version":3,"alpha_up":7})");
+  ASSERT_TRUE(pub.Flush(10000));
+  ASSERT_TRUE(WaitFor(
+      [&] {
+        answers = ReadStream(client_->js(), "CONFIG_UPDATES", "config.applied.demo");
+        return answers.size() >= 3;
+      },
+      15000));
+  EXPECT_EQ(
+      answers[1].data,
+      R"j({"version":1,"accepted":false,"error":"version 1 is not greater than the version in force (2)"})j");
+  EXPECT_NE(
+      answers[2].data.find(R"("accepted":false,"error":"config update: key 'model.alpha_up')"),
+      std::string::npos)
+      << answers[2].data;
+  // Ticks after the update carry version 2: zone 5 fixed at 1.7, everything else capped at 1.1.
+  const int64_t after = NowMs() + 2 * kInterval;
+  Updates live;
+  ASSERT_TRUE(WaitFor(
+      [&] {
+        live = LiveUpdates();
+        return !live.empty() && live.rbegin()->first.first > after;
+      },
+      15000));
+  for (const auto& [key, u] : live) {
+    if (key.first <= after) continue;
+    EXPECT_EQ(u.config_version, 2);
+    if (key.second == "5") {
+      EXPECT_EQ(u.multiplier, 1.7);
+    } else {
+      EXPECT_LE(u.multiplier, 1.1);
+    }
+  }
+}
+
+}  // namespace
+}  // namespace pricing::test
