@@ -9,6 +9,7 @@
 #include "engine/outputs.h"
 #include "events/subject.h"
 #include "replay/replay.h"
+#include "transport/pull_consumer.h"
 #include "transport/stream_admin.h"
 
 namespace pricing {
@@ -28,8 +29,9 @@ std::string_view Data(natsMsg* m) {
 
 struct Meta {
   uint64_t seq = 0;
-  int64_t timestamp_ms = 0;
+  int64_t timestamp_ms = 0;  // when the stream stored it
   uint64_t delivered = 0;
+  uint64_t pending = 0;  // messages behind this one not yet delivered to the consumer
 };
 
 Meta MetaOf(natsMsg* m) {
@@ -40,6 +42,7 @@ Meta MetaOf(natsMsg* m) {
     out.seq = meta->Sequence.Stream;
     out.timestamp_ms = meta->Timestamp / kNsPerMs;
     out.delivered = meta->NumDelivered;
+    out.pending = meta->NumPending;
   }
   return out;
 }
@@ -94,22 +97,43 @@ void LiveProcessor::Connect() {
 }
 
 void LiveProcessor::OpenConsumers() {
-  // The durable is bound (or created) before the stream's last sequence is read for the
-  // rebuild, so nothing published in between is missed: it is either rebuilt or fetched.
   jsSubOptions so;
   jsSubOptions_Init(&so);
   so.Stream = kEventsStream;
-  so.Config.AckPolicy = js_AckExplicit;
-  so.Config.AckWait = config_.consumer.ack_wait_seconds * 1000 * kNsPerMs;
-  so.Config.MaxAckPending = config_.consumer.max_ack_pending;
-  so.Config.MaxDeliver = config_.consumer.max_deliver;
-  so.Config.DeliverPolicy = js_DeliverNew;
+  bool exists = true;
+  try {
+    GetConsumerState(client_->js(), kEventsStream, config_.consumer.durable);
+  } catch (const NatsError& e) {
+    if (e.js_code() != JSConsumerNotFoundErr && e.status() != NATS_NOT_FOUND) throw;
+    exists = false;
+  }
+  if (exists) {
+    // An existing durable resumes where it was, with the settings it was created with.
+    so.Consumer = config_.consumer.durable.c_str();
+  } else {
+    so.Config.AckPolicy = js_AckExplicit;
+    so.Config.AckWait = config_.consumer.ack_wait_seconds * 1000 * kNsPerMs;
+    so.Config.MaxAckPending = config_.consumer.max_ack_pending;
+    so.Config.MaxDeliver = config_.consumer.max_deliver;
+    // It starts with the events that can still count: the window of the next tick,
+    // less the future skew.
+    so.Config.DeliverPolicy = js_DeliverByStartTime;
+    so.Config.OptStartTime = RebuildFromMs() * kNsPerMs;
+  }
   natsSubscription* raw = nullptr;
   jsErrCode jerr = static_cast<jsErrCode>(0);
   CheckNats(js_PullSubscribe(&raw, client_->js(), "location.>", config_.consumer.durable.c_str(),
                              nullptr, &so, &jerr),
-            "binding durable consumer " + config_.consumer.durable, jerr);
+            (exists ? "binding durable consumer " : "creating durable consumer ") +
+                config_.consumer.durable,
+            jerr);
   events_.reset(raw);
+  // The subscription above creates or binds the durable; messages are pulled with
+  // explicit requests (see pull_consumer.h).
+  puller_ = std::make_unique<PullConsumer>(client_->connection(), kEventsStream,
+                                           config_.consumer.durable);
+  PRICING_LOG(kInfo) << (exists ? "bound existing" : "created") << " durable consumer "
+                     << config_.consumer.durable;
 }
 
 void LiveProcessor::RestoreConfigs() {
@@ -208,75 +232,81 @@ void LiveProcessor::RestoreCheckpoints() {
     } else if (s != NATS_NOT_FOUND && jerr != JSNoMessageFoundErr) {
       CheckNats(s, "reading checkpoint " + subject, jerr);
     }
-    PRICING_LOG(kInfo) << "city " << key
-                       << ": no checkpoint; starting with the window that ends now";
+    // No checkpoint: the first tick is the next one. Events of its window (stored
+    // before the start too) count; older ones are late, as for a processor that had
+    // been running. No ticks before the start are invented.
+    const int64_t interval = config_.interval_ms();
+    engine->StartAt((FloorDiv(clock_.NowMs(), interval) + 1) * interval);
+    PRICING_LOG(kInfo) << "city " << key << ": no checkpoint; starting at the next tick";
   }
 }
 
-void LiveProcessor::Rebuild() {
-  const StreamState state = GetStreamState(client_->js(), kEventsStream);
-  const int64_t now = clock_.NowMs();
-  const int64_t interval = config_.interval_ms();
-  // Inputs past the durable's acknowledged floor were never handled: a rejected one
-  // among them is dead-lettered now (the durable then only acknowledges it).
-  rebuild_unhandled_after_ =
-      GetConsumerState(client_->js(), kEventsStream, config_.consumer.durable).ack_floor_stream_seq;
+int64_t LiveProcessor::RebuildFromMs() const {
   int64_t from_ms = INT64_MAX;
-  for (const auto& [key, engine] : engine_.cities()) {
-    // A city without a checkpoint starts with the window that ends now: its first tick
-    // is the one after now - W, so events of the last window count and older ones are
-    // late, as they would be for a processor that had been running.
-    if (!engine->started())
-      engine->StartAt((FloorDiv(now - config_.window_ms(), interval) + 1) * interval);
+  for (const auto& [key, engine] : engine_.cities())
     from_ms = std::min(from_ms, engine->window().late_before());
-  }
-  // Events may be published ahead of their ts by up to the future skew.
-  from_ms -= config_.max_future_skew_ms + 1000;
+  // Events may be stored before their ts by up to the future skew.
+  return from_ms - config_.max_future_skew_ms - 1000;
+}
 
-  jsSubOptions so;
-  jsSubOptions_Init(&so);
-  so.Stream = kEventsStream;
-  so.Ordered = true;
-  so.Config.DeliverPolicy = js_DeliverByStartTime;
-  so.Config.OptStartTime = from_ms * kNsPerMs;
-  natsSubscription* raw = nullptr;
-  jsErrCode jerr = static_cast<jsErrCode>(0);
-  CheckNats(js_SubscribeSync(&raw, client_->js(), "location.>", nullptr, &so, &jerr),
-            "rebuild consumer", jerr);
-  NatsPtr<natsSubscription> sub(raw);
+void LiveProcessor::Rebuild() {
+  // Events the durable delivered to an earlier run may or may not have been applied
+  // there: they are read again here, into the window, and only acknowledged when the
+  // durable redelivers them. Everything after comes from the durable itself.
+  const ConsumerState consumer =
+      GetConsumerState(client_->js(), kEventsStream, config_.consumer.durable);
+  rebuild_unhandled_after_ = consumer.ack_floor_stream_seq;
   uint64_t count = 0;
-  while (max_applied_seq_ < state.last_seq) {
-    natsMsg* m = nullptr;
-    if (natsSubscription_NextMsg(&m, sub.get(), 3000) != NATS_OK)
-      break;  // nothing newer than from_ms
-    NatsPtr<natsMsg> msg(m);
-    // The stream's arrival time is the watermark the original run had at that moment.
-    const int64_t arrival = MetaOf(msg.get()).timestamp_ms;
-    HandleInput(std::move(msg), arrival, true);
-    ++count;
+  if (consumer.delivered_stream_seq > 0) {
+    jsSubOptions so;
+    jsSubOptions_Init(&so);
+    so.Stream = kEventsStream;
+    so.Ordered = true;
+    so.Config.DeliverPolicy = js_DeliverByStartTime;
+    so.Config.OptStartTime = RebuildFromMs() * kNsPerMs;
+    natsSubscription* raw = nullptr;
+    jsErrCode jerr = static_cast<jsErrCode>(0);
+    CheckNats(js_SubscribeSync(&raw, client_->js(), "location.>", nullptr, &so, &jerr),
+              "rebuild consumer", jerr);
+    NatsPtr<natsSubscription> sub(raw);
+    while (max_applied_seq_ < consumer.delivered_stream_seq) {
+      natsMsg* m = nullptr;
+      if (natsSubscription_NextMsg(&m, sub.get(), 3000) != NATS_OK)
+        break;  // nothing newer than the start
+      NatsPtr<natsMsg> msg(m);
+      if (MetaOf(msg.get()).seq > consumer.delivered_stream_seq) break;  // the durable's part
+      HandleInput(std::move(msg), clock_.NowMs(), true);
+      ++count;
+    }
   }
   for (const auto& [key, engine] : engine_.cities()) {
     PRICING_LOG(kInfo) << "city " << key << ": next tick " << FormatUtc(engine->next_tick());
   }
-  PRICING_LOG(kInfo) << "rebuilt the window from " << count << " events up to sequence "
-                     << max_applied_seq_;
+  PRICING_LOG(kInfo) << "re-read " << count
+                     << " events delivered to an earlier run, up to sequence " << max_applied_seq_;
 }
 
 void LiveProcessor::HandleInput(NatsPtr<natsMsg> msg, int64_t now_ms, bool rebuilding) {
   const Meta meta = MetaOf(msg.get());
   if (meta.seq != 0 && meta.seq <= max_applied_seq_) {
     // Applied already (during the rebuild, or before a lost ack): acknowledge only.
-    if (!rebuilding) natsMsg_Ack(msg.get(), nullptr);
+    if (!rebuilding) PullConsumer::Ack(client_->connection(), msg.get());
     ++counters_.events_skipped;
     return;
   }
-  if (rebuilding) CloseTicks(now_ms);  // ticks the live run had closed before this arrived
+  // Reading a backlog (events re-read, or more waiting behind this one), time is the
+  // stream's arrival time: ticks close as they did, or would have, live. Otherwise the
+  // wall clock.
+  if (rebuilding || meta.pending > 0) {
+    now_ms = std::min(now_ms, meta.timestamp_ms);
+    CloseTicks(now_ms);
+  }
   const IngestOutcome outcome =
       engine_.Ingest(natsMsg_GetSubject(msg.get()), Data(msg.get()), meta.seq, now_ms);
   max_applied_seq_ = std::max(max_applied_seq_, meta.seq);
   if (outcome.ok()) {
     ++counters_.events_applied;
-    if (!rebuilding) natsMsg_Ack(msg.get(), nullptr);
+    if (!rebuilding) PullConsumer::Ack(client_->connection(), msg.get());
     return;
   }
   ++counters_.events_rejected;
@@ -306,7 +336,8 @@ void LiveProcessor::DeadLetter(NatsPtr<natsMsg> input, const IngestOutcome& outc
   // redelivers it instead of losing it. The message lives until then.
   std::shared_ptr<natsMsg> held(input.release(), NatsDeleter{});
   JsPublisher::OnStored on_stored;
-  if (ack_when_stored) on_stored = [held] { natsMsg_Ack(held.get(), nullptr); };
+  if (ack_when_stored)
+    on_stored = [held, conn = client_->connection()] { PullConsumer::Ack(conn, held.get()); };
   publisher_.Publish(DeadLetterSubject(outcome.city), msg_id, payload, headers,
                      std::move(on_stored));
 }
@@ -354,37 +385,43 @@ void LiveProcessor::PublishReadyCheckpoints() {
 
 void LiveProcessor::Run(const std::atomic<bool>& stop) {
   Connect();
-  OpenConsumers();
   RestoreConfigs();
   RestoreCheckpoints();
+  OpenConsumers();
   Rebuild();
-  CloseTicks(clock_.NowMs());
   PRICING_LOG(kInfo) << "processing LOCATION_EVENTS with durable consumer "
                      << config_.consumer.durable;
 
+  bool backlog = false;  // more events were waiting behind the last batch
   while (!stop.load()) {
     const int64_t now = clock_.NowMs();
+    // Idle, the pull waits no longer than the next tick's close (but at least a round
+    // trip, or it reports "nothing" while a backlog waits). Reading a backlog, it waits
+    // the full time: data is there and a short expiry only cuts batches short.
     const int64_t wait =
-        std::clamp<int64_t>(NextCloseMs() - now, 1, config_.consumer.fetch_wait_ms);
-    natsMsgList list{};
-    jsErrCode jerr = static_cast<jsErrCode>(0);
-    const natsStatus s = natsSubscription_Fetch(
-        &list, events_.get(), static_cast<int>(config_.consumer.batch), wait, &jerr);
-    if (s == NATS_OK) {
+        backlog ? config_.consumer.fetch_wait_ms
+                : std::clamp<int64_t>(NextCloseMs() - now, 10, config_.consumer.fetch_wait_ms);
+    std::vector<NatsPtr<natsMsg>> batch =
+        puller_->Fetch(static_cast<int>(config_.consumer.batch), wait);
+    backlog = false;
+    if (!batch.empty()) {
       const int64_t batch_now = clock_.NowMs();
-      for (int i = 0; i < list.Count; ++i) {
-        NatsPtr<natsMsg> msg(list.Msgs[i]);
-        list.Msgs[i] = nullptr;  // owned here now; natsMsgList_Destroy skips it
-        HandleInput(std::move(msg), batch_now, false);
+      backlog = MetaOf(batch.back().get()).pending > 0;
+      for (auto& msg : batch) HandleInput(std::move(msg), batch_now, false);
+    } else if (clock_.NowMs() >= NextCloseMs()) {
+      // Nothing came back but a tick is due: close it only if nothing is waiting for us,
+      // or it would miss events stored before its time.
+      try {
+        backlog =
+            GetConsumerState(client_->js(), kEventsStream, config_.consumer.durable).num_pending >
+            0;
+      } catch (const NatsError& e) {
+        backlog = true;  // cannot tell (an election?): wait rather than close early
       }
-      natsMsgList_Destroy(&list);
-    } else if (s != NATS_TIMEOUT) {
-      // Leader elections and reconnects surface here; wait a little, never spin.
-      PRICING_LOG(kWarn) << "fetch failed: " << natsStatus_GetText(s) << "; retrying";
-      std::this_thread::sleep_for(std::chrono::milliseconds(200));
     }
     PollConfigUpdates(true);
-    CloseTicks(clock_.NowMs());
+    // With a backlog still waiting, ticks wait for it (HandleInput closed what it could).
+    if (!backlog) CloseTicks(clock_.NowMs());
     PublishReadyCheckpoints();
     publisher_.Pump();
   }

@@ -5,10 +5,12 @@
 //
 // Recovery: after every tick whose outputs are all acknowledged, the city's model
 // state is checkpointed to `pricing.state.<city>` (PRICING_UPDATES). On start the
-// processor restores the latest checkpoint, then reads LOCATION_EVENTS again from
-// just before the window of the next tick, with the stream's own arrival times as the
-// watermark, so ticks close as they did live; republished ticks carry the same message
-// ids and are dropped by the broker's de-duplication.
+// processor restores the latest checkpoint and re-reads, from just before the window
+// of the next tick, the events its durable consumer had delivered to the previous run;
+// the durable then delivers the rest. While a backlog is read, the stream's arrival
+// times are the watermark, so ticks close as they did (or would have) live;
+// republished ticks carry the same message ids and the broker's de-duplication drops
+// them.
 //
 // Single-threaded: Run() owns the core; cnats threads only acknowledge publishes.
 #pragma once
@@ -25,6 +27,7 @@
 #include "engine/pricing_engine.h"
 #include "transport/js_publisher.h"
 #include "transport/nats_client.h"
+#include "transport/pull_consumer.h"
 
 namespace pricing {
 
@@ -71,6 +74,8 @@ class LiveProcessor {
   void CloseTicks(int64_t watermark_ms);
   void PublishReadyCheckpoints();
   int64_t NextCloseMs() const;
+  // Where reading LOCATION_EVENTS must start for the window of the next tick.
+  int64_t RebuildFromMs() const;
 
   const Config& config_;
   const Clock& clock_;
@@ -79,8 +84,9 @@ class LiveProcessor {
   std::unique_ptr<NatsClient> client_;
   NatsPtr<natsSubscription> events_;   // durable pull consumer on LOCATION_EVENTS
   NatsPtr<natsSubscription> configs_;  // ordered consumer on config.pricing.>
-  uint64_t max_applied_seq_ = 0;       // inputs up to here are in the window already
-  uint64_t config_history_seq_ = 0;    // config documents up to here were read at start
+  std::unique_ptr<PullConsumer> puller_;
+  uint64_t max_applied_seq_ = 0;     // inputs up to here are in the window already
+  uint64_t config_history_seq_ = 0;  // config documents up to here were read at start
   std::map<std::string, uint64_t, std::less<>>
       answered_through_;                  // by city: last answered document
   uint64_t rebuild_unhandled_after_ = 0;  // the durable's ack floor when the rebuild began

@@ -1,0 +1,225 @@
+// Throughput of the live processor against the broker's own limit, on one JetStream
+// R3 stream in one run: a backlog of fresh events is preloaded once; then, alternately,
+// a consumer that only fetches and acknowledges drains it with a new durable, and the
+// real `pricing run` binary drains it with a new durable (decode, validate, zone,
+// window, ticks and publishing included). Rates are measured from the first to the
+// last acknowledged message as the consumer info reports it, over several rounds;
+// medians and their ratio are printed as Markdown.
+//
+//   live_throughput --nats URLS --config FILE --pricing BIN [--events N] [--rounds R]
+#include <signal.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <chrono>
+#include <cstdio>
+#include <fstream>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "common/clock.h"
+#include "config/config.h"
+#include "engine/city_engine.h"
+#include "sim/simulator.h"
+#include "transport/js_publisher.h"
+#include "transport/nats_client.h"
+#include "transport/pull_consumer.h"
+#include "transport/stream_admin.h"
+
+namespace pricing {
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+double Seconds(Clock::time_point a, Clock::time_point b) {
+  return std::chrono::duration<double>(b - a).count();
+}
+
+std::string Arg(int argc, char** argv, const std::string& name, const std::string& fallback) {
+  for (int i = 1; i + 1 < argc; ++i) {
+    if (argv[i] == "--" + name) return argv[i + 1];
+  }
+  return fallback;
+}
+
+// Polls the durable until its ack floor reaches `target`; returns the seconds between the
+// first poll that saw progress and the one that saw the end.
+double WatchDrain(jsCtx* js, const std::string& durable, uint64_t first, uint64_t target) {
+  Clock::time_point started{};
+  uint64_t floor_at_start = 0;
+  while (true) {
+    ConsumerState c;
+    try {
+      c = GetConsumerState(js, "LOCATION_EVENTS", durable);
+    } catch (const NatsError&) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(200));
+      continue;
+    }
+    const auto now = Clock::now();
+    if (started == Clock::time_point{} && c.ack_floor_stream_seq >= first) {
+      started = now;
+      floor_at_start = c.ack_floor_stream_seq;
+    }
+    if (c.ack_floor_stream_seq >= target) {
+      return (target - floor_at_start) / Seconds(started, now);
+    }
+    // Sparse polling: consumer info is served by the consumer leader, the busiest node.
+    std::this_thread::sleep_for(std::chrono::milliseconds(200));
+  }
+}
+
+// A consumer that only fetches and acknowledges, like the processor's loop without
+// work; it times itself from its first to its last message.
+double DrainFetchAckOnly(NatsClient& client, const std::string& durable, uint64_t target,
+                         int64_t from_ms) {
+  jsSubOptions so;
+  jsSubOptions_Init(&so);
+  so.Stream = "LOCATION_EVENTS";
+  so.Config.AckPolicy = js_AckExplicit;
+  so.Config.MaxAckPending = 20000;
+  so.Config.DeliverPolicy = js_DeliverByStartTime;
+  so.Config.OptStartTime = from_ms * 1'000'000;
+  natsSubscription* raw = nullptr;
+  jsErrCode jerr = static_cast<jsErrCode>(0);
+  CheckNats(js_PullSubscribe(&raw, client.js(), "location.>", durable.c_str(), nullptr, &so, &jerr),
+            "drain", jerr);
+  NatsPtr<natsSubscription> sub(raw);
+  // The processor's own pull mechanism, with nothing done per message but the ack.
+  PullConsumer puller(client.connection(), "LOCATION_EVENTS", durable);
+  Clock::time_point first_at{};
+  uint64_t count = 0, last_seq = 0;
+  while (last_seq < target) {
+    auto batch = puller.Fetch(512, 50);
+    if (batch.empty()) continue;
+    if (first_at == Clock::time_point{}) first_at = Clock::now();
+    for (auto& m : batch) {
+      jsMsgMetaData* meta = nullptr;
+      if (natsMsg_GetMetaData(&meta, m.get()) == NATS_OK) {
+        last_seq = meta->Sequence.Stream;
+        jsMsgMetaData_Destroy(meta);
+      }
+      PullConsumer::Ack(client.connection(), m.get());
+    }
+    count += batch.size();
+  }
+  return count / Seconds(first_at, Clock::now());
+}
+
+double DrainWithProcessor(NatsClient& client, const std::string& pricing_bin,
+                          const std::string& config_path, const std::string& durable,
+                          uint64_t first, uint64_t target, int round) {
+  const std::string round_config = config_path + ".round" + std::to_string(round) + ".yaml";
+  {
+    std::ifstream in(config_path);
+    std::ofstream out(round_config);
+    out << in.rdbuf() << "\nconsumer: {durable: " << durable << "}\n";
+  }
+  const pid_t pid = fork();
+  if (pid == 0) {
+    const std::string log = config_path + ".round" + std::to_string(round) + ".log";
+    FILE* f = std::fopen(log.c_str(), "w");
+    if (f) {
+      dup2(fileno(f), 1);
+      dup2(fileno(f), 2);
+    }
+    execl(pricing_bin.c_str(), pricing_bin.c_str(), "run", "--config", round_config.c_str(),
+          nullptr);
+    _exit(127);
+  }
+  const double rate = WatchDrain(client.js(), durable, first, target);
+  kill(pid, SIGTERM);
+  int status = 0;
+  waitpid(pid, &status, 0);
+  return rate;
+}
+
+double Median(std::vector<double> v) {
+  std::sort(v.begin(), v.end());
+  return v.empty() ? 0
+                   : (v.size() % 2 ? v[v.size() / 2] : (v[v.size() / 2 - 1] + v[v.size() / 2]) / 2);
+}
+
+int Main(int argc, char** argv) {
+  const std::string urls = Arg(argc, argv, "nats", "nats://127.0.0.1:4222");
+  const std::string config_path = Arg(argc, argv, "config", "");
+  const std::string pricing_bin = Arg(argc, argv, "pricing", "build/bin/pricing");
+  const uint64_t events = std::stoull(Arg(argc, argv, "events", "200000"));
+  const int rounds = std::stoi(Arg(argc, argv, "rounds", "3"));
+  const Config config = LoadConfig(config_path);
+  const auto& city = config.cities.begin()->second;
+
+  JsPublisher publisher(config.publish.ack_wait_ms);
+  NatsSettings settings;
+  settings.urls = urls;
+  settings.name = "live-throughput";
+  settings.ack_handler = &JsPublisher::AckHandler;
+  settings.ack_handler_closure = &publisher;
+  auto client = NatsClient::Connect(settings, 30000);
+  publisher.Attach(client->js());
+  client->WaitForJetStream(30000);
+  ApplyStreams(client->js(), config.streams);
+
+  // Preload: fresh events, so they are all inside the (long) window of the config.
+  const int64_t from_ms = SystemClock().NowMs() - 1000;
+  const uint64_t first = GetStreamState(client->js(), "LOCATION_EVENTS").last_seq + 1;
+  SimulatorOptions o;
+  o.city = city.key;
+  o.drivers = 20000;
+  o.rate = 1e9;
+  SystemClock clock;
+  Simulator sim(o, CityZones::Load(city), clock);
+  const auto t0 = Clock::now();
+  for (uint64_t i = 0; i < events; ++i) {
+    auto ev = sim.Next(clock.NowMs());
+    publisher.Publish(ev.subject, ev.msg_id, ev.payload);
+    if (i % 1024 == 0) publisher.Pump();
+  }
+  if (!publisher.Flush(120000)) {
+    std::fprintf(stderr, "preload did not complete\n");
+    return 1;
+  }
+  const double preload = events / Seconds(t0, Clock::now());
+  const uint64_t target = GetStreamState(client->js(), "LOCATION_EVENTS").last_seq;
+  std::fprintf(stderr, "preloaded %llu events at %.0f/s (async publish, R%lld)\n",
+               static_cast<unsigned long long>(events), preload,
+               static_cast<long long>(config.streams[0].replicas));
+
+  std::vector<double> baseline, processor;
+  // Durable names unique to this run: a second run on the same cluster starts afresh.
+  const std::string run = std::to_string(::getpid());
+  for (int r = 0; r < rounds; ++r) {
+    baseline.push_back(DrainFetchAckOnly(
+        *client, "bench-fetch-ack-" + run + "-" + std::to_string(r), target, from_ms));
+    std::fprintf(stderr, "round %d: fetch+ack only %.0f/s\n", r + 1, baseline.back());
+    processor.push_back(DrainWithProcessor(*client, pricing_bin, config_path,
+                                           "bench-processor-" + run + "-" + std::to_string(r),
+                                           first, target, r));
+    std::fprintf(stderr, "round %d: processor      %.0f/s\n", r + 1, processor.back());
+  }
+  std::printf("| consumer | median events/s | rounds |\n|---|---|---|\n");
+  std::printf("| fetch + ack only (the broker's limit) | %.0f |", Median(baseline));
+  for (double b : baseline) std::printf(" %.0f", b);
+  std::printf(" |\n| `pricing run` (decode, zone, window, ticks, publish) | %.0f |",
+              Median(processor));
+  for (double p : processor) std::printf(" %.0f", p);
+  std::printf(
+      " |\n\nprocessor / fetch+ack = **%.0f %%** (%llu events, R%lld file storage, preload "
+      "%.0f/s)\n",
+      100.0 * Median(processor) / Median(baseline), static_cast<unsigned long long>(events),
+      static_cast<long long>(config.streams[0].replicas), preload);
+  return 0;
+}
+
+}  // namespace
+}  // namespace pricing
+
+int main(int argc, char** argv) {
+  try {
+    return pricing::Main(argc, argv);
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "live_throughput: %s\n", e.what());
+    return 1;
+  }
+}

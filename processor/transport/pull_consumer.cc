@@ -1,0 +1,106 @@
+#include "transport/pull_consumer.h"
+
+#include <chrono>
+#include <cstring>
+
+#include "common/log.h"
+
+namespace pricing {
+namespace {
+
+int64_t SteadyMs() {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(
+             std::chrono::steady_clock::now().time_since_epoch())
+      .count();
+}
+
+bool IsUserMessage(natsMsg* m) {
+  const char* reply = natsMsg_GetReply(m);
+  return reply != nullptr && std::strncmp(reply, "$JS.ACK.", 8) == 0;
+}
+
+}  // namespace
+
+PullConsumer::PullConsumer(natsConnection* conn, std::string stream, std::string durable)
+    : conn_(conn) {
+  next_subject_ = "$JS.API.CONSUMER.MSG.NEXT." + stream + "." + durable;
+  natsInbox* inbox = nullptr;
+  CheckNats(natsInbox_Create(&inbox), "creating an inbox");
+  inbox_ = inbox;
+  natsInbox_Destroy(inbox);
+  natsSubscription* raw = nullptr;
+  CheckNats(natsConnection_SubscribeSync(&raw, conn_, inbox_.c_str()),
+            "subscribing to the pull inbox");
+  sub_.reset(raw);
+  // A backlog can deliver many batches ahead of the consumer: let the queue hold them.
+  natsSubscription_SetPendingLimits(sub_.get(), 1 << 20, 512 * 1024 * 1024);
+}
+
+void PullConsumer::Collect(int64_t wait_ms, int batch, std::vector<NatsPtr<natsMsg>>* out,
+                           bool* request_done) {
+  natsMsg* raw = nullptr;
+  if (natsSubscription_NextMsg(&raw, sub_.get(), wait_ms) != NATS_OK) return;
+  NatsPtr<natsMsg> msg(raw);
+  if (IsUserMessage(msg.get())) {
+    if (static_cast<int>(out->size()) < batch) {
+      out->push_back(std::move(msg));
+    } else {
+      early_.push_back(std::move(msg));
+    }
+    return;
+  }
+  // A status reply: 404 no messages, 408 request expired, 409 (max ack pending, a
+  // leadership change, ...) end a request; 100 is a heartbeat.
+  const char* status = nullptr;
+  if (natsMsgHeader_Get(msg.get(), "Status", &status) == NATS_OK && status != nullptr) {
+    if (std::strcmp(status, "100") != 0) *request_done = true;
+    if (std::strcmp(status, "409") == 0) {
+      const char* desc = nullptr;
+      natsMsgHeader_Get(msg.get(), "Description", &desc);
+      PRICING_LOG(kDebug) << "pull request ended: 409 " << (desc ? desc : "");
+    }
+  }
+}
+
+std::vector<NatsPtr<natsMsg>> PullConsumer::Fetch(int batch, int64_t wait_ms) {
+  std::vector<NatsPtr<natsMsg>> out;
+  while (!early_.empty() && static_cast<int>(out.size()) < batch) {
+    out.push_back(std::move(early_.front()));
+    early_.pop_front();
+  }
+  // Whatever earlier requests brought meanwhile.
+  bool done = false;
+  int queued = 0;
+  natsSubscription_GetPending(sub_.get(), &queued, nullptr);
+  for (int i = 0; i < queued && static_cast<int>(out.size()) < batch; ++i)
+    Collect(0, batch, &out, &done);
+  if (static_cast<int>(out.size()) >= batch) return out;
+
+  const int want = batch - static_cast<int>(out.size());
+  // The server stops a little before the client does, so its 408 arrives in time.
+  const int64_t expires_ns = std::max<int64_t>(wait_ms - 2, 1) * 1'000'000;
+  const std::string request =
+      "{\"batch\":" + std::to_string(want) + ",\"expires\":" + std::to_string(expires_ns) + "}";
+  const natsStatus s =
+      natsConnection_PublishRequest(conn_, next_subject_.c_str(), inbox_.c_str(), request.data(),
+                                    static_cast<int>(request.size()));
+  if (s != NATS_OK) return out;  // disconnected: the caller retries on its next turn
+  ++requests_;
+  const int64_t deadline = SteadyMs() + wait_ms;
+  done = false;
+  while (static_cast<int>(out.size()) < batch && !done) {
+    const int64_t left = deadline - SteadyMs();
+    if (left <= 0) break;
+    const std::size_t before = out.size();
+    Collect(left, batch, &out, &done);
+    if (out.size() == before && !done && SteadyMs() >= deadline) break;
+  }
+  return out;
+}
+
+void PullConsumer::Ack(natsConnection* conn, natsMsg* msg) {
+  const char* reply = natsMsg_GetReply(msg);
+  if (reply != nullptr) natsConnection_Publish(conn, reply, "+ACK", 4);
+}
+
+}  // namespace pricing

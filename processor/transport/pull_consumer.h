@@ -1,0 +1,48 @@
+// A JetStream pull consumer over plain NATS requests, for a durable that exists
+// already: publishes `$JS.API.CONSUMER.MSG.NEXT.<stream>.<durable>` requests with a
+// batch and an expiry, and collects the replies from its own inbox. It never returns
+// more messages than asked: messages of an earlier request that arrive late are kept
+// for the next call, never dropped.
+//
+// Why not natsSubscription_Fetch: libnats 3.4.1 was seen returning 993 messages for a
+// batch of 512 under a backlog (messages left over from an expired request are
+// counted, then the end-of-batch test is stepped over), overrunning its own array.
+//
+// Not thread-safe: owned by the processing thread. Ack() may be called from any thread.
+#pragma once
+
+#include <cstdint>
+#include <deque>
+#include <string>
+#include <vector>
+
+#include "transport/nats_handles.h"
+
+namespace pricing {
+
+class PullConsumer {
+ public:
+  PullConsumer(natsConnection* conn, std::string stream, std::string durable);
+
+  // Up to `batch` messages: those waiting from earlier requests first, then what a new
+  // request brings within `wait_ms`. Empty when nothing arrived in time.
+  std::vector<NatsPtr<natsMsg>> Fetch(int batch, int64_t wait_ms);
+
+  // Acknowledges a message fetched here (publishes +ACK to its reply subject).
+  static void Ack(natsConnection* conn, natsMsg* msg);
+
+  uint64_t requests() const { return requests_; }
+
+ private:
+  // Takes what is queued without waiting; false on a status reply ending a request.
+  void Collect(int64_t wait_ms, int batch, std::vector<NatsPtr<natsMsg>>* out, bool* request_done);
+
+  natsConnection* conn_;
+  std::string next_subject_;
+  std::string inbox_;
+  NatsPtr<natsSubscription> sub_;
+  std::deque<NatsPtr<natsMsg>> early_;  // arrived beyond a batch: first in the next one
+  uint64_t requests_ = 0;
+};
+
+}  // namespace pricing
