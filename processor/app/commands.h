@@ -23,5 +23,6 @@ int RunLiveCommand(const std::vector<std::string>& args);
 int RunSimulateCommand(const std::vector<std::string>& args);
 int RunStreamsCommand(const std::vector<std::string>& args);
 int RunConsumerCommand(const std::vector<std::string>& args);
+int RunWatchCommand(const std::vector<std::string>& args);
 
 }  // namespace pricing

@@ -151,3 +151,34 @@ int RunConsumerCommand(const std::vector<std::string>& args) {
 }
 
 }  // namespace pricing
+
+namespace pricing {
+
+int RunWatchCommand(const std::vector<std::string>& args) {
+  const Flags flags(args, {"config", "subject", "count"});
+  const Config config = LoadConfig(flags.Require("config"));
+  const std::string subject = flags.Get("subject").value_or("ws.surge.>");
+  const int64_t count = flags.GetInt("count", 0);
+  NatsSettings settings;
+  settings.urls = config.nats_url;
+  settings.name = "pricing-watch";
+  auto client = NatsClient::Connect(settings, 15000);
+  natsSubscription* raw = nullptr;
+  CheckNats(natsConnection_SubscribeSync(&raw, client->connection(), subject.c_str()),
+            "subscribing to " + subject);
+  NatsPtr<natsSubscription> sub(raw);
+  InstallStopHandlers();
+  std::fprintf(stderr, "watching %s (Ctrl-C to stop)\n", subject.c_str());
+  for (int64_t seen = 0; !StopRequested().load() && (count == 0 || seen < count);) {
+    natsMsg* m = nullptr;
+    if (natsSubscription_NextMsg(&m, sub.get(), 250) != NATS_OK) continue;
+    NatsPtr<natsMsg> msg(m);
+    std::printf("%s %.*s\n", natsMsg_GetSubject(msg.get()), natsMsg_GetDataLength(msg.get()),
+                natsMsg_GetData(msg.get()));
+    std::fflush(stdout);
+    ++seen;
+  }
+  return 0;
+}
+
+}  // namespace pricing

@@ -1,4 +1,5 @@
 // pricing: the surge pricing processor's command-line entry point.
+#include <csignal>
 #include <iostream>
 #include <string>
 #include <vector>
@@ -22,7 +23,9 @@ commands:
   streams apply|info --config FILE
       Create or update the JetStream streams of the configuration / show their state.
   consumer info --config FILE [--durable NAME]
-      Show the processor's consumer: pending, ack pending, redelivered.
+            Show the processor's consumer: pending, ack pending, redelivered.
+  watch --config FILE [--subject ws.surge.>] [--count N]
+      Print messages on a subject as they are published (prices, surge changes).
   replay --config FILE --events FILE.jsonl [--out FILE] [--top N] [--quiet]
       Run the pricing core over a JSON Lines file of input messages on an event-time
       clock; write every output message as JSON Lines (stdout by default) and print
@@ -36,6 +39,9 @@ commands:
 }  // namespace
 
 int main(int argc, char** argv) {
+  // A write to a connection the server has just closed must be an error to handle,
+  // not a silent death.
+  std::signal(SIGPIPE, SIG_IGN);
   if (argc < 2 || std::string(argv[1]) == "--help" || std::string(argv[1]) == "help") {
     std::cout << kUsage;
     return argc < 2 ? 2 : 0;
@@ -49,6 +55,7 @@ int main(int argc, char** argv) {
     if (command == "simulate") return pricing::RunSimulateCommand(args);
     if (command == "streams") return pricing::RunStreamsCommand(args);
     if (command == "consumer") return pricing::RunConsumerCommand(args);
+    if (command == "watch") return pricing::RunWatchCommand(args);
     std::cerr << "pricing: unknown command '" << command << "'\n" << kUsage;
     return 2;
   } catch (const pricing::ConfigError& e) {

@@ -324,7 +324,7 @@ Config LoadConfig(const std::filesystem::path& path, const EnvLookup& env) {
   RejectUnknownKeys(root,
                     {"window_seconds", "interval_seconds", "allowed_lateness_ms",
                      "max_future_skew_ms", "health_check_interval_seconds", "nats_url", "model",
-                     "cities", "streams", "consumer", "publish"},
+                     "cities", "streams", "consumer", "publish", "nats_send_asap"},
                     "", r);
   if (root["window_seconds"])
     c.window_seconds = ReadInt(root["window_seconds"], "window_seconds", r);
@@ -339,6 +339,8 @@ Config LoadConfig(const std::filesystem::path& path, const EnvLookup& env) {
         ReadInt(root["health_check_interval_seconds"], "health_check_interval_seconds", r);
   }
   if (root["nats_url"]) c.nats_url = ReadString(root["nats_url"], "nats_url", r);
+  if (root["nats_send_asap"])
+    c.nats_send_asap = ReadBool(root["nats_send_asap"], "nats_send_asap", r);
   if (root["model"]) ReadModel(root["model"], "model", r, &c.model);
   if (root["streams"]) ReadStreams(root["streams"], r, &c.streams);
   if (const YAML::Node n = root["consumer"]) {

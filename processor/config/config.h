@@ -97,6 +97,11 @@ struct Config {
   int64_t max_future_skew_ms = 10000;
   int64_t health_check_interval_seconds = 30;
   std::string nats_url = "nats://127.0.0.1:4222";
+  // Write every protocol line at once (lowest latency) instead of letting libnats'
+  // flusher coalesce them for up to 1 ms. Off by default for the processor: it acks
+  // every event, and a syscall per ack cut its throughput from 96 % of a bare
+  // fetch+ack consumer to 36 % (docs/performance.md).
+  bool nats_send_asap = false;
   ModelParams model;
   std::map<std::string, CityConfig> cities;  // by city key, sorted
   std::vector<StreamConfig> streams = DefaultStreams(3);

@@ -80,6 +80,7 @@ void LiveProcessor::Connect() {
   NatsSettings settings;
   settings.urls = config_.nats_url;
   settings.name = "pricing-processor";
+  settings.send_asap = config_.nats_send_asap;
   settings.publish_max_pending = config_.publish.max_pending;
   settings.ack_handler = &JsPublisher::AckHandler;
   settings.ack_handler_closure = &publisher_;

@@ -104,7 +104,8 @@ class LiveProcessorTest : public ::testing::Test {
           return ready >= starts_;
         },
         30000))
-        << "processor did not start processing; see " << dir_ / "processor.log";
+        << "processor did not start processing (running: " << processor_->Running()
+        << ", exit: " << processor_->Wait(0) << "); see " << dir_ / "processor.log";
   }
 
   // Publishes `count` events over `seconds` at a steady pace: drivers spread over the
