@@ -321,11 +321,12 @@ Config LoadConfig(const std::filesystem::path& path, const EnvLookup& env) {
 
   Config c;
   c.source = std::filesystem::absolute(path);
-  RejectUnknownKeys(root,
-                    {"window_seconds", "interval_seconds", "allowed_lateness_ms",
-                     "max_future_skew_ms", "health_check_interval_seconds", "nats_url", "model",
-                     "cities", "streams", "consumer", "publish", "nats_send_asap"},
-                    "", r);
+  RejectUnknownKeys(
+      root,
+      {"window_seconds", "interval_seconds", "allowed_lateness_ms", "max_future_skew_ms",
+       "health_check_interval_seconds", "nats_url", "model", "cities", "streams", "consumer",
+       "publish", "nats_send_asap", "max_catch_up_seconds"},
+      "", r);
   if (root["window_seconds"])
     c.window_seconds = ReadInt(root["window_seconds"], "window_seconds", r);
   if (root["interval_seconds"])
@@ -341,6 +342,10 @@ Config LoadConfig(const std::filesystem::path& path, const EnvLookup& env) {
   if (root["nats_url"]) c.nats_url = ReadString(root["nats_url"], "nats_url", r);
   if (root["nats_send_asap"])
     c.nats_send_asap = ReadBool(root["nats_send_asap"], "nats_send_asap", r);
+  if (root["max_catch_up_seconds"]) {
+    c.max_catch_up_seconds =
+        ReadPositive(root["max_catch_up_seconds"], "max_catch_up_seconds", r, 0);
+  }
   if (root["model"]) ReadModel(root["model"], "model", r, &c.model);
   if (root["streams"]) ReadStreams(root["streams"], r, &c.streams);
   if (const YAML::Node n = root["consumer"]) {

@@ -102,6 +102,9 @@ struct Config {
   // every event, and a syscall per ack cut its throughput from 96 % of a bare
   // fetch+ack consumer to 36 % (docs/performance.md).
   bool nats_send_asap = false;
+  // A restarted processor recomputes the ticks it missed, from its checkpoint, when they
+  // are at most this old; after a longer outage it resumes at the next tick instead.
+  int64_t max_catch_up_seconds = 300;
   ModelParams model;
   std::map<std::string, CityConfig> cities;  // by city key, sorted
   std::vector<StreamConfig> streams = DefaultStreams(3);

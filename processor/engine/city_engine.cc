@@ -94,7 +94,8 @@ std::string CityEngine::EncodeCheckpoint(int64_t tick) const {
   return out;
 }
 
-std::string CityEngine::RestoreCheckpoint(std::string_view payload) {
+std::string CityEngine::RestoreCheckpoint(std::string_view payload, int64_t catch_up_from_ms,
+                                          int64_t resume_tick_ms) {
   simdjson::dom::parser parser;
   simdjson::dom::element root;
   if (parser.parse(simdjson::padded_string(payload)).get(root)) return "checkpoint is not JSON";
@@ -117,7 +118,8 @@ std::string CityEngine::RestoreCheckpoint(std::string_view payload) {
     }
     if (auto index = zones_->zones.Find(id)) model_.RestoreZone(*index, raw, published);
   }
-  window_.Start(tick + timing_.interval_ms);
+  const int64_t next = tick + timing_.interval_ms;
+  window_.Start(next >= catch_up_from_ms ? next : resume_tick_ms);
   return "";
 }
 

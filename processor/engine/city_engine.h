@@ -94,8 +94,11 @@ class CityEngine {
   // closed, restored before the first event of the new process.
   std::string EncodeCheckpoint(int64_t tick) const;
   // Restores a checkpoint written by EncodeCheckpoint and makes the tick after it the
-  // next to close. Returns an error text, or empty on success.
-  std::string RestoreCheckpoint(std::string_view payload);
+  // next to close, unless that tick is before `catch_up_from_ms`: then the model state
+  // is kept but the clock starts at `resume_tick_ms` (a long outage is not replayed
+  // tick by tick; its events have aged out). Returns an error text, or empty.
+  std::string RestoreCheckpoint(std::string_view payload, int64_t catch_up_from_ms = INT64_MIN,
+                                int64_t resume_tick_ms = 0);
 
   const RatioModel& model() const { return model_; }
   const std::string& city() const { return city_; }

@@ -223,10 +223,14 @@ void LiveProcessor::RestoreCheckpoints() {
         js_GetLastMsg(&raw, client_->js(), kPricingStream, subject.c_str(), nullptr, &jerr);
     NatsPtr<natsMsg> msg(raw);
     if (s == NATS_OK) {
-      const std::string error = engine->RestoreCheckpoint(Data(msg.get()));
+      const int64_t interval = config_.interval_ms();
+      const int64_t now = clock_.NowMs();
+      const std::string error =
+          engine->RestoreCheckpoint(Data(msg.get()), now - config_.max_catch_up_seconds * 1000,
+                                    (FloorDiv(now, interval) + 1) * interval);
       if (error.empty()) {
         PRICING_LOG(kInfo) << "city " << key << ": restored checkpoint; next tick "
-                           << engine->next_tick();
+                           << FormatUtc(engine->next_tick());
         continue;
       }
       PRICING_LOG(kWarn) << "city " << key << ": ignoring checkpoint: " << error;
