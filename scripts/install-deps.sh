@@ -11,7 +11,9 @@ packages=(
   # messaging and observability
   libnats-dev nats-server librdkafka-dev prometheus-cpp-dev libcurl4-openssl-dev zlib1g-dev
   # tests and benchmarks
-  libgtest-dev libgmock-dev libbenchmark-dev python3
+  libgtest-dev libgmock-dev libbenchmark-dev python3 python3-yaml
+  # validates deploy/docker-compose-nats.yml (no Docker engine is needed)
+  docker-compose
 )
 
 SUDO=""

@@ -36,7 +36,10 @@ if [ $docker -eq 1 ]; then
     echo "start-nats-cluster: --docker needs a running Docker engine; none answers here" >&2
     exit 1
   fi
-  exec docker compose -f "$root/deploy/docker-compose-nats.yml" up -d
+    if docker compose version >/dev/null 2>&1; then
+    exec docker compose -f "$root/deploy/docker-compose-nats.yml" up -d --build
+  fi
+  exec docker-compose -f "$root/deploy/docker-compose-nats.yml" up -d --build
 fi
 
 command -v nats-server >/dev/null || { echo "start-nats-cluster: nats-server not installed (scripts/install-deps.sh)" >&2; exit 1; }

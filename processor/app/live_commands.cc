@@ -107,9 +107,7 @@ int RunStreamsCommand(const std::vector<std::string>& args) {
   auto client = ConnectAdmin(config);
   if (args[0] == "apply") {
     for (const auto& r : ApplyStreams(client->js(), config.streams)) {
-      const char* action = r.action == StreamApplyResult::Action::kCreated   ? "created"
-                           : r.action == StreamApplyResult::Action::kUpdated ? "updated"
-                                                                             : "unchanged";
+      const std::string_view action = ToString(r.action);
       std::cout << r.name << ": " << action << "\n";
       for (const auto& c : r.changes) std::cout << "  " << c << "\n";
     }

@@ -42,6 +42,13 @@ class ManualClock final : public Clock {
   int64_t now_ms_;
 };
 
+// Monotonic milliseconds, for deadlines and timeouts inside adapters.
+inline int64_t SteadyNowMs() {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(
+             std::chrono::steady_clock::now().time_since_epoch())
+      .count();
+}
+
 // Floor division for possibly negative times: bucket of `ts` for width `width`.
 constexpr int64_t FloorDiv(int64_t ts, int64_t width) {
   const int64_t q = ts / width;

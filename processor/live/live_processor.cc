@@ -88,9 +88,7 @@ void LiveProcessor::Connect() {
   publisher_.Attach(client_->js());
   client_->WaitForJetStream(60000);
   for (const auto& r : ApplyStreams(client_->js(), config_.streams)) {
-    const char* action = r.action == StreamApplyResult::Action::kCreated   ? "created"
-                         : r.action == StreamApplyResult::Action::kUpdated ? "updated"
-                                                                           : "unchanged";
+    const std::string_view action = ToString(r.action);
     std::string changes;
     for (const auto& c : r.changes) changes += "; " + c;
     PRICING_LOG(kInfo) << "stream " << r.name << ": " << action << changes;

@@ -4,19 +4,10 @@
 #include <thread>
 #include <vector>
 
+#include "common/clock.h"
 #include "common/log.h"
 
 namespace pricing {
-namespace {
-
-int64_t SteadyMs() {
-  return std::chrono::duration_cast<std::chrono::milliseconds>(
-             std::chrono::steady_clock::now().time_since_epoch())
-      .count();
-}
-
-}  // namespace
-
 void NatsClient::OnDisconnected(natsConnection*, void* closure) {
   auto* self = static_cast<NatsClient*>(closure);
   if (self->closing_.load()) return;  // our own Close()
@@ -70,11 +61,11 @@ std::unique_ptr<NatsClient> NatsClient::Connect(const NatsSettings& settings, in
   CheckNats(natsOptions_SetClosedCB(opts.get(), OnClosed, client.get()), "callbacks");
   CheckNats(natsOptions_SetErrorHandler(opts.get(), OnError, client.get()), "callbacks");
 
-  const int64_t give_up = SteadyMs() + deadline_ms;
+  const int64_t give_up = SteadyNowMs() + deadline_ms;
   natsConnection* raw_conn = nullptr;
   natsStatus s;
   while ((s = natsConnection_Connect(&raw_conn, opts.get())) != NATS_OK) {
-    if (!IsRetryable(s) || SteadyMs() >= give_up) {
+    if (!IsRetryable(s) || SteadyNowMs() >= give_up) {
       CheckNats(s, "connecting to " + settings.urls);
     }
     std::this_thread::sleep_for(std::chrono::milliseconds(200));
@@ -109,7 +100,7 @@ std::string NatsClient::connected_url() const {
 }
 
 void NatsClient::WaitForJetStream(int64_t deadline_ms) const {
-  const int64_t give_up = SteadyMs() + deadline_ms;
+  const int64_t give_up = SteadyNowMs() + deadline_ms;
   while (true) {
     jsAccountInfo* info = nullptr;
     jsErrCode jerr = static_cast<jsErrCode>(0);
@@ -118,7 +109,7 @@ void NatsClient::WaitForJetStream(int64_t deadline_ms) const {
       jsAccountInfo_Destroy(info);
       return;
     }
-    if (SteadyMs() >= give_up) CheckNats(s, "waiting for the JetStream meta leader", jerr);
+    if (SteadyNowMs() >= give_up) CheckNats(s, "waiting for the JetStream meta leader", jerr);
     std::this_thread::sleep_for(std::chrono::milliseconds(250));
   }
 }

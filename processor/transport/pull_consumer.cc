@@ -3,16 +3,11 @@
 #include <chrono>
 #include <cstring>
 
+#include "common/clock.h"
 #include "common/log.h"
 
 namespace pricing {
 namespace {
-
-int64_t SteadyMs() {
-  return std::chrono::duration_cast<std::chrono::milliseconds>(
-             std::chrono::steady_clock::now().time_since_epoch())
-      .count();
-}
 
 bool IsUserMessage(natsMsg* m) {
   const char* reply = natsMsg_GetReply(m);
@@ -86,14 +81,14 @@ std::vector<NatsPtr<natsMsg>> PullConsumer::Fetch(int batch, int64_t wait_ms) {
                                     static_cast<int>(request.size()));
   if (s != NATS_OK) return out;  // disconnected: the caller retries on its next turn
   ++requests_;
-  const int64_t deadline = SteadyMs() + wait_ms;
+  const int64_t deadline = SteadyNowMs() + wait_ms;
   done = false;
   while (static_cast<int>(out.size()) < batch && !done) {
-    const int64_t left = deadline - SteadyMs();
+    const int64_t left = deadline - SteadyNowMs();
     if (left <= 0) break;
     const std::size_t before = out.size();
     Collect(left, batch, &out, &done);
-    if (out.size() == before && !done && SteadyMs() >= deadline) break;
+    if (out.size() == before && !done && SteadyNowMs() >= deadline) break;
   }
   return out;
 }

@@ -63,6 +63,18 @@ std::vector<std::string> Differences(const jsStreamConfig& have, const jsStreamC
 
 }  // namespace
 
+std::string_view ToString(StreamApplyResult::Action action) {
+  switch (action) {
+    case StreamApplyResult::Action::kCreated:
+      return "created";
+    case StreamApplyResult::Action::kUpdated:
+      return "updated";
+    case StreamApplyResult::Action::kUnchanged:
+      return "unchanged";
+  }
+  return "unchanged";
+}
+
 std::vector<StreamApplyResult> ApplyStreams(jsCtx* js, const std::vector<StreamConfig>& streams) {
   std::vector<StreamApplyResult> results;
   for (const StreamConfig& s : streams) {

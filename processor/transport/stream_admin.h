@@ -5,6 +5,7 @@
 #pragma once
 
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "config/config.h"
@@ -17,6 +18,8 @@ struct StreamApplyResult {
   enum class Action { kCreated, kUpdated, kUnchanged } action = Action::kUnchanged;
   std::vector<std::string> changes;  // "max_age: 0s -> 3600s", ...
 };
+
+std::string_view ToString(StreamApplyResult::Action action);  // "created", "updated", "unchanged"
 
 // Throws NatsError on API failures, ConfigError on a change that needs a new stream.
 std::vector<StreamApplyResult> ApplyStreams(jsCtx* js, const std::vector<StreamConfig>& streams);

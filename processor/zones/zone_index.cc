@@ -7,16 +7,17 @@
 #include <cstdint>
 #include <vector>
 
+#include "zones/boost_shapes.h"
+
 namespace pricing {
 namespace bg = boost::geometry;
 namespace bgi = boost::geometry::index;
 
 namespace {
 
-using BPoint = bg::model::d2::point_xy<double>;
-using BBox = bg::model::box<BPoint>;
-using BPolygon = bg::model::polygon<BPoint>;
-using BMultiPolygon = bg::model::multi_polygon<BPolygon>;
+using detail::BBox;
+using detail::BMultiPolygon;
+using detail::BPoint;
 
 // A point closer than this (degrees, about 0.1 mm) to an edge is decided by Boost
 // rather than by the fast parity test. Floating-point error of the parity test is
@@ -177,19 +178,13 @@ struct ZoneIndex::Impl {
     for (std::size_t z = 0; z < zones->size(); ++z) {
       const Zone& zone = zones->zone(static_cast<ZoneIndexT>(z));
       for (const auto& poly : zone.polygons) {
-        BPolygon bp;
-        for (std::size_t r = 0; r < poly.rings.size(); ++r) {
-          auto& ring = r == 0 ? bp.outer() : (bp.inners().emplace_back(), bp.inners().back());
-          for (const auto& q : poly.rings[r]) ring.push_back(BPoint(q.x, q.y));
-        }
-        shapes[z].push_back(std::move(bp));
+        shapes[z].push_back(detail::ToBoost(poly));
         const auto index = static_cast<uint32_t>(parts.size());
         parts.push_back(BuildPart(static_cast<ZoneIndexT>(z), poly, zone.bbox));
         zone_parts[z].push_back(index);
         const Box& b = parts.back().box;
         boxes.push_back({BBox(BPoint(b.min_x, b.min_y), BPoint(b.max_x, b.max_y)), index});
       }
-      bg::correct(shapes[z]);
     }
     part_tree = decltype(part_tree)(boxes.begin(), boxes.end());
   }

@@ -11,6 +11,7 @@
 
 #include "common/zone_id_order.h"
 #include "config/config.h"
+#include "zones/boost_shapes.h"
 
 namespace pricing {
 namespace bg = boost::geometry;
@@ -18,8 +19,8 @@ namespace bgi = boost::geometry::index;
 
 namespace {
 
-using BPoint = bg::model::d2::point_xy<double>;
-using BBox = bg::model::box<BPoint>;
+using detail::BBox;
+using detail::BPoint;
 using BSegment = bg::model::segment<BPoint>;
 
 std::string FeatureName(std::size_t index, const std::string& id) {
@@ -282,18 +283,8 @@ std::vector<std::vector<ZoneIndexT>> ComputeNeighbors(const std::vector<Zone>& z
   }
 
   // A zone lying wholly inside another shares no nearby edge with it but is at distance 0.
-  using BPolygon = bg::model::polygon<BPoint>;
   const auto covers = [&](const Zone& outer, const Point& p) {
-    for (const auto& poly : outer.polygons) {
-      BPolygon bp;
-      for (std::size_t r = 0; r < poly.rings.size(); ++r) {
-        auto& ring = r == 0 ? bp.outer() : (bp.inners().emplace_back(), bp.inners().back());
-        for (const auto& q : poly.rings[r]) ring.push_back(BPoint(q.x, q.y));
-      }
-      bg::correct(bp);
-      if (bg::covered_by(BPoint(p.x, p.y), bp)) return true;
-    }
-    return false;
+    return bg::covered_by(BPoint(p.x, p.y), detail::ToBoost(outer));
   };
   for (std::size_t a = 0; a < n; ++a) {
     for (std::size_t b = a + 1; b < n; ++b) {
