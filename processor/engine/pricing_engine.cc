@@ -40,19 +40,11 @@ IngestOutcome PricingEngine::Ingest(std::string_view subject, std::string_view p
   }
   out.kind = parsed->kind;
   out.city = parsed->city;
-  if (payload.size() > EventDecoder::kMaxPayloadBytes) {
-    out.reason = RejectReason::kOversize;
-    out.detail = "payload larger than 4096 bytes";
-  }
   CityEngine* engine = city(parsed->city);
   if (engine == nullptr) {
     out.reason = RejectReason::kUnknownCity;
     out.detail = "city is not configured";
     ++unrouted_rejects_[static_cast<std::size_t>(out.reason)];
-    return out;
-  }
-  if (!out.ok()) {
-    engine->CountRejected(out.kind, out.reason);
     return out;
   }
   const DecodeResult decoded = decoder_.Decode(parsed->kind, payload);

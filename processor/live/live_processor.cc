@@ -168,16 +168,16 @@ void LiveProcessor::RestoreConfigs() {
   if (config_history_seq_ > 0) PollConfigUpdates(false);
 }
 
-void LiveProcessor::PollConfigUpdates(bool answer) {
+void LiveProcessor::PollConfigUpdates(bool live) {
   while (true) {
     natsMsg* raw = nullptr;
     // At start-up, wait for the history to arrive; afterwards only take what is there.
-    const int64_t wait = answer ? 0 : 500;
+    const int64_t wait = live ? 0 : 500;
     if (natsSubscription_NextMsg(&raw, configs_.get(), wait) != NATS_OK) return;
     NatsPtr<natsMsg> msg(raw);
     const Meta meta = MetaOf(msg.get());
     ApplyConfigDocument(natsMsg_GetSubject(msg.get()), Data(msg.get()), meta.seq);
-    if (!answer && meta.seq >= config_history_seq_) return;
+    if (!live && meta.seq >= config_history_seq_) return;
   }
 }
 
@@ -289,18 +289,19 @@ void LiveProcessor::Rebuild() {
                      << " events delivered to an earlier run, up to sequence " << max_applied_seq_;
 }
 
-void LiveProcessor::HandleInput(NatsPtr<natsMsg> msg, int64_t now_ms, bool rebuilding) {
+bool LiveProcessor::HandleInput(NatsPtr<natsMsg> msg, int64_t now_ms, bool rebuilding) {
   const Meta meta = MetaOf(msg.get());
+  const bool more_waiting = meta.pending > 0;
   if (meta.seq != 0 && meta.seq <= max_applied_seq_) {
     // Applied already (during the rebuild, or before a lost ack): acknowledge only.
     if (!rebuilding) PullConsumer::Ack(client_->connection(), msg.get());
     ++counters_.events_skipped;
-    return;
+    return more_waiting;
   }
   // Reading a backlog (events re-read, or more waiting behind this one), time is the
   // stream's arrival time: ticks close as they did, or would have, live. Otherwise the
   // wall clock.
-  if (rebuilding || meta.pending > 0) {
+  if (rebuilding || more_waiting) {
     now_ms = std::min(now_ms, meta.timestamp_ms);
     CloseTicks(now_ms);
   }
@@ -310,7 +311,7 @@ void LiveProcessor::HandleInput(NatsPtr<natsMsg> msg, int64_t now_ms, bool rebui
   if (outcome.ok()) {
     ++counters_.events_applied;
     if (!rebuilding) PullConsumer::Ack(client_->connection(), msg.get());
-    return;
+    return more_waiting;
   }
   ++counters_.events_rejected;
   if (!rebuilding) {
@@ -319,6 +320,7 @@ void LiveProcessor::HandleInput(NatsPtr<natsMsg> msg, int64_t now_ms, bool rebui
     // The durable redelivers it later and, finding it applied, only acknowledges it.
     DeadLetter(std::move(msg), outcome, meta.seq, false);
   }
+  return more_waiting;
 }
 
 void LiveProcessor::DeadLetter(NatsPtr<natsMsg> input, const IngestOutcome& outcome, uint64_t seq,
@@ -354,6 +356,7 @@ int64_t LiveProcessor::NextCloseMs() const {
 }
 
 void LiveProcessor::CloseTicks(int64_t watermark_ms) {
+  if (watermark_ms < NextCloseMs()) return;  // the common case, once per event in a backlog
   for (TickResult& tick : engine_.AdvanceWatermark(watermark_ms)) {
     CityEngine* engine = engine_.city(tick.city);
     auto messages = EncodeTick(tick, engine->zones());
@@ -409,8 +412,7 @@ void LiveProcessor::Run(const std::atomic<bool>& stop) {
     backlog = false;
     if (!batch.empty()) {
       const int64_t batch_now = clock_.NowMs();
-      backlog = MetaOf(batch.back().get()).pending > 0;
-      for (auto& msg : batch) HandleInput(std::move(msg), batch_now, false);
+      for (auto& msg : batch) backlog = HandleInput(std::move(msg), batch_now, false);
     } else if (clock_.NowMs() >= NextCloseMs()) {
       // Nothing came back but a tick is due: close it only if nothing is waiting for us,
       // or it would miss events stored before its time.
@@ -418,7 +420,7 @@ void LiveProcessor::Run(const std::atomic<bool>& stop) {
         backlog =
             GetConsumerState(client_->js(), kEventsStream, config_.consumer.durable).num_pending >
             0;
-      } catch (const NatsError& e) {
+      } catch (const NatsError&) {
         backlog = true;  // cannot tell (an election?): wait rather than close early
       }
     }

@@ -66,10 +66,12 @@ class LiveProcessor {
   void RestoreConfigs();
   void RestoreCheckpoints();
   void Rebuild();
-  void HandleInput(NatsPtr<natsMsg> msg, int64_t now_ms, bool rebuilding);
+  // Applies, skips or dead-letters one input; returns whether more wait behind it.
+  bool HandleInput(NatsPtr<natsMsg> msg, int64_t now_ms, bool rebuilding);
   void DeadLetter(NatsPtr<natsMsg> input, const IngestOutcome& outcome, uint64_t seq,
                   bool ack_when_stored);
-  void PollConfigUpdates(bool answer);
+  // At start (`live` false) reads the stored history; live, takes only what is queued.
+  void PollConfigUpdates(bool live);
   void ApplyConfigDocument(std::string_view subject, std::string_view payload, uint64_t seq);
   void CloseTicks(int64_t watermark_ms);
   void PublishReadyCheckpoints();
