@@ -106,7 +106,7 @@ int RunStreamsCommand(const std::vector<std::string>& args) {
   const Config config = LoadConfig(flags.Require("config"));
   auto client = ConnectAdmin(config);
   if (args[0] == "apply") {
-    for (const auto& r : ApplyStreams(client->js(), config.streams)) {
+    for (const auto& r : ApplyStreamsWhenReady(client->js(), config.streams, 30000)) {
       const std::string_view action = ToString(r.action);
       std::cout << r.name << ": " << action << "\n";
       for (const auto& c : r.changes) std::cout << "  " << c << "\n";
@@ -164,7 +164,7 @@ int RunWatchCommand(const std::vector<std::string>& args) {
   natsSubscription* raw = nullptr;
   CheckNats(natsConnection_SubscribeSync(&raw, client->connection(), subject.c_str()),
             "subscribing to " + subject);
-  NatsPtr<natsSubscription> sub(raw);
+  Subscription sub(client->connection(), raw);
   InstallStopHandlers();
   std::fprintf(stderr, "watching %s (Ctrl-C to stop)\n", subject.c_str());
   for (int64_t seen = 0; !StopRequested().load() && (count == 0 || seen < count);) {

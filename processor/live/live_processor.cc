@@ -71,8 +71,10 @@ LiveProcessor::LiveProcessor(const Config& config, const Clock& clock)
       publisher_(config.publish.ack_wait_ms) {}
 
 LiveProcessor::~LiveProcessor() {
-  events_.reset();
+  // Subscriptions first, while the connection can still unsubscribe them.
+  puller_.reset();
   configs_.reset();
+  events_.reset();
   client_.reset();
 }
 
@@ -87,7 +89,7 @@ void LiveProcessor::Connect() {
   client_ = NatsClient::Connect(settings, 60000);
   publisher_.Attach(client_->js());
   client_->WaitForJetStream(60000);
-  for (const auto& r : ApplyStreams(client_->js(), config_.streams)) {
+  for (const auto& r : ApplyStreamsWhenReady(client_->js(), config_.streams, 60000)) {
     const std::string_view action = ToString(r.action);
     std::string changes;
     for (const auto& c : r.changes) changes += "; " + c;
@@ -147,7 +149,7 @@ void LiveProcessor::RestoreConfigs() {
   jsErrCode jerr = static_cast<jsErrCode>(0);
   CheckNats(js_SubscribeSync(&raw, client_->js(), "config.pricing.>", nullptr, &so, &jerr),
             "subscribing to config.pricing.>", jerr);
-  configs_.reset(raw);
+  configs_ = Subscription(client_->connection(), raw);
   const StreamState state = GetStreamState(client_->js(), "CONFIG_UPDATES");
   config_history_seq_ = state.last_seq;
   // Documents up to the last one answered were answered by an earlier run; later ones,
@@ -259,6 +261,7 @@ void LiveProcessor::Rebuild() {
   const ConsumerState consumer =
       GetConsumerState(client_->js(), kEventsStream, config_.consumer.durable);
   rebuild_unhandled_after_ = consumer.ack_floor_stream_seq;
+  delivered_at_start_ = consumer.delivered_stream_seq;
   uint64_t count = 0;
   if (consumer.delivered_stream_seq > 0) {
     jsSubOptions so;
@@ -271,7 +274,7 @@ void LiveProcessor::Rebuild() {
     jsErrCode jerr = static_cast<jsErrCode>(0);
     CheckNats(js_SubscribeSync(&raw, client_->js(), "location.>", nullptr, &so, &jerr),
               "rebuild consumer", jerr);
-    NatsPtr<natsSubscription> sub(raw);
+    Subscription sub(client_->connection(), raw);
     while (max_applied_seq_ < consumer.delivered_stream_seq) {
       natsMsg* m = nullptr;
       if (natsSubscription_NextMsg(&m, sub.get(), 3000) != NATS_OK)
@@ -359,6 +362,10 @@ void LiveProcessor::CloseTicks(int64_t watermark_ms) {
   if (watermark_ms < NextCloseMs()) return;  // the common case, once per event in a backlog
   for (TickResult& tick : engine_.AdvanceWatermark(watermark_ms)) {
     CityEngine* engine = engine_.city(tick.city);
+    PRICING_LOG(kDebug) << "city " << tick.city << ": closing tick " << tick.tick
+                        << " at watermark " << watermark_ms << " (wall clock " << clock_.NowMs()
+                        << "), inputs seq " << tick.input_seqs.first << ".." << tick.input_seqs.last
+                        << ", applied through seq " << max_applied_seq_;
     auto messages = EncodeTick(tick, engine->zones());
     // The checkpoint follows once every message of the tick is stored.
     auto remaining = std::make_shared<std::atomic<std::size_t>>(messages.size());
@@ -389,6 +396,25 @@ void LiveProcessor::PublishReadyCheckpoints() {
   }
 }
 
+bool LiveProcessor::InputsOutstanding() {
+  try {
+    const ConsumerState c =
+        GetConsumerState(client_->js(), kEventsStream, config_.consumer.durable);
+    // Not yet delivered, or delivered (to a pull that had just expired, say) but not yet
+    // read here. A delivery lost with a connection comes again after the ack wait.
+    return c.num_pending > 0 ||
+           c.delivered_stream_seq > std::max(max_applied_seq_, delivered_at_start_);
+  } catch (const NatsError& e) {
+    // Cannot tell (an election, a lost connection): wait rather than close early.
+    const int64_t now = clock_.NowMs();
+    if (now - last_state_warning_ms_ >= 5000) {
+      last_state_warning_ms_ = now;
+      PRICING_LOG(kWarn) << "ticks wait: cannot read the consumer's state: " << e.what();
+    }
+    return true;
+  }
+}
+
 void LiveProcessor::Run(const std::atomic<bool>& stop) {
   Connect();
   RestoreConfigs();
@@ -416,13 +442,7 @@ void LiveProcessor::Run(const std::atomic<bool>& stop) {
     } else if (clock_.NowMs() >= NextCloseMs()) {
       // Nothing came back but a tick is due: close it only if nothing is waiting for us,
       // or it would miss events stored before its time.
-      try {
-        backlog =
-            GetConsumerState(client_->js(), kEventsStream, config_.consumer.durable).num_pending >
-            0;
-      } catch (const NatsError&) {
-        backlog = true;  // cannot tell (an election?): wait rather than close early
-      }
+      backlog = InputsOutstanding();
     }
     PollConfigUpdates(true);
     // With a backlog still waiting, ticks wait for it (HandleInput closed what it could).

@@ -73,6 +73,8 @@ class LiveProcessor {
   // At start (`live` false) reads the stored history; live, takes only what is queued.
   void PollConfigUpdates(bool live);
   void ApplyConfigDocument(std::string_view subject, std::string_view payload, uint64_t seq);
+  // True when events the durable holds for us may still arrive (asked of the server).
+  bool InputsOutstanding();
   void CloseTicks(int64_t watermark_ms);
   void PublishReadyCheckpoints();
   int64_t NextCloseMs() const;
@@ -84,14 +86,19 @@ class LiveProcessor {
   PricingEngine engine_;
   JsPublisher publisher_;
   std::unique_ptr<NatsClient> client_;
-  NatsPtr<natsSubscription> events_;   // durable pull consumer on LOCATION_EVENTS
-  NatsPtr<natsSubscription> configs_;  // ordered consumer on config.pricing.>
+  NatsPtr<natsSubscription> events_;  // durable pull consumer on LOCATION_EVENTS
+  Subscription configs_;              // ordered consumer on config.pricing.>
   std::unique_ptr<PullConsumer> puller_;
   uint64_t max_applied_seq_ = 0;     // inputs up to here are in the window already
   uint64_t config_history_seq_ = 0;  // config documents up to here were read at start
   std::map<std::string, uint64_t, std::less<>>
       answered_through_;                  // by city: last answered document
   uint64_t rebuild_unhandled_after_ = 0;  // the durable's ack floor when the rebuild began
+  // What the durable had delivered when this run began (read again by the rebuild, or
+  // older than the window): a later delivered sequence above both this and
+  // max_applied_seq_ is on its way to us.
+  uint64_t delivered_at_start_ = 0;
+  int64_t last_state_warning_ms_ = 0;
   LiveCounters counters_;
   std::mutex ready_mu_;
   std::vector<PendingCheckpoint> ready_;  // checkpoints whose tick is fully stored

@@ -1,5 +1,9 @@
 #include "transport/nats_handles.h"
 
+#include <chrono>
+#include <thread>
+#include <utility>
+
 namespace pricing {
 
 bool IsRetryable(natsStatus status, jsErrCode js_code) {
@@ -33,6 +37,32 @@ void CheckNats(natsStatus status, const std::string& what, jsErrCode js_code) {
   const char* last = nats_GetLastError(nullptr);
   if (last != nullptr && *last != '\0') text += ": " + std::string(last);
   throw NatsError(text, status, js_code);
+}
+
+Subscription& Subscription::operator=(Subscription&& other) noexcept {
+  if (this != &other) {
+    reset();
+    nc_ = std::exchange(other.nc_, nullptr);
+    sub_ = std::exchange(other.sub_, nullptr);
+  }
+  return *this;
+}
+
+void Subscription::reset() {
+  if (sub_ == nullptr) return;
+  if (natsConnection_IsClosed(nc_)) {
+    natsSubscription_Destroy(sub_);
+  } else {
+    natsSubscription_Unsubscribe(sub_);
+    if (natsConnection_FlushTimeout(nc_, 5000) != NATS_OK) {
+      // Reconnecting: the reader drops messages for a removed subscription; give one
+      // already being delivered time to finish.
+      std::this_thread::sleep_for(std::chrono::milliseconds(200));
+    }
+    natsSubscription_Destroy(sub_);
+  }
+  sub_ = nullptr;
+  nc_ = nullptr;
 }
 
 }  // namespace pricing

@@ -26,7 +26,7 @@ PullConsumer::PullConsumer(natsConnection* conn, std::string stream, std::string
   natsSubscription* raw = nullptr;
   CheckNats(natsConnection_SubscribeSync(&raw, conn_, inbox_.c_str()),
             "subscribing to the pull inbox");
-  sub_.reset(raw);
+  sub_ = Subscription(conn_, raw);
   // A backlog can deliver many batches ahead of the consumer: let the queue hold them.
   natsSubscription_SetPendingLimits(sub_.get(), 1 << 20, 512 * 1024 * 1024);
 }

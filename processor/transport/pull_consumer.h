@@ -40,7 +40,7 @@ class PullConsumer {
   natsConnection* conn_;
   std::string next_subject_;
   std::string inbox_;
-  NatsPtr<natsSubscription> sub_;
+  Subscription sub_;
   std::deque<NatsPtr<natsMsg>> early_;  // arrived beyond a batch: first in the next one
   uint64_t requests_ = 0;
 };

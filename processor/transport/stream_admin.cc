@@ -1,6 +1,11 @@
 #include "transport/stream_admin.h"
 
 #include <algorithm>
+#include <chrono>
+#include <thread>
+
+#include "common/clock.h"
+#include "common/log.h"
 
 namespace pricing {
 namespace {
@@ -116,6 +121,21 @@ std::vector<StreamApplyResult> ApplyStreams(jsCtx* js, const std::vector<StreamC
     results.push_back(std::move(result));
   }
   return results;
+}
+
+std::vector<StreamApplyResult> ApplyStreamsWhenReady(jsCtx* js,
+                                                     const std::vector<StreamConfig>& streams,
+                                                     int64_t deadline_ms) {
+  const int64_t give_up = SteadyNowMs() + deadline_ms;
+  while (true) {
+    try {
+      return ApplyStreams(js, streams);
+    } catch (const NatsError& e) {
+      if (!e.retryable() || SteadyNowMs() >= give_up) throw;
+      PRICING_LOG(kWarn) << e.what() << "; the cluster is not ready, retrying";
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(500));
+  }
 }
 
 StreamState GetStreamState(jsCtx* js, const std::string& name) {

@@ -181,7 +181,7 @@ TestClient::TestClient(const std::string& urls) {
   publisher_.Attach(client_->js());
 }
 
-std::vector<StoredMessage> ReadStream(jsCtx* js, const std::string& stream,
+std::vector<StoredMessage> ReadStream(const TestClient& client, const std::string& stream,
                                       const std::string& filter) {
   std::vector<StoredMessage> out;
   jsSubOptions so;
@@ -191,9 +191,9 @@ std::vector<StoredMessage> ReadStream(jsCtx* js, const std::string& stream,
   so.Config.DeliverPolicy = js_DeliverAll;
   natsSubscription* raw = nullptr;
   jsErrCode jerr = static_cast<jsErrCode>(0);
-  CheckNats(js_SubscribeSync(&raw, js, filter.c_str(), nullptr, &so, &jerr), "reading " + stream,
-            jerr);
-  NatsPtr<natsSubscription> sub(raw);
+  CheckNats(js_SubscribeSync(&raw, client.js(), filter.c_str(), nullptr, &so, &jerr),
+            "reading " + stream, jerr);
+  Subscription sub(client.connection(), raw);
   while (true) {
     natsMsg* m = nullptr;
     if (natsSubscription_NextMsg(&m, sub.get(), 1500) != NATS_OK) break;
@@ -203,6 +203,7 @@ std::vector<StoredMessage> ReadStream(jsCtx* js, const std::string& stream,
     NatsPtr<jsMsgMetaData> meta(meta_raw);
     StoredMessage s;
     s.seq = meta ? meta->Sequence.Stream : 0;
+    s.stored_ms = meta ? meta->Timestamp / 1'000'000 : 0;
     s.subject = natsMsg_GetSubject(msg.get());
     s.data.assign(natsMsg_GetData(msg.get()), natsMsg_GetDataLength(msg.get()));
     const char** keys = nullptr;

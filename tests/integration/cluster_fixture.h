@@ -78,13 +78,14 @@ class TestClient {
 
 struct StoredMessage {
   uint64_t seq = 0;
+  int64_t stored_ms = 0;  // the stream's arrival time
   std::string subject;
   std::string data;
   std::map<std::string, std::string> headers;
 };
 
 // Every message of `stream` matching `filter`, in stream order.
-std::vector<StoredMessage> ReadStream(jsCtx* js, const std::string& stream,
+std::vector<StoredMessage> ReadStream(const TestClient& client, const std::string& stream,
                                       const std::string& filter);
 
 // Polls `done` every 100 ms until it is true or `timeout_ms` passes; a NatsError
