@@ -7,6 +7,7 @@
 #include "common/clock.h"
 #include "common/log.h"
 #include "config/config.h"
+#include "http/http_server.h"
 #include "live/live_processor.h"
 #include "sim/simulator.h"
 #include "transport/nats_client.h"
@@ -46,6 +47,27 @@ int RunLiveCommand(const std::vector<std::string>& args) {
   const Config config = LoadConfig(flags.Require("config"));
   SystemClock clock;
   LiveProcessor processor(config, clock);
+  // Operational endpoints first: probes can tell "starting" from "dead".
+  HttpServer http(config.http.bind, static_cast<uint16_t>(config.http.port));
+  http.Handle("/metrics", [&](const HttpServer::Request&) {
+    return HttpServer::Response{200, "text/plain; version=0.0.4; charset=utf-8",
+                                processor.metrics().Scrape()};
+  });
+  http.Handle("/healthz", [&](const HttpServer::Request&) {
+    const bool alive = processor.alive();
+    return HttpServer::Response{
+        alive ? 200u : 503u, "application/json",
+        alive ? std::string(R"({"alive":true})")
+              : R"({"alive":false,"detail":"processing loop stalled for over )" +
+                    std::to_string(LiveProcessor::kStallSeconds) + R"( s"})"};
+  });
+  http.Handle("/readyz", [&](const HttpServer::Request&) {
+    const Readiness r = processor.readiness();
+    return HttpServer::Response{r.ready ? 200u : 503u, "application/json", r.ToJson()};
+  });
+  http.Start();
+  PRICING_LOG(kInfo) << "http: /metrics, /healthz, /readyz on " << config.http.bind << ":"
+                     << http.port();
   InstallStopHandlers();
   processor.Run(StopRequested());
   const LiveCounters& c = processor.counters();

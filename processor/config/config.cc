@@ -325,7 +325,7 @@ Config LoadConfig(const std::filesystem::path& path, const EnvLookup& env) {
       root,
       {"window_seconds", "interval_seconds", "allowed_lateness_ms", "max_future_skew_ms",
        "health_check_interval_seconds", "nats_url", "model", "cities", "streams", "consumer",
-       "publish", "nats_send_asap", "max_catch_up_seconds"},
+       "publish", "nats_send_asap", "max_catch_up_seconds", "http", "health"},
       "", r);
   if (root["window_seconds"])
     c.window_seconds = ReadInt(root["window_seconds"], "window_seconds", r);
@@ -374,6 +374,34 @@ Config LoadConfig(const std::filesystem::path& path, const EnvLookup& env) {
       c.publish.max_pending = ReadPositive(n["max_pending"], "publish.max_pending", r, 1);
     if (n["ack_wait_ms"])
       c.publish.ack_wait_ms = ReadPositive(n["ack_wait_ms"], "publish.ack_wait_ms", r, 1);
+  }
+
+  if (const YAML::Node n = root["http"]) {
+    if (!n.IsMap()) r.Fail("http", "must be a mapping");
+    RejectUnknownKeys(n, {"bind", "port", "zone_metrics", "max_zone_metrics"}, "http.", r);
+    if (n["bind"]) c.http.bind = ReadString(n["bind"], "http.bind", r);
+    if (n["port"]) c.http.port = ReadPositive(n["port"], "http.port", r, 0);
+    if (c.http.port > 65535) {
+      r.Fail("http.port", "value " + std::to_string(c.http.port) +
+                              " is not allowed; must be 0 (any free port) to 65535");
+    }
+    if (n["zone_metrics"])
+      c.http.zone_metrics = ReadBool(n["zone_metrics"], "http.zone_metrics", r);
+    if (n["max_zone_metrics"]) {
+      c.http.max_zone_metrics = ReadPositive(n["max_zone_metrics"], "http.max_zone_metrics", r, 0);
+    }
+  }
+  if (const YAML::Node n = root["health"]) {
+    if (!n.IsMap()) r.Fail("health", "must be a mapping");
+    RejectUnknownKeys(n, {"max_consumer_lag", "max_tick_age_seconds"}, "health.", r);
+    if (n["max_consumer_lag"]) {
+      c.health.max_consumer_lag =
+          ReadPositive(n["max_consumer_lag"], "health.max_consumer_lag", r, 0);
+    }
+    if (n["max_tick_age_seconds"]) {
+      c.health.max_tick_age_seconds =
+          ReadPositive(n["max_tick_age_seconds"], "health.max_tick_age_seconds", r, 0);
+    }
   }
 
   // Environment overrides win over the file (pricing-model.md, "Configuration keys").

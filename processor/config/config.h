@@ -83,6 +83,20 @@ struct ConsumerConfig {
   int64_t max_deliver = 5;          // then the message is dead-lettered
 };
 
+// The HTTP side: /metrics, /healthz, /readyz.
+struct HttpConfig {
+  std::string bind = "0.0.0.0";
+  int64_t port = 8080;              // 0: any free port (logged)
+  bool zone_metrics = true;         // per-zone multiplier/supply/demand series
+  int64_t max_zone_metrics = 2000;  // per city; a larger city gets no per-zone series
+};
+
+// What /readyz requires, checked every health_check_interval_seconds.
+struct HealthConfig {
+  int64_t max_consumer_lag = 100000;  // events stored and not yet delivered
+  int64_t max_tick_age_seconds = 0;   // 0: three intervals plus the allowed lateness
+};
+
 // Asynchronous publishing of outputs and dead letters.
 struct PublishConfig {
   int64_t max_pending = 4096;  // in-flight publishes awaiting their PubAck
@@ -110,6 +124,8 @@ struct Config {
   std::vector<StreamConfig> streams = DefaultStreams(3);
   ConsumerConfig consumer;
   PublishConfig publish;
+  HttpConfig http;
+  HealthConfig health;
 
   int64_t window_ms() const { return window_seconds * 1000; }
   int64_t interval_ms() const { return interval_seconds * 1000; }

@@ -68,9 +68,23 @@ LiveProcessor::LiveProcessor(const Config& config, const Clock& clock)
     : config_(config),
       clock_(clock),
       engine_(config, clock),
-      publisher_(config.publish.ack_wait_ms) {}
+      publisher_(config.publish.ack_wait_ms),
+      metrics_(MetricsOptions{config.http.zone_metrics,
+                              static_cast<std::size_t>(config.http.max_zone_metrics)}),
+      started_ms_(clock.NowMs()) {
+  for (const auto& [key, engine] : engine_.cities()) {
+    last_tick_end_[key] = 0;
+    event_ts_[key];
+  }
+  metrics_.AddScrapeHook([this] {
+    const JsPublisher::Stats& s = publisher_.stats();
+    metrics_.PublishTotals(s.acked, s.errors, s.retries, s.duplicates, s.failed,
+                           publisher_.in_flight());
+  });
+}
 
 LiveProcessor::~LiveProcessor() {
+  StopMonitor();
   // Subscriptions first, while the connection can still unsubscribe them.
   puller_.reset();
   configs_.reset();
@@ -198,10 +212,12 @@ void LiveProcessor::ApplyConfigDocument(std::string_view subject, std::string_vi
   if (update.ok()) {
     engine->Reconfigure(update.params, update.overrides, update.version);
     ++counters_.configs_applied;
+    metrics_.ConfigUpdate(std::string(city), true);
     PRICING_LOG(kInfo) << "config " << city << " version " << update.version
                        << " applied from the next tick";
   } else {
     ++counters_.configs_refused;
+    metrics_.ConfigUpdate(std::string(city), false);
     PRICING_LOG(kWarn) << "config " << city << " version " << update.version
                        << " refused: " << update.error;
   }
@@ -299,6 +315,7 @@ bool LiveProcessor::HandleInput(NatsPtr<natsMsg> msg, int64_t now_ms, bool rebui
     // Applied already (during the rebuild, or before a lost ack): acknowledge only.
     if (!rebuilding) PullConsumer::Ack(client_->connection(), msg.get());
     ++counters_.events_skipped;
+    if (!rebuilding) metrics_.RedeliverySkipped();
     return more_waiting;
   }
   // Reading a backlog (events re-read, or more waiting behind this one), time is the
@@ -311,12 +328,24 @@ bool LiveProcessor::HandleInput(NatsPtr<natsMsg> msg, int64_t now_ms, bool rebui
   const IngestOutcome outcome =
       engine_.Ingest(natsMsg_GetSubject(msg.get()), Data(msg.get()), meta.seq, now_ms);
   max_applied_seq_ = std::max(max_applied_seq_, meta.seq);
+  // Re-read events were counted by the run that first read them.
+  if (!rebuilding) metrics_.EventRead(outcome.city, outcome.kind);
   if (outcome.ok()) {
-    ++counters_.events_applied;
+    if (!rebuilding) ++counters_.events_applied;
+    if (!rebuilding && outcome.ts) {
+      // The first tick whose window [T - W, T) holds it, or the next to close.
+      const CityEngine* engine = engine_.city(outcome.city);
+      const int64_t interval = config_.interval_ms();
+      const int64_t first =
+          std::max((FloorDiv(*outcome.ts, interval) + 1) * interval, engine->next_tick());
+      auto it = event_ts_.find(outcome.city);
+      if (it != event_ts_.end()) it->second[first].push_back(*outcome.ts);
+    }
     if (!rebuilding) PullConsumer::Ack(client_->connection(), msg.get());
     return more_waiting;
   }
-  ++counters_.events_rejected;
+  if (!rebuilding) ++counters_.events_rejected;
+  if (!rebuilding) metrics_.EventRejected(outcome.city, outcome.reason);
   if (!rebuilding) {
     DeadLetter(std::move(msg), outcome, meta.seq, true);
   } else if (meta.seq > rebuild_unhandled_after_) {
@@ -348,6 +377,7 @@ void LiveProcessor::DeadLetter(NatsPtr<natsMsg> input, const IngestOutcome& outc
     on_stored = [held, conn = client_->connection()] { PullConsumer::Ack(conn, held.get()); };
   publisher_.Publish(DeadLetterSubject(outcome.city), msg_id, payload, headers,
                      std::move(on_stored));
+  metrics_.DeadLettered(outcome.city);
 }
 
 int64_t LiveProcessor::NextCloseMs() const {
@@ -370,16 +400,38 @@ void LiveProcessor::CloseTicks(int64_t watermark_ms) {
     // The checkpoint follows once every message of the tick is stored.
     auto remaining = std::make_shared<std::atomic<std::size_t>>(messages.size());
     auto checkpoint = std::make_shared<PendingCheckpoint>(
-        PendingCheckpoint{tick.city, tick.tick, engine->EncodeCheckpoint(tick.tick)});
+        PendingCheckpoint{tick.city, tick.tick, engine->EncodeCheckpoint(tick.tick), {}});
+    if (auto it = event_ts_.find(tick.city); it != event_ts_.end()) {
+      auto& by_tick = it->second;
+      while (!by_tick.empty() && by_tick.begin()->first <= tick.tick) {
+        auto& ts = by_tick.begin()->second;
+        checkpoint->event_ts.insert(checkpoint->event_ts.end(), ts.begin(), ts.end());
+        by_tick.erase(by_tick.begin());
+      }
+    }
     for (auto& m : messages) {
       publisher_.Publish(m.subject, m.msg_id, m.payload, {}, [this, remaining, checkpoint] {
         if (--*remaining == 0) {
+          // Every update of the tick is stored: its events are published.
+          const int64_t now = clock_.NowMs();
+          for (const int64_t ts : checkpoint->event_ts)
+            metrics_.EventToPublish(checkpoint->city, static_cast<double>(now - ts) / 1000.0);
+          checkpoint->event_ts.clear();
+          // Prices are fresh as of the last tick whose updates are all stored.
+          std::atomic<int64_t>& last = last_tick_end_.find(checkpoint->city)->second;
+          int64_t seen = last.load();
+          while (seen < checkpoint->tick && !last.compare_exchange_weak(seen, checkpoint->tick)) {
+          }
           std::lock_guard<std::mutex> lock(ready_mu_);
           ready_.push_back(*checkpoint);
         }
       });
     }
     ++counters_.ticks_closed;
+    metrics_.TickClosed(tick.city, tick.compute_ms / 1000.0, tick.tick);
+    metrics_.ZoneValues(tick.city, engine->zones(), tick.zones.multiplier.data(),
+                        tick.zones.supply.data(), tick.zones.demand.data());
+    metrics_.EventsUnzoned(tick.city, tick.stats.unzoned);
   }
 }
 
@@ -393,6 +445,7 @@ void LiveProcessor::PublishReadyCheckpoints() {
     publisher_.Publish(CheckpointSubject(c.city), c.city + ":state:" + std::to_string(c.tick),
                        c.payload);
     ++counters_.checkpoints;
+    metrics_.Checkpointed();
   }
 }
 
@@ -415,8 +468,123 @@ bool LiveProcessor::InputsOutstanding() {
   }
 }
 
+Readiness LiveProcessor::readiness() const {
+  std::lock_guard<std::mutex> lock(readiness_mu_);
+  Readiness r = readiness_;
+  if (r.checks.empty()) {
+    r.checks.push_back({"processing", false, "not evaluated yet"});
+    return r;
+  }
+  // A round takes a few seconds at worst; an older result means the checks are stuck.
+  const int64_t age_ms = clock_.NowMs() - r.evaluated_at_ms;
+  if (age_ms > (2 * config_.health_check_interval_seconds + 10) * 1000) {
+    r.ready = false;
+    r.checks.push_back(
+        {"evaluation", false, "last evaluated " + std::to_string(age_ms / 1000) + " s ago"});
+  }
+  return r;
+}
+
+bool LiveProcessor::alive() const {
+  const int64_t since = processing_since_ms_.load();
+  if (since == 0) return true;  // starting: connecting and recovering are bounded
+  return clock_.NowMs() - loop_heartbeat_ms_.load() < kStallSeconds * 1000;
+}
+
+HealthSnapshot LiveProcessor::TakeSnapshot(jsCtx* js) {
+  HealthSnapshot s;
+  const int64_t now = clock_.NowMs();
+  const int64_t since = processing_since_ms_.load();
+  s.processing = since != 0;
+  s.connected = natsConnection_Status(client_->connection()) == NATS_CONN_STATUS_CONNECTED;
+  metrics_.Connection(s.connected, client_->disconnects(), client_->reconnects());
+  try {
+    const ConsumerState c = GetConsumerState(js, kEventsStream, config_.consumer.durable);
+    metrics_.ConsumerState(c.num_pending, c.num_ack_pending, c.num_redelivered);
+    s.consumer_pending = c.num_pending;
+  } catch (const NatsError& e) {
+    s.consumer_error = e.what();
+  }
+  bool answering = s.consumer_pending.has_value() || s.connected;
+  for (const StreamConfig& stream : config_.streams) {
+    if (!answering) {  // one timeout is enough: keep the round short
+      s.missing_streams.push_back(stream.name + " (not checked)");
+      continue;
+    }
+    try {
+      const StreamState st = GetStreamState(js, stream.name);
+      metrics_.StreamState(stream.name, st.messages, st.bytes);
+    } catch (const NatsError& e) {
+      const bool missing = e.js_code() == JSStreamNotFoundErr || e.status() == NATS_NOT_FOUND;
+      s.missing_streams.push_back(missing ? stream.name : stream.name + " (unreadable)");
+      answering = missing;
+    }
+  }
+  for (const auto& [city, end] : last_tick_end_) {
+    const int64_t last = end.load();
+    if (last != 0) {
+      s.tick_age_seconds[city] = static_cast<double>(now - last) / 1000.0;
+      metrics_.LastTickAge(city, s.tick_age_seconds[city]);
+    } else if (since != 0) {
+      s.tick_age_seconds[city] = static_cast<double>(now - since) / 1000.0;
+    }
+  }
+  return s;
+}
+
+void LiveProcessor::MonitorLoop() {
+  HealthLimits limits;
+  limits.max_consumer_lag = static_cast<uint64_t>(config_.health.max_consumer_lag);
+  limits.max_tick_age_seconds = config_.health.max_tick_age_seconds > 0
+                                    ? static_cast<double>(config_.health.max_tick_age_seconds)
+                                    : 3.0 * static_cast<double>(config_.interval_seconds) +
+                                          static_cast<double>(config_.allowed_lateness_ms) / 1000.0;
+  bool was_ready = false;
+  // Each API call waits at most a second (or the interval): a round stays short even
+  // without a quorum, so readiness follows the cluster.
+  const NatsPtr<jsCtx> js = client_->NewJetStream(
+      std::clamp<int64_t>(config_.health_check_interval_seconds * 1000, 200, 1000));
+  std::unique_lock<std::mutex> lock(monitor_mu_);
+  while (!monitor_stop_) {
+    lock.unlock();
+    Readiness r = EvaluateReadiness(TakeSnapshot(js.get()), limits);
+    r.evaluated_at_ms = clock_.NowMs();
+    for (const HealthCheck& c : r.checks) metrics_.Health(c.name, c.ok);
+    metrics_.Ready(r.ready);
+    if (r.ready != was_ready) {
+      std::string failing;
+      for (const HealthCheck& c : r.checks)
+        if (!c.ok) failing += " " + c.name + ": " + c.detail + ";";
+      LogStream(r.ready ? LogLevel::kInfo : LogLevel::kWarn)
+          << (r.ready ? "ready" : "not ready:") << failing;
+      was_ready = r.ready;
+    }
+    {
+      std::lock_guard<std::mutex> guard(readiness_mu_);
+      readiness_ = r;
+    }
+    const bool was_processing = processing_since_ms_.load() != 0;
+    lock.lock();
+    monitor_cv_.wait_for(lock, std::chrono::seconds(config_.health_check_interval_seconds),
+                         [&] {
+                           return monitor_stop_ ||
+                                  (!was_processing && processing_since_ms_.load() != 0);
+                         });
+  }
+}
+
+void LiveProcessor::StopMonitor() {
+  {
+    std::lock_guard<std::mutex> lock(monitor_mu_);
+    monitor_stop_ = true;
+  }
+  monitor_cv_.notify_all();
+  if (monitor_.joinable()) monitor_.join();
+}
+
 void LiveProcessor::Run(const std::atomic<bool>& stop) {
   Connect();
+  monitor_ = std::thread([this] { MonitorLoop(); });
   RestoreConfigs();
   RestoreCheckpoints();
   OpenConsumers();
@@ -425,8 +593,12 @@ void LiveProcessor::Run(const std::atomic<bool>& stop) {
                      << config_.consumer.durable;
 
   bool backlog = false;  // more events were waiting behind the last batch
+  loop_heartbeat_ms_ = clock_.NowMs();
+  processing_since_ms_ = clock_.NowMs();
+  monitor_cv_.notify_all();  // evaluate readiness now, not an interval later
   while (!stop.load()) {
     const int64_t now = clock_.NowMs();
+    loop_heartbeat_ms_.store(now, std::memory_order_relaxed);
     // Idle, the pull waits no longer than the next tick's close (but at least a round
     // trip, or it reports "nothing" while a backlog waits). Reading a backlog, it waits
     // the full time: data is there and a short expiry only cuts batches short.
@@ -456,6 +628,7 @@ void LiveProcessor::Run(const std::atomic<bool>& stop) {
   publisher_.Flush(5000);
   PRICING_LOG(kInfo) << (flushed ? "all publishes stored"
                                  : "some publishes were not acknowledged in time");
+  StopMonitor();
 }
 
 }  // namespace pricing

@@ -16,21 +16,27 @@
 #pragma once
 
 #include <atomic>
+#include <condition_variable>
 #include <map>
 #include <memory>
 #include <mutex>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "common/clock.h"
 #include "config/config.h"
 #include "engine/pricing_engine.h"
+#include "observe/health.h"
+#include "observe/metrics.h"
 #include "transport/js_publisher.h"
 #include "transport/nats_client.h"
 #include "transport/pull_consumer.h"
 
 namespace pricing {
 
+// Inputs re-read while rebuilding the window are not counted here (the rebuild logs
+// its own count): these are what this run consumed from its durable.
 struct LiveCounters {
   std::atomic<uint64_t> events_applied{0};
   std::atomic<uint64_t> events_rejected{0};
@@ -53,12 +59,20 @@ class LiveProcessor {
 
   const LiveCounters& counters() const { return counters_; }
   const JsPublisher& publisher() const { return publisher_; }
+  // Thread-safe, for the HTTP side.
+  Metrics& metrics() { return metrics_; }
+  Readiness readiness() const;  // the last evaluation (not ready before the first)
+  // False when the processing loop has not turned for kStallSeconds: it is stuck, and
+  // restarting the process is the cure (what /healthz reports).
+  bool alive() const;
+  static constexpr int64_t kStallSeconds = 30;
 
  private:
   struct PendingCheckpoint {
     std::string city;
     int64_t tick;
     std::string payload;
+    std::vector<int64_t> event_ts;  // events first counted in this tick, for the latency
   };
 
   void Connect();
@@ -80,6 +94,11 @@ class LiveProcessor {
   int64_t NextCloseMs() const;
   // Where reading LOCATION_EVENTS must start for the window of the next tick.
   int64_t RebuildFromMs() const;
+  // Every health_check_interval_seconds: reads stream and consumer state, updates the
+  // gauges, evaluates readiness. Runs on its own thread while Run() runs.
+  void MonitorLoop();
+  void StopMonitor();
+  HealthSnapshot TakeSnapshot(jsCtx* js);
 
   const Config& config_;
   const Clock& clock_;
@@ -98,6 +117,21 @@ class LiveProcessor {
   // older than the window): a later delivered sequence above both this and
   // max_applied_seq_ is on its way to us.
   uint64_t delivered_at_start_ = 0;
+
+  Metrics metrics_;
+  const int64_t started_ms_;
+  std::atomic<int64_t> processing_since_ms_{0};  // 0 until the fetch loop begins
+  std::atomic<int64_t> loop_heartbeat_ms_{0};
+  // By city: the last tick whose updates are all stored (0: none yet).
+  std::map<std::string, std::atomic<int64_t>, std::less<>> last_tick_end_;
+  // By city, then by the first tick that counts them: ts of events applied live.
+  std::map<std::string, std::map<int64_t, std::vector<int64_t>>, std::less<>> event_ts_;
+  mutable std::mutex readiness_mu_;
+  Readiness readiness_;
+  std::mutex monitor_mu_;
+  std::condition_variable monitor_cv_;
+  bool monitor_stop_ = false;
+  std::thread monitor_;
   int64_t last_state_warning_ms_ = 0;
   LiveCounters counters_;
   std::mutex ready_mu_;

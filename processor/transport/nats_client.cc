@@ -93,6 +93,15 @@ NatsClient::~NatsClient() {
   if (conn_) natsConnection_Close(conn_.get());
 }
 
+NatsPtr<jsCtx> NatsClient::NewJetStream(int64_t request_timeout_ms) const {
+  jsOptions opts;
+  CheckNats(jsOptions_Init(&opts), "JetStream options");
+  opts.Wait = request_timeout_ms;
+  jsCtx* raw = nullptr;
+  CheckNats(natsConnection_JetStream(&raw, conn_.get(), &opts), "JetStream context");
+  return NatsPtr<jsCtx>(raw);
+}
+
 std::string NatsClient::connected_url() const {
   char url[256] = "";
   natsConnection_GetConnectedUrl(conn_.get(), url, sizeof url);

@@ -35,6 +35,9 @@ class NatsClient {
   ~NatsClient();
 
   natsConnection* connection() const { return conn_.get(); }
+  // Another JetStream context on the same connection, for API calls with their own
+  // timeout (health checks must not wait as long as the processing path may).
+  NatsPtr<jsCtx> NewJetStream(int64_t request_timeout_ms) const;
   jsCtx* js() const { return js_.get(); }
   bool connected() const {
     return natsConnection_Status(conn_.get()) == NATS_CONN_STATUS_CONNECTED;

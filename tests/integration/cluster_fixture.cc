@@ -15,8 +15,6 @@
 #include "transport/nats_handles.h"
 
 namespace pricing::test {
-namespace {
-
 int FreePort() {
   const int fd = socket(AF_INET, SOCK_STREAM, 0);
   sockaddr_in addr{};
@@ -30,8 +28,6 @@ int FreePort() {
   close(fd);
   return ntohs(addr.sin_port);
 }
-
-}  // namespace
 
 ChildProcess::ChildProcess(const std::vector<std::string>& argv,
                            const std::map<std::string, std::string>& env,

@@ -38,6 +38,9 @@ class ChildProcess {
   int status_ = -1;
 };
 
+// A TCP port on 127.0.0.1 that was free a moment ago.
+int FreePort();
+
 class NatsCluster {
  public:
   explicit NatsCluster(int nodes = 3);

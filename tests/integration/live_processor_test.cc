@@ -14,6 +14,7 @@
 #include "common/clock.h"
 #include "config/config.h"
 #include "engine/pricing_engine.h"
+#include "http_get.h"
 #include "replay/replay.h"
 #include "transport/stream_admin.h"
 
@@ -61,6 +62,8 @@ class LiveProcessorTest : public ::testing::Test {
     std::ofstream(dir_ / "pricing.yaml") << "window_seconds: " << kWindow / 1000 << "\n"
                                          << "interval_seconds: " << kInterval / 1000 << "\n"
                                          << "allowed_lateness_ms: 300\n"
+                                         << "health_check_interval_seconds: 1\n"
+                                         << "http: {bind: 127.0.0.1, port: " << http_port_ << "}\n"
                                          << "nats_url: " << cluster_->urls() << "\n"
                                          << "consumer: {fetch_wait_ms: 50, ack_wait_seconds: 5}\n"
                                          << "cities:\n  demo:\n    zones: zones.geojson\n"
@@ -250,6 +253,7 @@ class LiveProcessorTest : public ::testing::Test {
   }
 
   std::unique_ptr<NatsCluster> cluster_;
+  const int http_port_ = FreePort();
   std::filesystem::path dir_;
   Config config_;
   std::unique_ptr<TestClient> client_;
@@ -406,6 +410,70 @@ TEST_F(LiveProcessorTest, ConfigUpdateAppliesFromTheNextTickAndStaleVersionsAreR
       EXPECT_LE(u.multiplier, 1.1);
     }
   }
+}
+
+// The value of `series` in a Prometheus text exposition, or -1 when absent.
+double MetricValue(const std::string& scrape, const std::string& series) {
+  std::istringstream in(scrape);
+  std::string line;
+  while (std::getline(in, line)) {
+    if (line.rfind(series + " ", 0) == 0) return std::stod(line.substr(series.size() + 1));
+  }
+  return -1;
+}
+
+TEST_F(LiveProcessorTest, MetricsAndHealthOverHttpFollowTheRunAndTheCluster) {
+  StartProcessor();
+  EXPECT_EQ(HttpGet(http_port_, "/healthz").status, 200);
+  PublishEvents(600, 2.5);
+  ExpectLiveEqualsReplay();
+  ASSERT_TRUE(WaitFor([&] { return HttpGet(http_port_, "/readyz").status == 200; }, 10000))
+      << HttpGet(http_port_, "/readyz").body;
+
+  int drivers = 0, requests = 0;
+  for (const auto& p : published_)
+    (p.subject.find(".driver.") != std::string::npos ? drivers : requests)++;
+  std::string m;
+  // Every event's first tick is published and acknowledged, and a health round has
+  // read the stream since the last publish.
+  ASSERT_TRUE(WaitFor(
+      [&] {
+        m = HttpGet(http_port_, "/metrics").body;
+        return MetricValue(m, R"(pricing_event_to_publish_seconds_count{city="demo"})") == 600 &&
+               MetricValue(m, R"(pricing_stream_messages{stream="LOCATION_EVENTS"})") == 600;
+      },
+      10000))
+      << m;
+  EXPECT_EQ(MetricValue(m, R"(pricing_events_read_total{city="demo",kind="driver"})"), drivers);
+  EXPECT_EQ(MetricValue(m, R"(pricing_events_read_total{city="demo",kind="request"})"), requests);
+  EXPECT_EQ(MetricValue(m, R"(pricing_events_rejected_total{city="demo",reason="late"})"), 0);
+  EXPECT_GE(MetricValue(m, R"(pricing_ticks_closed_total{city="demo"})"), 3);
+  for (int zone = 1; zone <= 9; ++zone) {
+    const double q = MetricValue(
+        m, R"(pricing_zone_multiplier{city="demo",zone=")" + std::to_string(zone) + R"("})");
+    EXPECT_GE(q, 1.0) << "zone " << zone;  // floor 1; the window has emptied since
+  }
+  EXPECT_EQ(MetricValue(m, "pricing_consumer_pending_messages"), 0);
+  EXPECT_EQ(MetricValue(m, "pricing_nats_connected"), 1);
+  EXPECT_EQ(MetricValue(m, "pricing_ready"), 1);
+  EXPECT_GT(MetricValue(m, "pricing_publish_acked_total"), 0);
+  EXPECT_EQ(MetricValue(m, "pricing_publish_failed_total"), 0);
+  // Latency: from ts to PubAck is at least the wait for the tick to close.
+  EXPECT_EQ(MetricValue(m, R"(pricing_event_to_publish_seconds_bucket{city="demo",le="0.05"})"), 0);
+
+  // Two of three servers frozen: no quorum, so tick updates are no longer stored and
+  // prices go stale: not ready, though the process is alive. Thawed: ready again.
+  cluster_->Kill(0, SIGSTOP);
+  cluster_->Kill(1, SIGSTOP);
+  const bool went_unready =
+      WaitFor([&] { return HttpGet(http_port_, "/readyz").status == 503; }, 20000);
+  const std::string unready = HttpGet(http_port_, "/readyz").body;
+  EXPECT_EQ(HttpGet(http_port_, "/healthz").status, 200);
+  for (int node = 0; node < 2; ++node) cluster_->Kill(node, SIGCONT);
+  EXPECT_TRUE(went_unready) << "readyz stayed 200 without a JetStream quorum";
+  EXPECT_NE(unready.find(R"("ok":false)"), std::string::npos) << unready;
+  EXPECT_TRUE(WaitFor([&] { return HttpGet(http_port_, "/readyz").status == 200; }, 30000))
+      << HttpGet(http_port_, "/readyz").body;
 }
 
 }  // namespace

@@ -1,0 +1,44 @@
+// Readiness: what /readyz answers and pricing_ready exports. Evaluated from a snapshot
+// of the processor's state every health_check_interval_seconds; pure and thread-safe.
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace pricing {
+
+struct HealthSnapshot {
+  bool processing = false;  // recovery done, the fetch loop runs
+  bool connected = false;
+  std::vector<std::string> missing_streams;
+  std::optional<uint64_t> consumer_pending;  // unset: consumer info could not be read
+  std::string consumer_error;
+  // By city: seconds since the end of its last closed tick's window, or since the
+  // processing began when no tick has closed yet.
+  std::map<std::string, double> tick_age_seconds;
+};
+
+struct HealthLimits {
+  uint64_t max_consumer_lag = 100000;
+  double max_tick_age_seconds = 0;
+};
+
+struct HealthCheck {
+  std::string name;  // processing, nats_connected, streams_present, consumer_lag, tick_age
+  bool ok = false;
+  std::string detail;
+};
+
+struct Readiness {
+  bool ready = false;
+  int64_t evaluated_at_ms = 0;
+  std::vector<HealthCheck> checks;
+  std::string ToJson() const;  // {"ready":..,"checks":[{"name":..,"ok":..,"detail":..}]}
+};
+
+Readiness EvaluateReadiness(const HealthSnapshot& s, const HealthLimits& limits);
+
+}  // namespace pricing

@@ -1,0 +1,76 @@
+#include "observe/health.h"
+
+#include <gtest/gtest.h>
+
+namespace pricing {
+namespace {
+
+HealthSnapshot Healthy() {
+  HealthSnapshot s;
+  s.processing = true;
+  s.connected = true;
+  s.consumer_pending = 10;
+  s.tick_age_seconds = {{"nyc", 6.0}};
+  return s;
+}
+
+const HealthCheck& Check(const Readiness& r, const std::string& name) {
+  for (const auto& c : r.checks)
+    if (c.name == name) return c;
+  throw std::runtime_error("no check " + name);
+}
+
+TEST(Readiness, ReadyWhenEveryCheckPasses) {
+  const Readiness r = EvaluateReadiness(Healthy(), {100, 16});
+  EXPECT_TRUE(r.ready);
+  EXPECT_EQ(r.checks.size(), 5u);
+  EXPECT_NE(r.ToJson().find(R"("ready":true)"), std::string::npos);
+}
+
+TEST(Readiness, EachFailingCheckMakesItNotReadyAndSaysWhy) {
+  const HealthLimits limits{100, 16};
+  {
+    HealthSnapshot s = Healthy();
+    s.processing = false;
+    const Readiness r = EvaluateReadiness(s, limits);
+    EXPECT_FALSE(r.ready);
+    EXPECT_FALSE(Check(r, "processing").ok);
+  }
+  {
+    HealthSnapshot s = Healthy();
+    s.connected = false;
+    EXPECT_FALSE(Check(EvaluateReadiness(s, limits), "nats_connected").ok);
+    EXPECT_FALSE(EvaluateReadiness(s, limits).ready);
+  }
+  {
+    HealthSnapshot s = Healthy();
+    s.missing_streams = {"PRICING_UPDATES", "DEAD_LETTERS"};
+    const HealthCheck c = Check(EvaluateReadiness(s, limits), "streams_present");
+    EXPECT_FALSE(c.ok);
+    EXPECT_EQ(c.detail, "missing: PRICING_UPDATES, DEAD_LETTERS");
+  }
+  {
+    HealthSnapshot s = Healthy();
+    s.consumer_pending = 101;
+    const HealthCheck c = Check(EvaluateReadiness(s, limits), "consumer_lag");
+    EXPECT_FALSE(c.ok);
+    EXPECT_EQ(c.detail, "101 pending (limit 100)");
+    s.consumer_pending = 100;  // the limit itself is fine
+    EXPECT_TRUE(EvaluateReadiness(s, limits).ready);
+    s.consumer_pending.reset();
+    s.consumer_error = "timeout";
+    EXPECT_FALSE(Check(EvaluateReadiness(s, limits), "consumer_lag").ok);
+  }
+  {
+    HealthSnapshot s = Healthy();
+    s.tick_age_seconds["sf"] = 16.5;
+    const HealthCheck c = Check(EvaluateReadiness(s, limits), "tick_age");
+    EXPECT_FALSE(c.ok);
+    EXPECT_EQ(c.detail, "nyc 6.0 s, sf 16.5 s (limit 16.0 s)");
+    s.tick_age_seconds.clear();  // no city at all is not ready either
+    EXPECT_FALSE(Check(EvaluateReadiness(s, limits), "tick_age").ok);
+  }
+}
+
+}  // namespace
+}  // namespace pricing
