@@ -565,11 +565,9 @@ void LiveProcessor::MonitorLoop() {
     }
     const bool was_processing = processing_since_ms_.load() != 0;
     lock.lock();
-    monitor_cv_.wait_for(lock, std::chrono::seconds(config_.health_check_interval_seconds),
-                         [&] {
-                           return monitor_stop_ ||
-                                  (!was_processing && processing_since_ms_.load() != 0);
-                         });
+    monitor_cv_.wait_for(lock, std::chrono::seconds(config_.health_check_interval_seconds), [&] {
+      return monitor_stop_ || (!was_processing && processing_since_ms_.load() != 0);
+    });
   }
 }
 
