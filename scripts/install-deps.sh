@@ -5,11 +5,11 @@ set -euo pipefail
 
 packages=(
   # toolchain
-  build-essential cmake ninja-build pkg-config git clang-format
+  build-essential cmake ninja-build pkg-config git clang-format curl
   # core libraries
   libeigen3-dev libyaml-cpp-dev libboost-dev libsimdjson-dev tzdata
   # messaging and observability
-  libnats-dev nats-server librdkafka-dev prometheus-cpp-dev libcurl4-openssl-dev zlib1g-dev
+  libnats-dev nats-server librdkafka-dev prometheus-cpp-dev prometheus libcurl4-openssl-dev zlib1g-dev
   # tests and benchmarks
   libgtest-dev libgmock-dev libbenchmark-dev python3 python3-yaml
   # validates deploy/docker-compose-nats.yml (no Docker engine is needed)

@@ -48,6 +48,7 @@ class NatsCluster {
 
   std::string urls() const;         // all client URLs, comma-separated
   std::string url(int node) const;  // one node's client URL
+  int monitor_port(int node) const { return nodes_[node].http_port; }
   std::string name(int node) const { return "n" + std::to_string(node + 1); }
   int NodeNamed(const std::string& server_name) const;
   void Kill(int node, int sig);  // SIGKILL, SIGSTOP, SIGCONT, ...
