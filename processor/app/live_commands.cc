@@ -45,6 +45,8 @@ int RunLiveCommand(const std::vector<std::string>& args) {
   const Flags flags(args, {"config", "log-level"});
   if (flags.Get("log-level") == "debug") SetLogLevel(LogLevel::kDebug);
   const Config config = LoadConfig(flags.Require("config"));
+  // First: a SIGTERM while starting ends the run cleanly instead of killing it.
+  InstallStopHandlers();
   SystemClock clock;
   LiveProcessor processor(config, clock);
   // Operational endpoints first: probes can tell "starting" from "dead".
@@ -68,7 +70,6 @@ int RunLiveCommand(const std::vector<std::string>& args) {
   http.Start();
   PRICING_LOG(kInfo) << "http: /metrics, /healthz, /readyz on " << config.http.bind << ":"
                      << http.port();
-  InstallStopHandlers();
   processor.Run(StopRequested());
   const LiveCounters& c = processor.counters();
   PRICING_LOG(kInfo) << "stopped: " << c.events_applied << " events applied, " << c.events_rejected
@@ -97,6 +98,7 @@ int RunSimulateCommand(const std::vector<std::string>& args) {
   if (o.rate <= 0 || o.drivers <= 0 || o.request_share < 0 || o.request_share > 1) {
     throw UsageError("--rate and --drivers must be > 0 and --request-share within [0, 1]");
   }
+  InstallStopHandlers();  // before the slow parts: a stop while starting is clean too
   SystemClock clock;
   Simulator sim(o, CityZones::Load(city->second), clock);
   JsPublisher publisher(config.publish.ack_wait_ms);
@@ -108,7 +110,6 @@ int RunSimulateCommand(const std::vector<std::string>& args) {
   settings.ack_handler_closure = &publisher;
   auto client = NatsClient::Connect(settings, 30000);
   publisher.Attach(client->js());
-  InstallStopHandlers();
   const SimulatorReport r = sim.Run(publisher, StopRequested());
   std::printf(
       "simulate: sent %llu events in %.1f s (%.0f/s achieved of %.0f/s asked), %llu acknowledged, "

@@ -131,6 +131,17 @@ TEST_F(DashboardsTest, EveryPanelQueryReturnsSeriesFromARealRun) {
                                "90", "--drivers", "800"},
       std::map<std::string, std::string>{}, dir_ / "generator.log");
 
+  // Series exist from the start with zeros; wait for real traffic in Prometheus first.
+  ASSERT_TRUE(WaitFor(
+      [&] {
+        const HttpResult r =
+            HttpGet(prom_port, "/api/v1/query?query=" +
+                                   UrlEncode("sum(rate(pricing_events_read_total[30s])) "
+                                             "> 50 and sum(pricing_ticks_closed_total) > 3"));
+        return r.status == 200 && r.body.find(R"("result":[])") == std::string::npos;
+      },
+      60000))
+      << "no traffic reached Prometheus; see " << dir_;
   // Every panel query, until all have series or time runs out (rates need a few scrapes).
   std::map<std::string, std::string> failing;
   const auto evaluate = [&] {
