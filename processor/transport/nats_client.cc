@@ -23,8 +23,12 @@ void NatsClient::OnReconnected(natsConnection* nc, void* closure) {
   PRICING_LOG(kInfo) << "nats: reconnected to " << url;
 }
 
-void NatsClient::OnClosed(natsConnection*, void*) {
+void NatsClient::OnClosed(natsConnection*, void* closure) {
+  auto* self = static_cast<NatsClient*>(closure);
   PRICING_LOG(kDebug) << "nats: connection closed";
+  std::lock_guard<std::mutex> lock(self->closed_mu_);
+  self->closed_ = true;
+  self->closed_cv_.notify_all();  // under the lock: the waiter frees us only after
 }
 
 void NatsClient::OnError(natsConnection*, natsSubscription*, natsStatus err, void*) {
@@ -90,7 +94,11 @@ std::unique_ptr<NatsClient> NatsClient::Connect(const NatsSettings& settings, in
 NatsClient::~NatsClient() {
   js_.reset();
   closing_ = true;
-  if (conn_) natsConnection_Close(conn_.get());
+  if (conn_) {
+    natsConnection_Close(conn_.get());
+    std::unique_lock<std::mutex> lock(closed_mu_);
+    closed_cv_.wait_for(lock, std::chrono::seconds(5), [this] { return closed_; });
+  }
 }
 
 NatsPtr<jsCtx> NatsClient::NewJetStream(int64_t request_timeout_ms) const {

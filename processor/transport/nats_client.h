@@ -4,8 +4,10 @@
 #pragma once
 
 #include <atomic>
+#include <condition_variable>
 #include <cstdint>
 #include <memory>
+#include <mutex>
 #include <string>
 
 #include "transport/nats_handles.h"
@@ -62,6 +64,11 @@ class NatsClient {
   std::atomic<uint64_t> reconnects_{0};
   std::atomic<uint64_t> disconnects_{0};
   std::atomic<bool> closing_{false};
+  // libnats runs the connection callbacks on its own thread, after Close returns: the
+  // destructor waits for the closed callback (the last one) before freeing `this`.
+  std::mutex closed_mu_;
+  std::condition_variable closed_cv_;
+  bool closed_ = false;
 };
 
 }  // namespace pricing
