@@ -11,14 +11,8 @@ namespace {
 
 using test::RectZone;
 
-// The value of the series `name{labels}` in a text exposition, or -1 when absent.
 double Value(const std::string& scrape, const std::string& series) {
-  std::istringstream in(scrape);
-  std::string line;
-  while (std::getline(in, line)) {
-    if (line.rfind(series + " ", 0) == 0) return std::stod(line.substr(series.size() + 1));
-  }
-  return -1;
+  return test::MetricValue(scrape, series);
 }
 
 TEST(Metrics, CountsInputsByCityKindAndReason) {

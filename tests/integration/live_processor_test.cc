@@ -16,6 +16,7 @@
 #include "engine/pricing_engine.h"
 #include "http_get.h"
 #include "replay/replay.h"
+#include "test_util.h"
 #include "transport/stream_admin.h"
 
 namespace pricing::test {
@@ -410,16 +411,6 @@ TEST_F(LiveProcessorTest, ConfigUpdateAppliesFromTheNextTickAndStaleVersionsAreR
       EXPECT_LE(u.multiplier, 1.1);
     }
   }
-}
-
-// The value of `series` in a Prometheus text exposition, or -1 when absent.
-double MetricValue(const std::string& scrape, const std::string& series) {
-  std::istringstream in(scrape);
-  std::string line;
-  while (std::getline(in, line)) {
-    if (line.rfind(series + " ", 0) == 0) return std::stod(line.substr(series.size() + 1));
-  }
-  return -1;
 }
 
 TEST_F(LiveProcessorTest, MetricsAndHealthOverHttpFollowTheRunAndTheCluster) {
