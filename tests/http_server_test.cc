@@ -2,9 +2,11 @@
 
 #include <gtest/gtest.h>
 
+#include <boost/beast/websocket.hpp>
 #include <stdexcept>
 
 #include "http_get.h"
+#include "ws_client.h"
 
 namespace pricing {
 namespace {
@@ -41,6 +43,49 @@ TEST(HttpServer, RoutesExactPathsAndAnswersUnknownOnesWith404) {
   EXPECT_EQ(HttpGet(server.port(), "/hello").status, 200);
   server.Stop();
   EXPECT_EQ(HttpGet(server.port(), "/hello").status, 0);
+}
+
+TEST(HttpServer, HandsWebSocketUpgradesToTheirHandlerOrRefusesThem) {
+  namespace websocket = boost::beast::websocket;
+  HttpServer server("127.0.0.1", 0);
+  server.HandleUpgrade(
+      "/ws",
+      [](const HttpServer::Request& r)
+          -> std::variant<HttpServer::Response, HttpServer::UpgradeAccept> {
+        if (r.query == "refuse") return HttpServer::Response{403, "text/plain", "no\n"};
+        return [query = r.query](boost::asio::ip::tcp::socket socket,
+                                 HttpServer::UpgradeRequest request) {
+          // Greets with the query it was opened with, then ends.
+          auto ws =
+              std::make_shared<websocket::stream<boost::beast::tcp_stream>>(std::move(socket));
+          ws->async_accept(request, [ws, query](boost::beast::error_code ec) {
+            if (ec) return;
+            auto text = std::make_shared<std::string>("hello " + query);
+            ws->async_write(
+                boost::asio::buffer(*text), [ws, text](boost::beast::error_code, std::size_t) {
+                  ws->async_close(websocket::close_code::normal, [ws](boost::beast::error_code) {});
+                });
+          });
+        };
+      });
+  server.Handle("/plain", [](const HttpServer::Request&) {
+    return HttpServer::Response{200, "text/plain", "plain"};
+  });
+  server.Start();
+  test::WsClient client;
+  ASSERT_TRUE(client.Connect(server.port(), "/ws?x=1"));
+  EXPECT_EQ(client.Read(5000).value_or(""), "hello x=1");
+  EXPECT_FALSE(client.Read(5000)) << "the handler closed the connection";
+  int status = 0;
+  test::WsClient refused;
+  EXPECT_FALSE(refused.Connect(server.port(), "/ws?refuse", &status));
+  EXPECT_EQ(status, 403);
+  // A plain request to a WebSocket path is told what to do; other paths are unaffected.
+  EXPECT_EQ(HttpGet(server.port(), "/ws").status, 426);
+  EXPECT_EQ(HttpGet(server.port(), "/plain").status, 200);
+  test::WsClient wrong;
+  EXPECT_FALSE(wrong.Connect(server.port(), "/plain", &status));
+  EXPECT_EQ(status, 200) << "an upgrade to a plain path gets the plain answer";
 }
 
 TEST(HttpServer, RefusesAPortInUseNamingTheAddress) {

@@ -1,12 +1,15 @@
 // The commands that talk to a NATS cluster: run, simulate, streams, consumer.
+#include <chrono>
 #include <csignal>
 #include <iostream>
+#include <thread>
 
 #include "app/commands.h"
 #include "app/flags.h"
 #include "common/clock.h"
 #include "common/log.h"
 #include "config/config.h"
+#include "gateway/gateway.h"
 #include "http/http_server.h"
 #include "live/live_processor.h"
 #include "sim/simulator.h"
@@ -49,6 +52,9 @@ int RunLiveCommand(const std::vector<std::string>& args) {
   InstallStopHandlers();
   SystemClock clock;
   LiveProcessor processor(config, clock);
+  // Before the server: sessions still queued on its threads refer to the gateway.
+  std::unique_ptr<SurgeGateway> gateway;
+  if (config.gateway.enabled) gateway = std::make_unique<SurgeGateway>(config, processor.metrics());
   // Operational endpoints first: probes can tell "starting" from "dead".
   HttpServer http(config.http.bind, static_cast<uint16_t>(config.http.port));
   http.Handle("/metrics", [&](const HttpServer::Request&) {
@@ -67,14 +73,52 @@ int RunLiveCommand(const std::vector<std::string>& args) {
     const Readiness r = processor.readiness();
     return HttpServer::Response{r.ready ? 200u : 503u, "application/json", r.ToJson()};
   });
-  http.Start();
-  PRICING_LOG(kInfo) << "http: /metrics, /healthz, /readyz on " << config.http.bind << ":"
-                     << http.port();
+  if (gateway) gateway->AddRoutes(http);
+  http.Start(2);
+  PRICING_LOG(kInfo) << "http: /metrics, /healthz, /readyz" << (gateway ? ", /ws, /map" : "")
+                     << " on " << config.http.bind << ":" << http.port();
+  if (gateway) gateway->Start();
   processor.Run(StopRequested());
+  if (gateway) gateway->Stop();
   const LiveCounters& c = processor.counters();
   PRICING_LOG(kInfo) << "stopped: " << c.events_applied << " events applied, " << c.events_rejected
                      << " dead-lettered, " << c.ticks_closed << " ticks, "
                      << processor.publisher().stats().acked << " publishes stored";
+  return 0;
+}
+
+int RunGatewayCommand(const std::vector<std::string>& args) {
+  const Flags flags(args, {"config", "port", "log-level"});
+  if (flags.Get("log-level") == "debug") SetLogLevel(LogLevel::kDebug);
+  const Config config = LoadConfig(flags.Require("config"));
+  InstallStopHandlers();
+  const int64_t port = flags.GetInt("port", config.http.port);
+  if (port < 0 || port > 65535) throw UsageError("--port must be 0 (any free port) to 65535");
+  MetricsOptions mo;
+  mo.zone_series = false;  // the processor exports those; a gateway has only its own
+  Metrics metrics(mo);
+  SurgeGateway gateway(config, metrics);
+  HttpServer http(config.http.bind, static_cast<uint16_t>(port));
+  gateway.AddRoutes(http);
+  http.Handle("/metrics", [&](const HttpServer::Request&) {
+    return HttpServer::Response{200, "text/plain; version=0.0.4; charset=utf-8", metrics.Scrape()};
+  });
+  http.Handle("/healthz", [](const HttpServer::Request&) {
+    return HttpServer::Response{200, "application/json", R"({"alive":true})"};
+  });
+  http.Handle("/readyz", [&](const HttpServer::Request&) {
+    const bool ready = gateway.subscribed();
+    return HttpServer::Response{ready ? 200u : 503u, "application/json",
+                                std::string(R"({"ready":)") + (ready ? "true" : "false") +
+                                    R"(,"clients":)" + std::to_string(gateway.clients()) + "}"};
+  });
+  http.Start(2);
+  gateway.Start();
+  PRICING_LOG(kInfo) << "gateway: /ws, /map, /metrics, /healthz, /readyz on " << config.http.bind
+                     << ":" << http.port();
+  while (!StopRequested().load()) std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  gateway.Stop();
+  PRICING_LOG(kInfo) << "gateway: stopped";
   return 0;
 }
 

@@ -17,6 +17,12 @@ commands:
   run --config FILE
       The live processor: consume LOCATION_EVENTS from the NATS cluster of the
       configuration (nats_url), publish prices; SIGINT/SIGTERM stop it cleanly.
+      Serves /metrics, /healthz, /readyz and, unless gateway.enabled is false, the
+      WebSocket push channel and live map of `gateway` on http.port.
+  gateway --config FILE [--port N]
+      Only the WebSocket push channel (/ws?city=C[&zones=ID,ID]) and the live map
+      (/map): follows the cluster's outputs; run as many as needed (each gets every
+      event).
   simulate --config FILE [--city C] [--rate N/s] [--duration S] [--drivers N]
            [--request-share F] [--hotspots N] [--seed N] [--pickups CSV] [--acked-log FILE]
       Publish driver pings and ride requests at a fixed open-loop rate.
@@ -55,6 +61,7 @@ int main(int argc, char** argv) {
     if (command == "simulate") return pricing::RunSimulateCommand(args);
     if (command == "streams") return pricing::RunStreamsCommand(args);
     if (command == "consumer") return pricing::RunConsumerCommand(args);
+    if (command == "gateway") return pricing::RunGatewayCommand(args);
     if (command == "watch") return pricing::RunWatchCommand(args);
     std::cerr << "pricing: unknown command '" << command << "'\n" << kUsage;
     return 2;

@@ -325,7 +325,7 @@ Config LoadConfig(const std::filesystem::path& path, const EnvLookup& env) {
       root,
       {"window_seconds", "interval_seconds", "allowed_lateness_ms", "max_future_skew_ms",
        "health_check_interval_seconds", "nats_url", "model", "cities", "streams", "consumer",
-       "publish", "nats_send_asap", "max_catch_up_seconds", "http", "health"},
+       "publish", "nats_send_asap", "max_catch_up_seconds", "http", "health", "gateway"},
       "", r);
   if (root["window_seconds"])
     c.window_seconds = ReadInt(root["window_seconds"], "window_seconds", r);
@@ -402,6 +402,18 @@ Config LoadConfig(const std::filesystem::path& path, const EnvLookup& env) {
       c.health.max_tick_age_seconds =
           ReadPositive(n["max_tick_age_seconds"], "health.max_tick_age_seconds", r, 0);
     }
+  }
+
+  if (const YAML::Node n = root["gateway"]) {
+    if (!n.IsMap()) r.Fail("gateway", "must be a mapping");
+    RejectUnknownKeys(n, {"enabled", "max_queue_messages", "max_clients"}, "gateway.", r);
+    if (n["enabled"]) c.gateway.enabled = ReadBool(n["enabled"], "gateway.enabled", r);
+    if (n["max_queue_messages"]) {
+      c.gateway.max_queue_messages =
+          ReadPositive(n["max_queue_messages"], "gateway.max_queue_messages", r, 1);
+    }
+    if (n["max_clients"])
+      c.gateway.max_clients = ReadPositive(n["max_clients"], "gateway.max_clients", r, 1);
   }
 
   // Environment overrides win over the file (pricing-model.md, "Configuration keys").

@@ -97,6 +97,13 @@ struct HealthConfig {
   int64_t max_tick_age_seconds = 0;   // 0: three intervals plus the allowed lateness
 };
 
+// The WebSocket push channel and live map (gateway/gateway.h), on the HTTP port.
+struct GatewayConfig {
+  bool enabled = true;               // in `pricing run`; `pricing gateway` always serves it
+  int64_t max_queue_messages = 256;  // a client further behind is disconnected
+  int64_t max_clients = 10000;       // more are refused with 503
+};
+
 // Asynchronous publishing of outputs and dead letters.
 struct PublishConfig {
   int64_t max_pending = 4096;  // in-flight publishes awaiting their PubAck
@@ -126,6 +133,7 @@ struct Config {
   PublishConfig publish;
   HttpConfig http;
   HealthConfig health;
+  GatewayConfig gateway;
 
   int64_t window_ms() const { return window_seconds * 1000; }
   int64_t interval_ms() const { return interval_seconds * 1000; }

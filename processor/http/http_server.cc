@@ -3,6 +3,7 @@
 #include <boost/asio/strand.hpp>
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
+#include <boost/beast/websocket/rfc6455.hpp>
 #include <chrono>
 #include <optional>
 #include <stdexcept>
@@ -100,7 +101,22 @@ class HttpServer::Session : public std::enable_shared_from_this<HttpServer::Sess
     if (q != std::string_view::npos) request.query = std::string(target.substr(q + 1));
     Response response;
     try {
-      response = server_.Dispatch(request);
+      if (const UpgradeHandler* upgrade = server_.FindUpgrade(request.path)) {
+        if (!beast::websocket::is_upgrade(req)) {
+          response = {426, "text/plain", "WebSocket only: send an Upgrade request\n"};
+        } else {
+          auto decision = (*upgrade)(request);
+          if (auto* accept = std::get_if<UpgradeAccept>(&decision)) {
+            // The connection is the handler's from here on, timer included.
+            stream_.expires_never();
+            (*accept)(stream_.release_socket(), parser_->release());
+            return;
+          }
+          response = std::move(std::get<Response>(decision));
+        }
+      } else {
+        response = server_.Dispatch(request);
+      }
     } catch (const std::exception& e) {
       PRICING_LOG(kError) << "http " << request.path << ": " << e.what();
       response = {500, "text/plain", std::string("internal error: ") + e.what() + "\n"};
@@ -157,6 +173,15 @@ HttpServer::~HttpServer() { Stop(); }
 
 void HttpServer::Handle(std::string path, Handler handler) {
   routes_[std::move(path)] = std::move(handler);
+}
+
+void HttpServer::HandleUpgrade(std::string path, UpgradeHandler handler) {
+  upgrades_[std::move(path)] = std::move(handler);
+}
+
+const HttpServer::UpgradeHandler* HttpServer::FindUpgrade(std::string_view path) const {
+  const auto it = upgrades_.find(path);
+  return it == upgrades_.end() ? nullptr : &it->second;
 }
 
 HttpServer::Response HttpServer::Dispatch(const Request& request) const {
