@@ -3,7 +3,7 @@
 // dependencies and no assets from elsewhere: the page must work without internet.
 'use strict';
 
-const CALM = '#d5e4cf';
+const CALM = 'rgb(213, 228, 207)';  // #d5e4cf, as computed styles write it
 const RAMP = [[1.0, [254, 224, 139]], [1.5, [253, 174, 97]], [2.0, [244, 109, 67]],
               [3.0, [165, 0, 38]]];
 
