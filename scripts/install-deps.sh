@@ -14,6 +14,8 @@ packages=(
   libgtest-dev libgmock-dev libbenchmark-dev python3 python3-yaml
   # validates deploy/docker-compose-nats.yml (no Docker engine is needed)
   docker-compose
+  # the live map test drives headless Chromium
+  chromium
 )
 
 SUDO=""

@@ -129,7 +129,9 @@ class Session : public std::enable_shared_from_this<Session> {
     ws_.text(true);
     ws_.async_write(asio::buffer(*queue_.front()),
                     [self = shared_from_this()](beast::error_code ec, std::size_t) {
-                      if (ec) return self->End();
+                      // Ended meanwhile (a slow client's queue is already cleared):
+                      // this write may still report success.
+                      if (ec || self->ended_) return self->End();
                       self->queue_.pop_front();
                       self->registry_->metrics().WebSocketSent(1);
                       self->Write();
