@@ -80,13 +80,13 @@ double WatchDrain(int http_port, uint64_t events) {
 
 // A consumer that only fetches and acknowledges, like the processor's loop without
 // work; it times itself from its first to its last message.
-double DrainFetchAckOnly(NatsClient& client, const std::string& durable, uint64_t target,
-                         int64_t from_ms) {
+double DrainFetchAckOnly(NatsClient& client, const ConsumerConfig& consumer,
+                         const std::string& durable, uint64_t target, int64_t from_ms) {
   jsSubOptions so;
   jsSubOptions_Init(&so);
   so.Stream = "LOCATION_EVENTS";
   so.Config.AckPolicy = js_AckExplicit;
-  so.Config.MaxAckPending = 20000;
+  so.Config.MaxAckPending = consumer.max_ack_pending;
   so.Config.DeliverPolicy = js_DeliverByStartTime;
   so.Config.OptStartTime = from_ms * 1'000'000;
   natsSubscription* raw = nullptr;
@@ -99,7 +99,7 @@ double DrainFetchAckOnly(NatsClient& client, const std::string& durable, uint64_
   Clock::time_point first_at{};
   uint64_t count = 0, last_seq = 0;
   while (last_seq < target) {
-    auto batch = puller.Fetch(512, 50);
+    auto batch = puller.Fetch(static_cast<int>(consumer.batch), consumer.fetch_wait_ms);
     if (batch.empty()) continue;
     if (first_at == Clock::time_point{}) first_at = Clock::now();
     for (auto& m : batch) {
@@ -207,8 +207,9 @@ int Main(int argc, char** argv) {
   // Durable names unique to this run: a second run on the same cluster starts afresh.
   const std::string run = std::to_string(::getpid());
   for (int r = 0; r < rounds; ++r) {
-    baseline.push_back(DrainFetchAckOnly(
-        *client, "bench-fetch-ack-" + run + "-" + std::to_string(r), target, from_ms));
+    baseline.push_back(DrainFetchAckOnly(*client, config.consumer,
+                                         "bench-fetch-ack-" + run + "-" + std::to_string(r), target,
+                                         from_ms));
     std::fprintf(stderr, "round %d: fetch+ack only %.0f/s\n", r + 1, baseline.back());
     processor.push_back(DrainWithProcessor(pricing_bin, config_path,
                                            "bench-processor-" + run + "-" + std::to_string(r),

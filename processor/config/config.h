@@ -76,7 +76,7 @@ std::vector<StreamConfig> DefaultStreams(int64_t replicas);
 // The durable pull consumer the processor reads LOCATION_EVENTS with.
 struct ConsumerConfig {
   std::string durable = "pricing-processor";
-  int64_t batch = 512;              // messages per fetch
+  int64_t batch = 2048;             // messages per fetch (at most; a fetch ends at fetch_wait_ms)
   int64_t fetch_wait_ms = 50;       // longest a fetch waits when nothing arrives
   int64_t ack_wait_seconds = 30;    // redelivery after this long without an ack
   int64_t max_ack_pending = 20000;  // in-flight unacknowledged messages
