@@ -297,8 +297,8 @@ void SurgeGateway::AddRoutes(HttpServer& server) {
     QueryParam(r.query, "city", &key);
     City* city = FindCity(key);
     if (city == nullptr) return Json(404, R"({"error":"unknown city: /api/zones?city=<city>"})");
-    std::lock_guard<std::mutex> lock(mu_);
-    if (city->map_geojson.empty()) city->map_geojson = MapGeoJson(*city->zones);
+    // Zones never change: built once, without holding up the boards.
+    std::call_once(*city->map_once, [&] { city->map_geojson = MapGeoJson(*city->zones); });
     return HttpServer::Response{200, "application/geo+json", city->map_geojson};
   });
   server.Handle("/api/zone", [this](const HttpServer::Request& r) {

@@ -55,7 +55,8 @@ class SurgeGateway {
   struct City {
     std::shared_ptr<const ZoneSet> zones;
     std::unique_ptr<SurgeBoard> board;
-    std::string map_geojson;  // built once, on first request
+    std::string map_geojson;  // built once, on first request, outside mu_
+    std::unique_ptr<std::once_flag> map_once = std::make_unique<std::once_flag>();
   };
   City* FindCity(std::string_view key);
   HttpServer::Response Json(unsigned status, std::string body) const;
