@@ -16,6 +16,8 @@ packages=(
   docker-compose
   # the live map test drives headless Chromium
   chromium
+  # libFuzzer targets (fuzz/, scripts/fuzz.sh)
+  clang libclang-rt-14-dev
 )
 
 SUDO=""

@@ -2,6 +2,7 @@
 
 #include <gtest/gtest.h>
 
+#include <filesystem>
 #include <map>
 
 #include "engine/pricing_engine.h"
@@ -47,6 +48,27 @@ class ConfigTest : public ::testing::Test {
   static constexpr const char* kCity = "cities:\n  nyc:\n    zones: zones.geojson\n";
   TempDir dir_;
 };
+
+// The fuzzer's seeds and every input it ever crashed on (fuzz/regressions/): each loads
+// or is refused with a ConfigError naming the file, and nothing else escapes.
+TEST_F(ConfigTest, ReplaysTheFuzzSeedsAndRegressions) {
+  int replayed = 0;
+  const EnvLookup no_env = [](const std::string&) { return std::nullopt; };
+  for (const char* dir : {"fuzz/corpus/config_loader", "fuzz/regressions/config_loader"}) {
+    const auto path = std::filesystem::path(PRICING_SOURCE_DIR) / dir;
+    if (!std::filesystem::exists(path)) continue;
+    for (const auto& f : std::filesystem::directory_iterator(path)) {
+      try {
+        LoadConfig(f.path(), no_env);
+      } catch (const ConfigError& e) {
+        EXPECT_NE(std::string(e.what()).find(f.path().filename().string()), std::string::npos)
+            << e.what();
+      }
+      ++replayed;
+    }
+  }
+  EXPECT_GE(replayed, 3) << "the committed seeds are missing";
+}
 
 TEST_F(ConfigTest, DefaultsAreThoseOfTheSpec) {
   const Config c = LoadConfig(Write(kCity), Env({}));

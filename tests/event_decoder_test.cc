@@ -2,6 +2,9 @@
 
 #include <gtest/gtest.h>
 
+#include <filesystem>
+#include <fstream>
+#include <sstream>
 #include <string>
 
 #include "events/subject.h"
@@ -13,6 +16,33 @@ constexpr const char* kPing =
     R"({"driver_id":"d-1042","lat":40.7527,"lon":-73.9772,"status":"available","ts":1700000000123})";
 constexpr const char* kRequest =
     R"({"request_id":"r-88121","rider_id":"u-731","lat":40.7411,"lon":-73.9897,"ts":1700000000456})";
+
+// The fuzzer's seeds and every input it ever crashed on (fuzz/regressions/), replayed
+// as the fuzzer feeds them: first byte the kind, the rest the payload. Under the debug
+// preset's sanitizers a regression shows as a report, not just a wrong answer.
+TEST(EventDecoder, ReplaysTheFuzzSeedsAndRegressions) {
+  int replayed = 0;
+  EventDecoder decoder;
+  for (const char* dir : {"fuzz/corpus/event_decoder", "fuzz/regressions/event_decoder"}) {
+    const auto path = std::filesystem::path(PRICING_SOURCE_DIR) / dir;
+    if (!std::filesystem::exists(path)) continue;
+    for (const auto& f : std::filesystem::directory_iterator(path)) {
+      std::ifstream in(f.path(), std::ios::binary);
+      std::stringstream ss;
+      ss << in.rdbuf();
+      const std::string bytes = ss.str();
+      if (bytes.empty()) continue;
+      const EventKind kind = (bytes[0] & 1) ? EventKind::kRideRequest : EventKind::kDriverPing;
+      const DecodeResult r = decoder.Decode(kind, std::string_view(bytes).substr(1));
+      if (r.ok()) {
+        EXPECT_LE(r.event.entity_id.size(), EventDecoder::kMaxIdBytes) << f.path();
+      }
+      ParseInputSubject(std::string_view(bytes).substr(1));
+      ++replayed;
+    }
+  }
+  EXPECT_GE(replayed, 3) << "the committed seeds are missing";
+}
 
 TEST(EventDecoder, DecodesTheSpecDriverPing) {
   EventDecoder d;
