@@ -46,7 +46,12 @@ std::string Scalar(const YAML::Node& node) {
 void RejectUnknownKeys(const YAML::Node& map, const std::vector<std::string>& allowed,
                        const std::string& prefix, const Reporter& r) {
   for (const auto& kv : map) {
-    const std::string key = kv.first.as<std::string>();
+    if (!kv.first.IsScalar()) {
+      // A complex key ("? ..."), a list or a mapping where a name belongs.
+      r.Fail(prefix + "?", "a key is " + Scalar(kv.first) +
+                               ", not a plain name; allowed keys here: " + Join(allowed));
+    }
+    const std::string key = kv.first.Scalar();
     bool known = false;
     for (const auto& a : allowed) known = known || a == key;
     if (!known) r.Fail(prefix + key, "unknown key; allowed keys here: " + Join(allowed));
@@ -307,7 +312,23 @@ void ValidateZoneOverride(const ZoneOverride& o, const ModelParams& params,
   }
 }
 
+namespace {
+Config LoadConfigFile(const std::filesystem::path& path, const EnvLookup& env);
+}  // namespace
+
 Config LoadConfig(const std::filesystem::path& path, const EnvLookup& env) {
+  try {
+    return LoadConfigFile(path, env);
+  } catch (const YAML::Exception& e) {
+    // Whatever a check above did not foresee still names the file and the position
+    // (found by fuzz/fuzz_config_loader.cc).
+    throw ConfigError(path.string() + ": " + e.what());
+  }
+}
+
+namespace {
+
+Config LoadConfigFile(const std::filesystem::path& path, const EnvLookup& env) {
   const Reporter r(path.string());
   YAML::Node root;
   try {
@@ -497,5 +518,7 @@ Config LoadConfig(const std::filesystem::path& path, const EnvLookup& env) {
   }
   return c;
 }
+
+}  // namespace
 
 }  // namespace pricing

@@ -127,8 +127,11 @@ class Session : public std::enable_shared_from_this<Session> {
       return;
     }
     ws_.text(true);
-    ws_.async_write(asio::buffer(*queue_.front()),
-                    [self = shared_from_this()](beast::error_code ec, std::size_t) {
+    // The handler holds the message: End() may clear the queue while the write is
+    // still in progress, and the write must not outlive its buffer.
+    Payload message = queue_.front();
+    ws_.async_write(asio::buffer(*message),
+                    [self = shared_from_this(), message](beast::error_code ec, std::size_t) {
                       // Ended meanwhile (a slow client's queue is already cleared):
                       // this write may still report success.
                       if (ec || self->ended_) return self->End();
@@ -179,20 +182,17 @@ std::string_view CityOf(std::string_view subject, std::string_view prefix) {
 
 }  // namespace
 
+// The gauge is set under the lock, so concurrent changes cannot leave it stale.
 void SurgeGateway::Registry::Add(const std::string& city, const std::shared_ptr<Session>& s) {
-  {
-    std::lock_guard<std::mutex> lock(mu_);
-    by_city_[city].emplace(s.get(), s);
-  }
+  std::lock_guard<std::mutex> lock(mu_);
+  by_city_[city].emplace(s.get(), s);
   metrics_.WebSocketClients(static_cast<int64_t>(++count_));
 }
 
 void SurgeGateway::Registry::Remove(const std::string& city, Session* s) {
-  {
-    std::lock_guard<std::mutex> lock(mu_);
-    auto it = by_city_.find(city);
-    if (it == by_city_.end() || it->second.erase(s) == 0) return;
-  }
+  std::lock_guard<std::mutex> lock(mu_);
+  auto it = by_city_.find(city);
+  if (it == by_city_.end() || it->second.erase(s) == 0) return;
   metrics_.WebSocketClients(static_cast<int64_t>(--count_));
 }
 
