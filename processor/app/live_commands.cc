@@ -32,6 +32,11 @@ std::unique_ptr<NatsClient> ConnectAdmin(const Config& config) {
   return client;
 }
 
+// What /metrics answers: the text exposition format.
+HttpServer::Response ScrapeResponse(Metrics& metrics) {
+  return {200, "text/plain; version=0.0.4; charset=utf-8", metrics.Scrape()};
+}
+
 }  // namespace
 
 const std::atomic<bool>& StopRequested() { return g_stop; }
@@ -57,10 +62,8 @@ int RunLiveCommand(const std::vector<std::string>& args) {
   if (config.gateway.enabled) gateway = std::make_unique<SurgeGateway>(config, processor.metrics());
   // Operational endpoints first: probes can tell "starting" from "dead".
   HttpServer http(config.http.bind, static_cast<uint16_t>(config.http.port));
-  http.Handle("/metrics", [&](const HttpServer::Request&) {
-    return HttpServer::Response{200, "text/plain; version=0.0.4; charset=utf-8",
-                                processor.metrics().Scrape()};
-  });
+  http.Handle("/metrics",
+              [&](const HttpServer::Request&) { return ScrapeResponse(processor.metrics()); });
   http.Handle("/healthz", [&](const HttpServer::Request&) {
     const bool alive = processor.alive();
     return HttpServer::Response{
@@ -100,9 +103,7 @@ int RunGatewayCommand(const std::vector<std::string>& args) {
   SurgeGateway gateway(config, metrics);
   HttpServer http(config.http.bind, static_cast<uint16_t>(port));
   gateway.AddRoutes(http);
-  http.Handle("/metrics", [&](const HttpServer::Request&) {
-    return HttpServer::Response{200, "text/plain; version=0.0.4; charset=utf-8", metrics.Scrape()};
-  });
+  http.Handle("/metrics", [&](const HttpServer::Request&) { return ScrapeResponse(metrics); });
   http.Handle("/healthz", [](const HttpServer::Request&) {
     return HttpServer::Response{200, "application/json", R"({"alive":true})"};
   });

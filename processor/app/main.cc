@@ -1,6 +1,4 @@
 // pricing: the surge pricing processor's command-line entry point.
-#include <sys/resource.h>
-
 #include <csignal>
 #include <iostream>
 #include <string>
@@ -8,6 +6,7 @@
 
 #include "app/commands.h"
 #include "app/flags.h"
+#include "common/open_files.h"
 #include "config/config.h"
 #include "transport/nats_handles.h"
 
@@ -50,12 +49,7 @@ int main(int argc, char** argv) {
   // A write to a connection the server has just closed must be an error to handle,
   // not a silent death.
   std::signal(SIGPIPE, SIG_IGN);
-  // Every WebSocket client is a descriptor: take what the hard limit allows (Debian's
-  // default soft limit of 1024 would refuse the thousandth client).
-  if (rlimit rl{}; getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
-    rl.rlim_cur = rl.rlim_max;
-    setrlimit(RLIMIT_NOFILE, &rl);
-  }
+  pricing::RaiseOpenFileLimit();
   if (argc < 2 || std::string(argv[1]) == "--help" || std::string(argv[1]) == "help") {
     std::cout << kUsage;
     return argc < 2 ? 2 : 0;

@@ -1,6 +1,5 @@
 #include "gateway/gateway.h"
 
-#include <boost/asio/dispatch.hpp>
 #include <boost/asio/post.hpp>
 #include <boost/beast/core.hpp>
 #include <boost/beast/websocket.hpp>
@@ -172,6 +171,10 @@ class Session : public std::enable_shared_from_this<Session> {
   bool open_ = false, closing_ = false, ended_ = false;
 };
 
+HttpServer::Response Json(unsigned status, std::string body) {
+  return {status, "application/json", std::move(body)};
+}
+
 // The first path token after `prefix` ("pricing.update." → "nyc" in
 // "pricing.update.nyc.132"), or empty.
 std::string_view CityOf(std::string_view subject, std::string_view prefix) {
@@ -239,10 +242,6 @@ SurgeGateway::~SurgeGateway() { Stop(0); }
 SurgeGateway::City* SurgeGateway::FindCity(std::string_view key) {
   const auto it = cities_.find(key);
   return it == cities_.end() ? nullptr : &it->second;
-}
-
-HttpServer::Response SurgeGateway::Json(unsigned status, std::string body) const {
-  return {status, "application/json", std::move(body)};
 }
 
 void SurgeGateway::AddRoutes(HttpServer& server) {

@@ -59,7 +59,6 @@ class SurgeGateway {
     std::unique_ptr<std::once_flag> map_once = std::make_unique<std::once_flag>();
   };
   City* FindCity(std::string_view key);
-  HttpServer::Response Json(unsigned status, std::string body) const;
   void SubscribeLoop();
   static void OnSubscriptionDone(void* closure);
   bool TrySubscribe();

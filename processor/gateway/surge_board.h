@@ -63,8 +63,6 @@ class SurgeBoard {
   // The newest tick known for any zone (0 before the first message).
   int64_t tick() const { return tick_; }
   std::size_t known_zones() const;
-  const ZoneSet& zones() const { return *zones_; }
-  const std::string& city() const { return city_; }
 
  private:
   struct ZoneState {

@@ -86,7 +86,6 @@ class Chromium {
   }
 
   ~Chromium() {
-    boost::beast::error_code ec;
     ws_.next_layer().close();
     process_->Signal(SIGTERM);
     if (process_->Wait(10000) < 0) process_->Signal(SIGKILL);

@@ -4,7 +4,6 @@
 #include <gtest/gtest.h>
 #include <signal.h>
 #include <simdjson.h>
-#include <sys/resource.h>
 #include <sys/socket.h>
 
 #include <algorithm>
@@ -16,6 +15,7 @@
 
 #include "cluster_fixture.h"
 #include "common/json_writer.h"
+#include "common/open_files.h"
 #include "config/config.h"
 #include "engine/outputs.h"
 #include "http_get.h"
@@ -31,14 +31,6 @@ namespace fs = std::filesystem;
 
 constexpr int64_t kTick0 = 1'790'000'000'000;  // a tick in 2026, ms
 constexpr int kTickMs = 1000;
-
-void RaiseOpenFileLimit() {
-  rlimit rl{};
-  if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
-    rl.rlim_cur = rl.rlim_max;
-    setrlimit(RLIMIT_NOFILE, &rl);
-  }
-}
 
 double Percentile(std::vector<double> v, double p) {
   if (v.empty()) return 0;
