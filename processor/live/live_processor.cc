@@ -603,13 +603,12 @@ void LiveProcessor::Run(const std::atomic<bool>& stop) {
     const int64_t wait =
         backlog ? config_.consumer.fetch_wait_ms
                 : std::clamp<int64_t>(NextCloseMs() - now, 10, config_.consumer.fetch_wait_ms);
-    std::vector<NatsPtr<natsMsg>> batch =
-        puller_->Fetch(static_cast<int>(config_.consumer.batch), wait);
+    // Each event is handled as it arrives, while the rest of the batch is on its way.
     backlog = false;
-    if (!batch.empty()) {
-      const int64_t batch_now = clock_.NowMs();
-      for (auto& msg : batch) backlog = HandleInput(std::move(msg), batch_now, false);
-    } else if (clock_.NowMs() >= NextCloseMs()) {
+    const int handled = puller_->FetchEach(
+        static_cast<int>(config_.consumer.batch), wait,
+        [&](NatsPtr<natsMsg> m) { backlog = HandleInput(std::move(m), clock_.NowMs(), false); });
+    if (handled == 0 && clock_.NowMs() >= NextCloseMs()) {
       // Nothing came back but a tick is due: close it only if nothing is waiting for us,
       // or it would miss events stored before its time.
       backlog = InputsOutstanding();

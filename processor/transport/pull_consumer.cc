@@ -31,18 +31,18 @@ PullConsumer::PullConsumer(natsConnection* conn, std::string stream, std::string
   natsSubscription_SetPendingLimits(sub_.get(), 1 << 20, 512 * 1024 * 1024);
 }
 
-void PullConsumer::Collect(int64_t wait_ms, int batch, std::vector<NatsPtr<natsMsg>>* out,
+bool PullConsumer::Collect(int64_t wait_ms, int handed, int room, const OnMessage& on_message,
                            bool* request_done) {
   natsMsg* raw = nullptr;
-  if (natsSubscription_NextMsg(&raw, sub_.get(), wait_ms) != NATS_OK) return;
+  if (natsSubscription_NextMsg(&raw, sub_.get(), wait_ms) != NATS_OK) return false;
   NatsPtr<natsMsg> msg(raw);
   if (IsUserMessage(msg.get())) {
-    if (static_cast<int>(out->size()) < batch) {
-      out->push_back(std::move(msg));
-    } else {
-      early_.push_back(std::move(msg));
+    if (handed < room) {
+      on_message(std::move(msg));
+      return true;
     }
-    return;
+    early_.push_back(std::move(msg));
+    return false;
   }
   // A status reply: 404 no messages, 408 request expired, 409 (max ack pending, a
   // leadership change, ...) end a request; 100 is a heartbeat.
@@ -55,23 +55,33 @@ void PullConsumer::Collect(int64_t wait_ms, int batch, std::vector<NatsPtr<natsM
       PRICING_LOG(kDebug) << "pull request ended: 409 " << (desc ? desc : "");
     }
   }
+  return false;
 }
 
 std::vector<NatsPtr<natsMsg>> PullConsumer::Fetch(int batch, int64_t wait_ms) {
   std::vector<NatsPtr<natsMsg>> out;
-  while (!early_.empty() && static_cast<int>(out.size()) < batch) {
-    out.push_back(std::move(early_.front()));
+  FetchEach(batch, wait_ms, [&out](NatsPtr<natsMsg> m) { out.push_back(std::move(m)); });
+  return out;
+}
+
+int PullConsumer::FetchEach(int batch, int64_t wait_ms, const OnMessage& on_message) {
+  int handed = 0;
+  while (!early_.empty() && handed < batch) {
+    NatsPtr<natsMsg> m = std::move(early_.front());
     early_.pop_front();
+    on_message(std::move(m));
+    ++handed;
   }
   // Whatever earlier requests brought meanwhile.
   bool done = false;
   int queued = 0;
   natsSubscription_GetPending(sub_.get(), &queued, nullptr);
-  for (int i = 0; i < queued && static_cast<int>(out.size()) < batch; ++i)
-    Collect(0, batch, &out, &done);
-  if (static_cast<int>(out.size()) >= batch) return out;
+  for (int i = 0; i < queued && handed < batch; ++i) {
+    if (Collect(0, handed, batch, on_message, &done)) ++handed;
+  }
+  if (handed >= batch) return handed;
 
-  const int want = batch - static_cast<int>(out.size());
+  const int want = batch - handed;
   // The server stops a little before the client does, so its 408 arrives in time.
   const int64_t expires_ns = std::max<int64_t>(wait_ms - 2, 1) * 1'000'000;
   const std::string request =
@@ -79,18 +89,16 @@ std::vector<NatsPtr<natsMsg>> PullConsumer::Fetch(int batch, int64_t wait_ms) {
   const natsStatus s =
       natsConnection_PublishRequest(conn_, next_subject_.c_str(), inbox_.c_str(), request.data(),
                                     static_cast<int>(request.size()));
-  if (s != NATS_OK) return out;  // disconnected: the caller retries on its next turn
+  if (s != NATS_OK) return handed;  // disconnected: the caller retries on its next turn
   ++requests_;
   const int64_t deadline = SteadyNowMs() + wait_ms;
   done = false;
-  while (static_cast<int>(out.size()) < batch && !done) {
+  while (handed < batch && !done) {
     const int64_t left = deadline - SteadyNowMs();
     if (left <= 0) break;
-    const std::size_t before = out.size();
-    Collect(left, batch, &out, &done);
-    if (out.size() == before && !done && SteadyNowMs() >= deadline) break;
+    if (Collect(left, handed, batch, on_message, &done)) ++handed;
   }
-  return out;
+  return handed;
 }
 
 void PullConsumer::Ack(natsConnection* conn, natsMsg* msg) {

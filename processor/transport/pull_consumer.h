@@ -13,6 +13,7 @@
 
 #include <cstdint>
 #include <deque>
+#include <functional>
 #include <string>
 #include <vector>
 
@@ -28,14 +29,23 @@ class PullConsumer {
   // request brings within `wait_ms`. Empty when nothing arrived in time.
   std::vector<NatsPtr<natsMsg>> Fetch(int batch, int64_t wait_ms);
 
+  // The same, but hands each message to `on_message` as soon as it is there rather than
+  // once the batch is complete: the work on a batch overlaps its delivery, with still
+  // one request in flight. Returns how many messages were handed over.
+  using OnMessage = std::function<void(NatsPtr<natsMsg>)>;
+  int FetchEach(int batch, int64_t wait_ms, const OnMessage& on_message);
+
   // Acknowledges a message fetched here (publishes +ACK to its reply subject).
   static void Ack(natsConnection* conn, natsMsg* msg);
 
   uint64_t requests() const { return requests_; }
 
  private:
-  // Takes what is queued without waiting; false on a status reply ending a request.
-  void Collect(int64_t wait_ms, int batch, std::vector<NatsPtr<natsMsg>>* out, bool* request_done);
+  // Waits up to `wait_ms` for one reply: a message is handed to `on_message` while
+  // fewer than `room` were handed over, kept for the next call beyond; a status reply
+  // ending the request sets `request_done`. True when a message was handed over.
+  bool Collect(int64_t wait_ms, int handed, int room, const OnMessage& on_message,
+               bool* request_done);
 
   natsConnection* conn_;
   std::string next_subject_;
