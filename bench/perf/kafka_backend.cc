@@ -1,0 +1,246 @@
+// Kafka through librdkafka, against a real broker list or against librdkafka's mock
+// cluster (run by `kafka_mock_cluster`, in its own process). One producer, one
+// consumer assigned every partition from the beginning, a topic of its own per cell.
+#include <librdkafka/rdkafka.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <chrono>
+#include <cstdio>
+#include <stdexcept>
+#include <thread>
+
+#include "perf/backend.h"
+#include "perf/schedule.h"
+
+namespace pricing::perf {
+namespace {
+
+struct KafkaDeleter {
+  void operator()(rd_kafka_t* rk) const { rd_kafka_destroy(rk); }
+};
+using KafkaPtr = std::unique_ptr<rd_kafka_t, KafkaDeleter>;
+
+void Set(rd_kafka_conf_t* conf, const char* key, const std::string& value) {
+  char err[512];
+  if (rd_kafka_conf_set(conf, key, value.c_str(), err, sizeof err) != RD_KAFKA_CONF_OK) {
+    rd_kafka_conf_destroy(conf);
+    throw std::runtime_error(std::string("kafka: ") + key + "=" + value + ": " + err);
+  }
+}
+
+KafkaPtr NewClient(rd_kafka_type_t type, rd_kafka_conf_t* conf) {
+  char err[512];
+  rd_kafka_t* rk = rd_kafka_new(type, conf, err, sizeof err);  // takes conf on success
+  if (rk == nullptr) {
+    rd_kafka_conf_destroy(conf);
+    throw std::runtime_error(std::string("kafka: creating a client: ") + err);
+  }
+  return KafkaPtr(rk);
+}
+
+// Runs one admin request (create or delete a topic) and returns its error text, empty
+// on success.
+std::string AdminTopic(rd_kafka_t* rk, const std::string& topic, int partitions, int replication,
+                       bool create) {
+  rd_kafka_queue_t* q = rd_kafka_queue_new(rk);
+  rd_kafka_AdminOptions_t* opts = rd_kafka_AdminOptions_new(rk, RD_KAFKA_ADMIN_OP_ANY);
+  char err[512];
+  rd_kafka_AdminOptions_set_operation_timeout(opts, 10000, err, sizeof err);
+  rd_kafka_AdminOptions_set_request_timeout(opts, 15000, err, sizeof err);
+  rd_kafka_NewTopic_t* nt = nullptr;
+  rd_kafka_DeleteTopic_t* dt = nullptr;
+  if (create) {
+    nt = rd_kafka_NewTopic_new(topic.c_str(), partitions, replication, err, sizeof err);
+    if (nt == nullptr) {
+      rd_kafka_AdminOptions_destroy(opts);
+      rd_kafka_queue_destroy(q);
+      return err;
+    }
+    rd_kafka_CreateTopics(rk, &nt, 1, opts, q);
+  } else {
+    dt = rd_kafka_DeleteTopic_new(topic.c_str());
+    rd_kafka_DeleteTopics(rk, &dt, 1, opts, q);
+  }
+  std::string result;
+  rd_kafka_event_t* ev = rd_kafka_queue_poll(q, 20000);
+  if (ev == nullptr) {
+    result = "no answer within 20 s";
+  } else if (rd_kafka_event_error(ev) != RD_KAFKA_RESP_ERR_NO_ERROR) {
+    result = rd_kafka_event_error_string(ev);
+  } else {
+    std::size_t n = 0;
+    const rd_kafka_topic_result_t** res =
+        create ? rd_kafka_CreateTopics_result_topics(rd_kafka_event_CreateTopics_result(ev), &n)
+               : rd_kafka_DeleteTopics_result_topics(rd_kafka_event_DeleteTopics_result(ev), &n);
+    for (std::size_t i = 0; i < n; ++i) {
+      if (rd_kafka_topic_result_error(res[i]) != RD_KAFKA_RESP_ERR_NO_ERROR) {
+        const char* e = rd_kafka_topic_result_error_string(res[i]);
+        result = e ? e : rd_kafka_err2str(rd_kafka_topic_result_error(res[i]));
+      }
+    }
+  }
+  if (ev) rd_kafka_event_destroy(ev);
+  if (nt) rd_kafka_NewTopic_destroy(nt);
+  if (dt) rd_kafka_DeleteTopic_destroy(dt);
+  rd_kafka_AdminOptions_destroy(opts);
+  rd_kafka_queue_destroy(q);
+  return result;
+}
+
+class KafkaBackend : public Backend {
+ public:
+  explicit KafkaBackend(const Endpoints& e)
+      : brokers_(e.kafka_brokers),
+        is_mock_(e.kafka_is_mock),
+        replication_(e.kafka_replication),
+        create_topic_(e.kafka_create_topic) {}
+  ~KafkaBackend() override { Close(); }
+
+  std::string Label() const override {
+    return is_mock_ ? "kafka-mock (in-memory, no replication)" : "kafka";
+  }
+  std::string Durability() const override {
+    if (is_mock_) {
+      return "librdkafka's mock cluster: in memory in one process, every broker on one "
+             "thread, acks=all is accepted but nothing is replicated or written to disk";
+    }
+    return "acks=all, replication factor " + std::to_string(replication_) +
+           ": acknowledged once every in-sync replica has it; Kafka does not fsync per "
+           "message by default, so an ack means in the page cache of the in-sync replicas";
+  }
+  bool HasAcks() const override { return true; }
+
+  void Open(const CellSpec& cell, OnReceive on_receive, OnAck on_ack) override {
+    on_receive_ = std::move(on_receive);
+    on_ack_ = std::move(on_ack);
+    static std::atomic<int> cells{0};
+    topic_ = "perf-" + std::to_string(::getpid()) + "-" + std::to_string(cells++);
+    const bool tuned = cell.profile == Profile::kTuned;
+
+    rd_kafka_conf_t* pc = rd_kafka_conf_new();
+    Set(pc, "bootstrap.servers", brokers_);
+    Set(pc, "acks", "all");  // the durability both profiles compare at
+    if (tuned) {
+      Set(pc, "linger.ms", "0");
+      Set(pc, "socket.nagle.disable", "true");
+    }
+    rd_kafka_conf_set_dr_msg_cb(pc, &KafkaBackend::OnDelivery);
+    rd_kafka_conf_set_opaque(pc, this);
+    producer_ = NewClient(RD_KAFKA_PRODUCER, pc);
+    const std::string err = create_topic_ ? create_topic_(topic_, cell.partitions, replication_)
+                                          : AdminTopic(producer_.get(), topic_, cell.partitions,
+                                                       replication_, /*create=*/true);
+    if (!err.empty()) throw std::runtime_error("kafka: creating topic " + topic_ + ": " + err);
+    topic_created_ = true;
+    topic_handle_ = rd_kafka_topic_new(producer_.get(), topic_.c_str(), nullptr);
+
+    rd_kafka_conf_t* cc = rd_kafka_conf_new();
+    Set(cc, "bootstrap.servers", brokers_);
+    Set(cc, "group.id", topic_);
+    Set(cc, "enable.auto.commit", "false");  // offsets are not the subject here
+    if (tuned) {
+      // The broker answers a fetch at once when data is there; this bounds the wait
+      // of an empty one (the mock cluster always waits it out).
+      Set(cc, "fetch.wait.max.ms", "1");
+      Set(cc, "fetch.error.backoff.ms", "1");
+      Set(cc, "socket.nagle.disable", "true");
+    }
+    consumer_ = NewClient(RD_KAFKA_CONSUMER, cc);
+    rd_kafka_topic_partition_list_t* parts = rd_kafka_topic_partition_list_new(cell.partitions);
+    for (int p = 0; p < cell.partitions; ++p) {
+      rd_kafka_topic_partition_list_add(parts, topic_.c_str(), p)->offset =
+          RD_KAFKA_OFFSET_BEGINNING;
+    }
+    const rd_kafka_resp_err_t aerr = rd_kafka_assign(consumer_.get(), parts);
+    rd_kafka_topic_partition_list_destroy(parts);
+    if (aerr != RD_KAFKA_RESP_ERR_NO_ERROR)
+      throw std::runtime_error(std::string("kafka: assigning partitions: ") +
+                               rd_kafka_err2str(aerr));
+
+    stop_ = false;
+    consumer_thread_ = std::thread([this] { ConsumeLoop(); });
+    poller_ = std::thread([this] {
+      while (!stop_) rd_kafka_poll(producer_.get(), 50);  // delivery reports
+    });
+  }
+
+  bool Send(int partition, const std::string& payload) override {
+    while (true) {
+      const int r =
+          rd_kafka_produce(topic_handle_, partition, RD_KAFKA_MSG_F_COPY,
+                           const_cast<char*>(payload.data()), payload.size(), nullptr, 0, nullptr);
+      if (r == 0) return true;
+      // The producer's queue is full: wait for room, as the JetStream window does.
+      if (rd_kafka_last_error() == RD_KAFKA_RESP_ERR__QUEUE_FULL) {
+        std::this_thread::sleep_for(std::chrono::microseconds(100));
+        continue;
+      }
+      return false;
+    }
+  }
+
+  void Flush(int64_t timeout_ms) override {
+    if (producer_) rd_kafka_flush(producer_.get(), static_cast<int>(timeout_ms));
+  }
+
+  void Close() override {
+    stop_ = true;
+    if (consumer_thread_.joinable()) consumer_thread_.join();
+    if (poller_.joinable()) poller_.join();
+    if (consumer_) {
+      rd_kafka_consumer_close(consumer_.get());
+      consumer_.reset();
+    }
+    if (topic_handle_ != nullptr) {
+      rd_kafka_topic_destroy(topic_handle_);
+      topic_handle_ = nullptr;
+    }
+    // (The mock cluster cannot delete topics; it goes away with its process.)
+    if (producer_ && topic_created_ && !create_topic_) {
+      const std::string err = AdminTopic(producer_.get(), topic_, 0, 0, /*create=*/false);
+      if (!err.empty())
+        std::fprintf(stderr, "kafka: deleting topic %s: %s\n", topic_.c_str(), err.c_str());
+    }
+    topic_created_ = false;
+    producer_.reset();
+  }
+
+ private:
+  void ConsumeLoop() {
+    while (!stop_) {
+      rd_kafka_message_t* m = rd_kafka_consumer_poll(consumer_.get(), 50);
+      if (m == nullptr) continue;
+      const int64_t now = MonoNowNs();
+      if (m->err == RD_KAFKA_RESP_ERR_NO_ERROR) on_receive_(m->payload, m->len, now);
+      rd_kafka_message_destroy(m);
+    }
+  }
+
+  static void OnDelivery(rd_kafka_t*, const rd_kafka_message_t* m, void* opaque) {
+    const int64_t now = MonoNowNs();
+    auto* self = static_cast<KafkaBackend*>(opaque);
+    self->on_ack_(m->payload, m->len, now, m->err == RD_KAFKA_RESP_ERR_NO_ERROR);
+  }
+
+  std::string brokers_;
+  bool is_mock_;
+  int replication_;
+  Endpoints::TopicCreator create_topic_;
+  std::string topic_;
+  OnReceive on_receive_;
+  OnAck on_ack_;
+  KafkaPtr producer_, consumer_;
+  rd_kafka_topic_t* topic_handle_ = nullptr;
+  bool topic_created_ = false;
+  std::atomic<bool> stop_{false};
+  std::thread consumer_thread_, poller_;
+};
+
+}  // namespace
+
+std::unique_ptr<Backend> MakeKafkaBackend(const Endpoints& endpoints) {
+  return std::make_unique<KafkaBackend>(endpoints);
+}
+
+}  // namespace pricing::perf

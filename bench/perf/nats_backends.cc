@@ -1,0 +1,242 @@
+// Core NATS and JetStream as the comparison harness drives them. Publisher and
+// receiver use separate connections, as producing and consuming services would.
+#include <unistd.h>
+
+#include <atomic>
+#include <chrono>
+#include <thread>
+
+#include "perf/backend.h"
+#include "perf/schedule.h"
+#include "transport/nats_client.h"
+#include "transport/nats_handles.h"
+
+namespace pricing::perf {
+namespace {
+
+NatsSettings SettingsFor(const std::string& urls, const std::string& name, Profile profile) {
+  NatsSettings s;
+  s.urls = urls;
+  s.name = name;
+  // Out of the box, libnats' flusher may hold a write up to 1 ms to batch it; tuned,
+  // every publish and ack is written at once.
+  s.send_asap = profile == Profile::kTuned;
+  return s;
+}
+
+std::string RunId() {
+  static std::atomic<int> cells{0};
+  return std::to_string(::getpid()) + "_" + std::to_string(cells++);
+}
+
+// ---------------------------------------------------------------- core NATS
+
+class NatsCoreBackend : public Backend {
+ public:
+  explicit NatsCoreBackend(std::string urls) : urls_(std::move(urls)) {}
+
+  std::string Label() const override { return "nats-core"; }
+  std::string Durability() const override {
+    return "none: at-most-once, kept in no server's memory or disk; a message sent while "
+           "no subscriber is connected is gone";
+  }
+  bool HasAcks() const override { return false; }
+
+  void Open(const CellSpec& cell, OnReceive on_receive, OnAck) override {
+    on_receive_ = std::move(on_receive);
+    prefix_ = "perf.core." + RunId() + ".";
+    sub_client_ = NatsClient::Connect(SettingsFor(urls_, "perf-core-sub", cell.profile), 30000);
+    pub_client_ = NatsClient::Connect(SettingsFor(urls_, "perf-core-pub", cell.profile), 30000);
+    natsSubscription* raw = nullptr;
+    CheckNats(natsConnection_Subscribe(&raw, sub_client_->connection(), (prefix_ + "*").c_str(),
+                                       &NatsCoreBackend::OnMsg, this),
+              "subscribing to " + prefix_ + "*");
+    sub_ = Subscription(sub_client_->connection(), raw);
+    // No silent drops on the client side: a slow receiver shows as latency.
+    natsSubscription_SetPendingLimits(sub_.get(), -1, -1);
+    // The server knows the subscription before the first publish.
+    CheckNats(natsConnection_FlushTimeout(sub_client_->connection(), 5000), "flushing the SUB");
+    subjects_.clear();
+    for (int p = 0; p < cell.partitions; ++p) subjects_.push_back(prefix_ + std::to_string(p));
+  }
+
+  bool Send(int partition, const std::string& payload) override {
+    return natsConnection_Publish(pub_client_->connection(),
+                                  subjects_[static_cast<std::size_t>(partition)].c_str(),
+                                  payload.data(), static_cast<int>(payload.size())) == NATS_OK;
+  }
+
+  void Flush(int64_t timeout_ms) override {
+    natsConnection_FlushTimeout(pub_client_->connection(), timeout_ms);
+  }
+
+  void Close() override {
+    sub_.reset();
+    pub_client_.reset();
+    sub_client_.reset();
+  }
+
+ private:
+  static void OnMsg(natsConnection*, natsSubscription*, natsMsg* msg, void* closure) {
+    const int64_t now = MonoNowNs();
+    auto* self = static_cast<NatsCoreBackend*>(closure);
+    self->on_receive_(natsMsg_GetData(msg), static_cast<std::size_t>(natsMsg_GetDataLength(msg)),
+                      now);
+    natsMsg_Destroy(msg);
+  }
+
+  std::string urls_;
+  std::string prefix_;
+  std::vector<std::string> subjects_;
+  OnReceive on_receive_;
+  std::unique_ptr<NatsClient> sub_client_, pub_client_;
+  Subscription sub_;
+};
+
+// ---------------------------------------------------------------- JetStream
+
+class JetStreamBackend : public Backend {
+ public:
+  JetStreamBackend(std::string urls, int replicas) : urls_(std::move(urls)), replicas_(replicas) {}
+
+  std::string Label() const override { return "jetstream-r" + std::to_string(replicas_); }
+  std::string Durability() const override {
+    if (replicas_ == 1) {
+      return "R1, file storage: acknowledged once the stream leader has it; nats-server 2.9 "
+             "flushes to disk every 2 minutes, so an ack means in one server's memory";
+    }
+    return "R" + std::to_string(replicas_) +
+           ", file storage: acknowledged once a quorum of replicas has it; nats-server 2.9 "
+           "flushes to disk every 2 minutes, so an ack means in memory on a quorum";
+  }
+  bool HasAcks() const override { return true; }
+
+  void Open(const CellSpec& cell, OnReceive on_receive, OnAck on_ack) override {
+    on_receive_ = std::move(on_receive);
+    on_ack_ = std::move(on_ack);
+    const std::string id = RunId();
+    stream_ = "PERF_" + id;
+    prefix_ = "perf.js." + id + ".";
+    NatsSettings pub = SettingsFor(urls_, "perf-js-pub", cell.profile);
+    pub.ack_handler = &JetStreamBackend::OnPubAck;
+    pub.ack_handler_closure = this;
+    pub.publish_max_pending = 4096;
+    pub_client_ = NatsClient::Connect(pub, 30000);
+    sub_client_ = NatsClient::Connect(SettingsFor(urls_, "perf-js-sub", cell.profile), 30000);
+    pub_client_->WaitForJetStream(30000);
+
+    jsStreamConfig sc;
+    jsStreamConfig_Init(&sc);
+    sc.Name = stream_.c_str();
+    const std::string subjects = prefix_ + "*";
+    const char* subject_list[] = {subjects.c_str()};
+    sc.Subjects = subject_list;
+    sc.SubjectsLen = 1;
+    sc.Storage = js_FileStorage;
+    sc.Replicas = replicas_;
+    // A bench stream: bounded, so a long sweep cannot fill the disk.
+    sc.MaxBytes = int64_t{2} << 30;
+    jsStreamInfo* si = nullptr;
+    jsErrCode jerr = static_cast<jsErrCode>(0);
+    // A forming cluster may answer "no suitable peers" for a while.
+    natsStatus s = NATS_OK;
+    for (int attempt = 0; attempt < 60; ++attempt) {
+      s = js_AddStream(&si, pub_client_->js(), &sc, nullptr, &jerr);
+      if (s == NATS_OK || !IsRetryable(s, jerr)) break;
+      std::this_thread::sleep_for(std::chrono::milliseconds(500));
+    }
+    CheckNats(s, "creating stream " + stream_, jerr);
+    jsStreamInfo_Destroy(si);
+
+    // An ordered push consumer: the stream's messages in order, no acks to send back,
+    // flow control by the library.
+    jsSubOptions so;
+    jsSubOptions_Init(&so);
+    so.Stream = stream_.c_str();
+    so.Ordered = true;
+    natsSubscription* raw = nullptr;
+    CheckNats(js_Subscribe(&raw, sub_client_->js(), subjects.c_str(), &JetStreamBackend::OnMsg,
+                           this, nullptr, &so, &jerr),
+              "subscribing to stream " + stream_, jerr);
+    sub_ = Subscription(sub_client_->connection(), raw);
+    natsSubscription_SetPendingLimits(sub_.get(), -1, -1);
+    natsConnection_FlushTimeout(sub_client_->connection(), 5000);
+    subjects_.clear();
+    for (int p = 0; p < cell.partitions; ++p) subjects_.push_back(prefix_ + std::to_string(p));
+  }
+
+  bool Send(int partition, const std::string& payload) override {
+    natsMsg* msg = nullptr;
+    if (natsMsg_Create(&msg, subjects_[static_cast<std::size_t>(partition)].c_str(), nullptr,
+                       payload.data(), static_cast<int>(payload.size())) != NATS_OK)
+      return false;
+    jsPubOptions opts;
+    jsPubOptions_Init(&opts);
+    opts.MaxWait = 10000;  // a lost PubAck is reported as failed after 10 s, not never
+    while (true) {
+      natsMsg* m = msg;
+      const natsStatus s = js_PublishMsgAsync(pub_client_->js(), &m, &opts);
+      if (s == NATS_OK) return true;  // the ack handler owns it now
+      // The window of 4,096 unacknowledged publishes is full: it returned without
+      // sending, so wait for room (the schedule's lag shows in the latency).
+      if (s == NATS_TIMEOUT) continue;
+      natsMsg_Destroy(msg);
+      return false;
+    }
+  }
+
+  void Flush(int64_t timeout_ms) override {
+    jsPubOptions opts;
+    jsPubOptions_Init(&opts);
+    opts.MaxWait = timeout_ms;
+    js_PublishAsyncComplete(pub_client_->js(), &opts);
+  }
+
+  void Close() override {
+    sub_.reset();
+    if (pub_client_ && !stream_.empty()) {
+      jsErrCode jerr = static_cast<jsErrCode>(0);
+      js_DeleteStream(pub_client_->js(), stream_.c_str(), nullptr, &jerr);
+    }
+    pub_client_.reset();
+    sub_client_.reset();
+  }
+
+ private:
+  static void OnMsg(natsConnection*, natsSubscription*, natsMsg* msg, void* closure) {
+    const int64_t now = MonoNowNs();
+    auto* self = static_cast<JetStreamBackend*>(closure);
+    self->on_receive_(natsMsg_GetData(msg), static_cast<std::size_t>(natsMsg_GetDataLength(msg)),
+                      now);
+    natsMsg_Destroy(msg);
+  }
+
+  static void OnPubAck(jsCtx*, natsMsg* msg, jsPubAck* pa, jsPubAckErr*, void* closure) {
+    const int64_t now = MonoNowNs();
+    auto* self = static_cast<JetStreamBackend*>(closure);
+    self->on_ack_(natsMsg_GetData(msg), static_cast<std::size_t>(natsMsg_GetDataLength(msg)), now,
+                  pa != nullptr);
+    natsMsg_Destroy(msg);
+  }
+
+  std::string urls_;
+  int replicas_;
+  std::string stream_, prefix_;
+  std::vector<std::string> subjects_;
+  OnReceive on_receive_;
+  OnAck on_ack_;
+  std::unique_ptr<NatsClient> pub_client_, sub_client_;
+  Subscription sub_;
+};
+
+}  // namespace
+
+std::unique_ptr<Backend> MakeNatsCoreBackend(const std::string& urls) {
+  return std::make_unique<NatsCoreBackend>(urls);
+}
+
+std::unique_ptr<Backend> MakeJetStreamBackend(const std::string& urls, int replicas) {
+  return std::make_unique<JetStreamBackend>(urls, replicas);
+}
+
+}  // namespace pricing::perf

@@ -1,0 +1,547 @@
+// The messaging comparison harness: core NATS, JetStream R1 and R3, Kafka (a real
+// broker or librdkafka's mock cluster in its own process) and a plain loopback socket
+// as the floor, each driven open-loop over a sweep of cells, then an optional search
+// for each system's highest sustainable rate. Writes cells.csv, cells.json, one .hgrm
+// per histogram and summary.md into --out.
+//
+//   perf_compare --out DIR [--backends a,b] [--sizes 100,1024] [--rates 1000,10000]
+//                [--partitions 1,4] [--profiles default,tuned] [--seconds S]
+//                [--warmup S] [--find-max] [--search-seconds S] [--max-rate R]
+//                [--nats URLS] [--kafka-brokers HOST:PORT | --kafka-mock BIN]
+//                [--kafka-replication N]
+#include <librdkafka/rdkafka.h>
+#include <nats/nats.h>
+#include <signal.h>
+#include <sys/utsname.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cmath>
+#include <cstdio>
+#include <ctime>
+#include <filesystem>
+#include <fstream>
+#include <iostream>
+#include <map>
+#include <mutex>
+#include <sstream>
+#include <stdexcept>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "common/json_writer.h"
+#include "perf/backend.h"
+#include "perf/runner.h"
+
+namespace pricing::perf {
+
+namespace {
+
+[[noreturn]] void Usage(const std::string& why) {
+  std::cerr << "perf_compare: " << why << "\nusage: perf_compare --out DIR [--backends "
+            << "loopback,nats-core,jetstream-r1,"
+            << "jetstream-r3,kafka] [--sizes 100,1024] [--rates 1000,10000,50000]\n"
+               "       [--partitions 1,4] [--profiles default,tuned] [--seconds S] [--warmup S]\n"
+               "       [--find-max] [--search-seconds S] [--max-rate R] [--nats URLS]\n"
+               "       [--kafka-brokers HOST:PORT | --kafka-mock PATH] [--kafka-replication N]\n";
+  std::exit(2);
+}
+
+std::vector<std::string> Split(const std::string& s) {
+  std::vector<std::string> out;
+  std::stringstream in(s);
+  for (std::string part; std::getline(in, part, ',');)
+    if (!part.empty()) out.push_back(part);
+  return out;
+}
+
+double ToNumber(const std::string& flag, const std::string& v, double lo, double hi) {
+  char* end = nullptr;
+  const double d = std::strtod(v.c_str(), &end);
+  if (end == v.c_str() || *end != '\0' || !std::isfinite(d) || d < lo || d > hi) {
+    std::ostringstream why;
+    why << "--" << flag << " '" << v << "': expected a number from " << lo << " to " << hi;
+    Usage(why.str());
+  }
+  return d;
+}
+
+struct Options {
+  std::string out;
+  std::vector<std::string> backends = BackendNames();
+  std::vector<std::size_t> sizes = {100, 1024};
+  std::vector<double> rates = {1000, 10000, 50000};
+  std::vector<int> partitions = {1, 4};
+  std::vector<Profile> profiles = {Profile::kDefault, Profile::kTuned};
+  double seconds = 10;
+  double warmup = 2;
+  bool find_max = false;
+  double search_seconds = 5;
+  double max_rate = 400000;
+  Endpoints endpoints;
+  std::string kafka_mock;
+};
+
+Options Parse(int argc, char** argv) {
+  Options o;
+  for (int i = 1; i < argc; ++i) {
+    const std::string flag = argv[i];
+    if (flag == "--find-max") {
+      o.find_max = true;
+      continue;
+    }
+    if (flag.rfind("--", 0) != 0 || i + 1 >= argc) Usage("unexpected '" + flag + "'");
+    const std::string v = argv[++i];
+    const std::string name = flag.substr(2);
+    if (name == "out") {
+      o.out = v;
+    } else if (name == "backends") {
+      o.backends = Split(v);
+      const auto known = BackendNames();
+      for (const auto& b : o.backends)
+        if (std::find(known.begin(), known.end(), b) == known.end())
+          Usage("--backends: unknown '" + b +
+                "'; allowed: loopback, nats-core, jetstream-r1, jetstream-r3, kafka");
+    } else if (name == "sizes") {
+      o.sizes.clear();
+      for (const auto& s : Split(v))
+        o.sizes.push_back(static_cast<std::size_t>(ToNumber(name, s, 28, 1 << 20)));
+    } else if (name == "rates") {
+      o.rates.clear();
+      for (const auto& s : Split(v)) o.rates.push_back(ToNumber(name, s, 1, 10'000'000));
+    } else if (name == "partitions") {
+      o.partitions.clear();
+      for (const auto& s : Split(v))
+        o.partitions.push_back(static_cast<int>(ToNumber(name, s, 1, 256)));
+    } else if (name == "profiles") {
+      o.profiles.clear();
+      for (const auto& s : Split(v)) {
+        if (s == "default") {
+          o.profiles.push_back(Profile::kDefault);
+        } else if (s == "tuned") {
+          o.profiles.push_back(Profile::kTuned);
+        } else {
+          Usage("--profiles: unknown '" + s + "'; allowed: default, tuned");
+        }
+      }
+    } else if (name == "seconds") {
+      o.seconds = ToNumber(name, v, 0.1, 3600);
+    } else if (name == "warmup") {
+      o.warmup = ToNumber(name, v, 0, 600);
+    } else if (name == "search-seconds") {
+      o.search_seconds = ToNumber(name, v, 0.5, 600);
+    } else if (name == "max-rate") {
+      o.max_rate = ToNumber(name, v, 1, 10'000'000);
+    } else if (name == "nats") {
+      o.endpoints.nats_urls = v;
+    } else if (name == "kafka-brokers") {
+      o.endpoints.kafka_brokers = v;
+    } else if (name == "kafka-mock") {
+      o.kafka_mock = v;
+    } else if (name == "kafka-replication") {
+      o.endpoints.kafka_replication = static_cast<int>(ToNumber(name, v, 1, 16));
+    } else {
+      Usage("unknown flag '" + flag + "'");
+    }
+  }
+  if (o.out.empty()) Usage("--out DIR is required");
+  if (o.sizes.empty() || o.rates.empty() || o.partitions.empty() || o.profiles.empty())
+    Usage("--sizes, --rates, --partitions and --profiles need at least one value each");
+  const bool wants_kafka =
+      std::find(o.backends.begin(), o.backends.end(), "kafka") != o.backends.end();
+  if (wants_kafka && o.endpoints.kafka_brokers.empty() && o.kafka_mock.empty())
+    Usage("the kafka backend needs --kafka-brokers HOST:PORT or --kafka-mock PATH");
+  return o;
+}
+
+// librdkafka's mock cluster in a child process; it exits when we do (its stdin is
+// our pipe) or on SIGTERM.
+class MockKafka {
+ public:
+  explicit MockKafka(const std::string& binary) {
+    int in[2], out[2];
+    if (pipe(in) != 0 || pipe(out) != 0) throw std::runtime_error("kafka mock: pipe failed");
+    pid_ = fork();
+    if (pid_ < 0) throw std::runtime_error("kafka mock: fork failed");
+    if (pid_ == 0) {
+      dup2(in[0], STDIN_FILENO);
+      dup2(out[1], STDOUT_FILENO);
+      close(in[1]);
+      close(out[0]);
+      execl(binary.c_str(), binary.c_str(), "--brokers", "3", nullptr);
+      _exit(127);
+    }
+    close(in[0]);
+    close(out[1]);
+    stdin_ = in[1];
+    stdout_ = out[0];
+    bootstraps_ = ReadLine();
+    if (bootstraps_.empty()) throw std::runtime_error("kafka mock: " + binary + " did not start");
+  }
+  ~MockKafka() {
+    close(stdin_);
+    close(stdout_);
+    kill(pid_, SIGTERM);
+    int status = 0;
+    waitpid(pid_, &status, 0);
+  }
+  // The mock has no CreateTopics: its process creates topics on request.
+  std::string CreateTopic(const std::string& topic, int partitions, int replication) {
+    std::lock_guard<std::mutex> lock(mu_);
+    const std::string cmd = "create " + topic + " " + std::to_string(partitions) + " " +
+                            std::to_string(replication) + "\n";
+    if (write(stdin_, cmd.data(), cmd.size()) != static_cast<ssize_t>(cmd.size()))
+      return "the mock cluster process is gone";
+    const std::string answer = ReadLine();
+    return answer == "ok" ? "" : (answer.empty() ? "the mock cluster process is gone" : answer);
+  }
+  const std::string& bootstraps() const { return bootstraps_; }
+
+ private:
+  std::string ReadLine() {
+    std::string line;
+    char c = 0;
+    while (read(stdout_, &c, 1) == 1 && c != '\n') line += c;
+    return line;
+  }
+
+  pid_t pid_ = -1;
+  int stdin_ = -1;
+  int stdout_ = -1;
+  std::mutex mu_;
+  std::string bootstraps_;
+};
+
+std::string CellId(const CellResult& r) {
+  std::ostringstream id;
+  id << r.spec.backend << "_" << ToString(r.spec.profile) << "_" << r.spec.message_bytes << "B_p"
+     << r.spec.partitions << "_" << static_cast<int64_t>(std::llround(r.spec.rate));
+  return id.str();
+}
+
+struct Metric {
+  const char* name;
+  const char* what;
+  const LatencyHistogram* h;
+};
+
+std::vector<Metric> MetricsOf(const CellResult& r) {
+  std::vector<Metric> m = {
+      {"e2e", "end to end from the intended send time (corrected for coordinated omission)",
+       &r.e2e_intended},
+      {"e2e_from_send", "end to end from the actual send", &r.e2e_sent}};
+  if (r.has_acks) m.push_back({"ack", "publish to ack, from the actual send", &r.ack});
+  return m;
+}
+
+constexpr double kPercentiles[] = {50, 90, 99, 99.9, 99.99};
+constexpr const char* kPercentileNames[] = {"p50", "p90", "p99", "p99.9", "p99.99"};
+
+double Us(int64_t ns) { return static_cast<double>(ns) / 1000.0; }
+
+std::string FormatLatency(int64_t ns) {
+  char buf[32];
+  if (ns >= 1'000'000'000) {
+    std::snprintf(buf, sizeof buf, "%.2f s", static_cast<double>(ns) / 1e9);
+  } else if (ns >= 1'000'000) {
+    std::snprintf(buf, sizeof buf, "%.2f ms", static_cast<double>(ns) / 1e6);
+  } else {
+    std::snprintf(buf, sizeof buf, "%.0f µs", static_cast<double>(ns) / 1e3);
+  }
+  return buf;
+}
+
+std::string Now() {
+  char buf[64];
+  const std::time_t t = std::time(nullptr);
+  std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%SZ", std::gmtime(&t));
+  return buf;
+}
+
+std::string Machine() {
+  utsname u{};
+  uname(&u);
+  std::ostringstream m;
+  m << std::thread::hardware_concurrency() << " CPUs, " << u.sysname << " " << u.release << " "
+    << u.machine << "; libnats " << nats_GetVersion() << ", librdkafka " << rd_kafka_version_str();
+  return m.str();
+}
+
+struct MaxRate {
+  std::string backend, label;
+  Profile profile = Profile::kDefault;
+  std::size_t bytes = 0;
+  int partitions = 1;
+  double rate = 0;          // highest sustained
+  double first_failed = 0;  // lowest that did not hold (0: none failed up to --max-rate)
+  std::string failed_because;
+  int64_t p99_ns = 0;  // corrected p99 at the highest sustained rate
+};
+
+void WriteCell(JsonWriter& w, const CellResult& r, const std::string& id) {
+  w.BeginObject();
+  w.Key("id").String(id).Key("backend").String(r.spec.backend).Key("label").String(r.label);
+  w.Key("profile").String(ToString(r.spec.profile));
+  w.Key("message_bytes").Uint(r.spec.message_bytes).Key("partitions").Int(r.spec.partitions);
+  w.Key("rate").Double(r.spec.rate).Key("warmup_seconds").Double(r.spec.warmup_seconds);
+  w.Key("seconds").Double(r.spec.seconds);
+  w.Key("planned").Uint(r.planned).Key("sent").Uint(r.sent).Key("send_errors").Uint(r.send_errors);
+  w.Key("received").Uint(r.received).Key("lost").Uint(r.lost).Key("duplicates").Uint(r.duplicates);
+  w.Key("acked").Uint(r.acked).Key("ack_errors").Uint(r.ack_errors);
+  w.Key("send_rate")
+      .Double(std::round(r.send_rate))
+      .Key("receive_rate")
+      .Double(std::round(r.receive_rate));
+  w.Key("end_send_lag_us").Double(Us(r.end_send_lag_ns));
+  w.Key("sustainable").Bool(r.sustainable).Key("verdict").String(r.verdict);
+  w.Key("latency_us").BeginObject();
+  for (const Metric& m : MetricsOf(r)) {
+    w.Key(m.name).BeginObject();
+    w.Key("count").Int(m.h->count());
+    for (std::size_t i = 0; i < std::size(kPercentiles); ++i)
+      w.Key(kPercentileNames[i]).Double(Us(m.h->ValueAtPercentile(kPercentiles[i])));
+    w.Key("max").Double(Us(m.h->max())).Key("mean").Double(std::round(m.h->mean()) / 1000.0);
+    w.Key("hgrm").String("hgrm/" + id + "." + m.name + ".hgrm");
+    w.EndObject();
+  }
+  w.EndObject();
+  w.EndObject();
+}
+
+class Report {
+ public:
+  explicit Report(Options o) : o_(std::move(o)) {
+    std::filesystem::create_directories(o_.out + "/hgrm");
+    csv_.open(o_.out + "/cells.csv");
+    csv_ << "id,system,profile,message_bytes,partitions,rate,sent,received,lost,send_rate,"
+            "receive_rate,metric,count,p50_us,p90_us,p99_us,p99.9_us,p99.99_us,max_us,mean_us,"
+            "sustainable,verdict\n";
+  }
+
+  void Add(const CellResult& r, bool search) {
+    const std::string id = CellId(r) + (search ? "_search" : "");
+    for (const Metric& m : MetricsOf(r)) {
+      std::ofstream h(o_.out + "/hgrm/" + id + "." + m.name + ".hgrm");
+      m.h->WriteHgrm(h);
+      csv_ << id << ",\"" << r.label << "\"," << ToString(r.spec.profile) << ","
+           << r.spec.message_bytes << "," << r.spec.partitions << "," << r.spec.rate << ","
+           << r.sent << "," << r.received << "," << r.lost << "," << std::llround(r.send_rate)
+           << "," << std::llround(r.receive_rate) << "," << m.name << "," << m.h->count();
+      for (double p : kPercentiles) csv_ << "," << Us(m.h->ValueAtPercentile(p));
+      csv_ << "," << Us(m.h->max()) << "," << m.h->mean() / 1000.0 << ","
+           << (r.sustainable ? "true" : "false") << ",\"" << r.verdict << "\"\n";
+    }
+    csv_.flush();
+    if (!search) {
+      cells_.emplace_back(id, r);
+      labels_[r.label] = r.durability;
+    } else {
+      search_cells_.emplace_back(id, r);
+    }
+  }
+
+  void AddMax(const MaxRate& m) { max_rates_.push_back(m); }
+
+  void Write() {
+    std::string json;
+    JsonWriter w(&json);
+    w.BeginObject();
+    w.Key("generated").String(Now()).Key("machine").String(Machine());
+    w.Key("method").String(
+        "open loop: message i is due at t0 + i/rate; latency is recorded from the intended "
+        "send time (corrected for coordinated omission) and from the actual send; warm-up "
+        "messages are sent but not recorded; all clients and servers share this machine");
+    w.Key("durability").BeginObject();
+    for (const auto& [label, text] : labels_) w.Key(label).String(text);
+    w.EndObject();
+    w.Key("cells").BeginArray();
+    for (const auto& [id, r] : cells_) WriteCell(w, r, id);
+    w.EndArray();
+    w.Key("max_rate_search").BeginArray();
+    for (const auto& [id, r] : search_cells_) WriteCell(w, r, id);
+    w.EndArray();
+    w.Key("max_rates").BeginArray();
+    for (const MaxRate& m : max_rates_) {
+      w.BeginObject();
+      w.Key("backend").String(m.backend).Key("label").String(m.label);
+      w.Key("profile").String(ToString(m.profile)).Key("message_bytes").Uint(m.bytes);
+      w.Key("partitions").Int(m.partitions).Key("max_sustained_rate").Double(std::round(m.rate));
+      w.Key("first_failed_rate").Double(std::round(m.first_failed));
+      w.Key("failed_because").String(m.failed_because);
+      w.Key("p99_us_at_max").Double(Us(m.p99_ns));
+      w.EndObject();
+    }
+    w.EndArray();
+    w.EndObject();
+    std::ofstream(o_.out + "/cells.json") << json << "\n";
+    WriteSummary();
+  }
+
+ private:
+  void WriteSummary() {
+    std::ofstream md(o_.out + "/summary.md");
+    md << "# Messaging latency comparison\n\n"
+       << "Generated " << Now() << " on " << Machine() << ".\n\n"
+       << "Open loop (message i due at t0 + i/rate), " << o_.warmup << " s warm-up not recorded, "
+       << o_.seconds << " s measured per cell. *Corrected* latency runs from the intended send "
+       << "time (it includes any wait a late sender imposed: coordinated omission); *from send* "
+       << "from the moment the message left. Every client and server shares this machine's "
+       << "CPUs, so absolute numbers are this machine's, and ratios between systems are what "
+       << "carries over.\n\n";
+    md << "## Durability of an acknowledged message\n\n| system | what an ack means |\n|---|---|\n";
+    for (const auto& [label, text] : labels_) md << "| " << label << " | " << text << " |\n";
+    md << "\n## Cells\n\n"
+       << "| system | client | size | parts | rate/s | sent/s | corrected p50 | p99 | p99.9 | "
+          "max | from send p50 | p99 | ack p50 | ack p99 | verdict |\n"
+       << "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|\n";
+    for (const auto& [id, r] : cells_) {
+      md << "| " << r.label << " | " << ToString(r.spec.profile) << " | " << r.spec.message_bytes
+         << " B | " << r.spec.partitions << " | " << std::llround(r.spec.rate) << " | "
+         << std::llround(r.send_rate) << " | "
+         << FormatLatency(r.e2e_intended.ValueAtPercentile(50)) << " | "
+         << FormatLatency(r.e2e_intended.ValueAtPercentile(99)) << " | "
+         << FormatLatency(r.e2e_intended.ValueAtPercentile(99.9)) << " | "
+         << FormatLatency(r.e2e_intended.max()) << " | "
+         << FormatLatency(r.e2e_sent.ValueAtPercentile(50)) << " | "
+         << FormatLatency(r.e2e_sent.ValueAtPercentile(99)) << " | "
+         << (r.has_acks ? FormatLatency(r.ack.ValueAtPercentile(50)) : "—") << " | "
+         << (r.has_acks ? FormatLatency(r.ack.ValueAtPercentile(99)) : "—") << " | " << r.verdict
+         << " |\n";
+    }
+    if (!max_rates_.empty()) {
+      md << "\n## Highest sustained rate\n\n"
+         << "Doubling from the lowest rate of the sweep until a rate does not hold, then "
+         << "three bisection steps; each try runs " << o_.search_seconds << " s after a 1 s "
+         << "warm-up. A rate holds when every message is sent, stored and received, the sender "
+         << "ends within " << kMaxEndLagNs / 1'000'000 << " ms of its schedule and the corrected "
+         << "p99 stays under " << kMaxP99Ns / 1'000'000'000 << " s.\n\n"
+         << "| system | client | size | parts | highest sustained/s | corrected p99 there | "
+            "first failed/s | why |\n|---|---|---|---|---|---|---|---|\n";
+      for (const MaxRate& m : max_rates_) {
+        md << "| " << m.label << " | " << ToString(m.profile) << " | " << m.bytes << " B | "
+           << m.partitions << " | " << std::llround(m.rate) << " | " << FormatLatency(m.p99_ns)
+           << " | "
+           << (m.first_failed > 0 ? std::to_string(std::llround(m.first_failed))
+                                  : "none up to " + std::to_string(std::llround(o_.max_rate)))
+           << " | " << m.failed_because << " |\n";
+      }
+    }
+  }
+
+  Options o_;
+  std::ofstream csv_;
+  std::vector<std::pair<std::string, CellResult>> cells_, search_cells_;
+  std::map<std::string, std::string> labels_;
+  std::vector<MaxRate> max_rates_;
+};
+
+CellResult RunOne(const Options& o, const std::string& backend_name, CellSpec spec) {
+  auto backend = MakeBackend(backend_name, o.endpoints);
+  spec.backend = backend_name;
+  CellResult r = RunCell(*backend, spec);
+  std::fprintf(stderr,
+               "%-40s %-7s %5zu B p%-2d %8.0f/s: sent %8.0f/s, corrected p50 %s p99 %s, %s\n",
+               r.label.c_str(), ToString(spec.profile), spec.message_bytes, spec.partitions,
+               spec.rate, r.send_rate, FormatLatency(r.e2e_intended.ValueAtPercentile(50)).c_str(),
+               FormatLatency(r.e2e_intended.ValueAtPercentile(99)).c_str(), r.verdict.c_str());
+  return r;
+}
+
+int Main(int argc, char** argv) {
+  signal(SIGPIPE, SIG_IGN);
+  Options o = Parse(argc, argv);
+  std::unique_ptr<MockKafka> mock;
+  const bool wants_kafka =
+      std::find(o.backends.begin(), o.backends.end(), "kafka") != o.backends.end();
+  if (wants_kafka && o.endpoints.kafka_brokers.empty()) {
+    mock = std::make_unique<MockKafka>(o.kafka_mock);
+    o.endpoints.kafka_brokers = mock->bootstraps();
+    o.endpoints.kafka_is_mock = true;
+    o.endpoints.kafka_create_topic = [m = mock.get()](const std::string& t, int p, int r) {
+      return m->CreateTopic(t, p, r);
+    };
+    std::fprintf(stderr, "kafka-mock (in-memory, no replication) at %s, in its own process\n",
+                 o.endpoints.kafka_brokers.c_str());
+  }
+  Report report(o);
+  for (const auto& backend : o.backends) {
+    for (Profile profile : o.profiles) {
+      for (std::size_t bytes : o.sizes) {
+        for (int parts : o.partitions) {
+          for (double rate : o.rates) {
+            CellSpec spec;
+            spec.profile = profile;
+            spec.message_bytes = bytes;
+            spec.partitions = parts;
+            spec.rate = rate;
+            spec.warmup_seconds = o.warmup;
+            spec.seconds = o.seconds;
+            report.Add(RunOne(o, backend, spec), false);
+          }
+        }
+      }
+    }
+  }
+  if (o.find_max) {
+    for (const auto& backend : o.backends) {
+      for (Profile profile : o.profiles) {
+        for (std::size_t bytes : o.sizes) {
+          CellSpec spec;
+          spec.profile = profile;
+          spec.message_bytes = bytes;
+          spec.partitions = o.partitions.front();
+          spec.warmup_seconds = 1;
+          spec.seconds = o.search_seconds;
+          MaxRate m;
+          m.backend = backend;
+          m.profile = profile;
+          m.bytes = bytes;
+          m.partitions = spec.partitions;
+          auto attempt = [&](double rate) {
+            spec.rate = rate;
+            CellResult r = RunOne(o, backend, spec);
+            m.label = r.label;
+            report.Add(r, true);
+            if (r.sustainable) {
+              if (rate > m.rate) {
+                m.rate = rate;
+                m.p99_ns = r.e2e_intended.ValueAtPercentile(99);
+              }
+            } else if (m.first_failed == 0 || rate < m.first_failed) {
+              m.first_failed = rate;
+              m.failed_because = r.verdict;
+            }
+            return r.sustainable;
+          };
+          double rate = *std::min_element(o.rates.begin(), o.rates.end());
+          while (rate <= o.max_rate && attempt(rate)) rate *= 2;
+          if (m.first_failed > 0 && m.rate > 0) {
+            double lo = m.rate, hi = m.first_failed;
+            for (int step = 0; step < 3; ++step) {
+              const double mid = std::round((lo + hi) / 2);
+              (attempt(mid) ? lo : hi) = mid;
+            }
+          }
+          report.AddMax(m);
+        }
+      }
+    }
+  }
+  report.Write();
+  std::fprintf(stderr, "results in %s (summary.md, cells.csv, cells.json, hgrm/)\n", o.out.c_str());
+  return 0;
+}
+
+}  // namespace
+}  // namespace pricing::perf
+
+int main(int argc, char** argv) {
+  try {
+    return pricing::perf::Main(argc, argv);
+  } catch (const std::exception& e) {
+    std::cerr << "perf_compare: " << e.what() << "\n";
+    return 1;
+  }
+}
