@@ -55,6 +55,14 @@ for i in 1 2 3; do
     echo "$name: already running (pid $(cat "$pidfile"))"
     continue
   fi
+  # Someone else's server on our ports would answer the health checks below and be
+  # taken for ours: refuse instead.
+  for port in $((base + i - 1)) $((base + 2000 + i - 1)) $((base + 4000 + i - 1)); do
+    if (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null; then
+      echo "start-nats-cluster: port $port is in use by another process; pick other ports with --base-port" >&2
+      exit 1
+    fi
+  done
   mkdir -p "$state/$name"
   NATS_SERVER_NAME=$name \
   NATS_CLIENT_LISTEN=127.0.0.1:$((base + i - 1)) \

@@ -12,81 +12,10 @@
 
 #include "perf/backend.h"
 #include "perf/schedule.h"
+#include "transport/kafka_handles.h"
 
 namespace pricing::perf {
 namespace {
-
-struct KafkaDeleter {
-  void operator()(rd_kafka_t* rk) const { rd_kafka_destroy(rk); }
-};
-using KafkaPtr = std::unique_ptr<rd_kafka_t, KafkaDeleter>;
-
-void Set(rd_kafka_conf_t* conf, const char* key, const std::string& value) {
-  char err[512];
-  if (rd_kafka_conf_set(conf, key, value.c_str(), err, sizeof err) != RD_KAFKA_CONF_OK) {
-    rd_kafka_conf_destroy(conf);
-    throw std::runtime_error(std::string("kafka: ") + key + "=" + value + ": " + err);
-  }
-}
-
-KafkaPtr NewClient(rd_kafka_type_t type, rd_kafka_conf_t* conf) {
-  char err[512];
-  rd_kafka_t* rk = rd_kafka_new(type, conf, err, sizeof err);  // takes conf on success
-  if (rk == nullptr) {
-    rd_kafka_conf_destroy(conf);
-    throw std::runtime_error(std::string("kafka: creating a client: ") + err);
-  }
-  return KafkaPtr(rk);
-}
-
-// Runs one admin request (create or delete a topic) and returns its error text, empty
-// on success.
-std::string AdminTopic(rd_kafka_t* rk, const std::string& topic, int partitions, int replication,
-                       bool create) {
-  rd_kafka_queue_t* q = rd_kafka_queue_new(rk);
-  rd_kafka_AdminOptions_t* opts = rd_kafka_AdminOptions_new(rk, RD_KAFKA_ADMIN_OP_ANY);
-  char err[512];
-  rd_kafka_AdminOptions_set_operation_timeout(opts, 10000, err, sizeof err);
-  rd_kafka_AdminOptions_set_request_timeout(opts, 15000, err, sizeof err);
-  rd_kafka_NewTopic_t* nt = nullptr;
-  rd_kafka_DeleteTopic_t* dt = nullptr;
-  if (create) {
-    nt = rd_kafka_NewTopic_new(topic.c_str(), partitions, replication, err, sizeof err);
-    if (nt == nullptr) {
-      rd_kafka_AdminOptions_destroy(opts);
-      rd_kafka_queue_destroy(q);
-      return err;
-    }
-    rd_kafka_CreateTopics(rk, &nt, 1, opts, q);
-  } else {
-    dt = rd_kafka_DeleteTopic_new(topic.c_str());
-    rd_kafka_DeleteTopics(rk, &dt, 1, opts, q);
-  }
-  std::string result;
-  rd_kafka_event_t* ev = rd_kafka_queue_poll(q, 20000);
-  if (ev == nullptr) {
-    result = "no answer within 20 s";
-  } else if (rd_kafka_event_error(ev) != RD_KAFKA_RESP_ERR_NO_ERROR) {
-    result = rd_kafka_event_error_string(ev);
-  } else {
-    std::size_t n = 0;
-    const rd_kafka_topic_result_t** res =
-        create ? rd_kafka_CreateTopics_result_topics(rd_kafka_event_CreateTopics_result(ev), &n)
-               : rd_kafka_DeleteTopics_result_topics(rd_kafka_event_DeleteTopics_result(ev), &n);
-    for (std::size_t i = 0; i < n; ++i) {
-      if (rd_kafka_topic_result_error(res[i]) != RD_KAFKA_RESP_ERR_NO_ERROR) {
-        const char* e = rd_kafka_topic_result_error_string(res[i]);
-        result = e ? e : rd_kafka_err2str(rd_kafka_topic_result_error(res[i]));
-      }
-    }
-  }
-  if (ev) rd_kafka_event_destroy(ev);
-  if (nt) rd_kafka_NewTopic_destroy(nt);
-  if (dt) rd_kafka_DeleteTopic_destroy(dt);
-  rd_kafka_AdminOptions_destroy(opts);
-  rd_kafka_queue_destroy(q);
-  return result;
-}
 
 class KafkaBackend : public Backend {
  public:
@@ -118,35 +47,31 @@ class KafkaBackend : public Backend {
     topic_ = "perf-" + std::to_string(::getpid()) + "-" + std::to_string(cells++);
     const bool tuned = cell.profile == Profile::kTuned;
 
-    rd_kafka_conf_t* pc = rd_kafka_conf_new();
-    Set(pc, "bootstrap.servers", brokers_);
-    Set(pc, "acks", "all");  // the durability both profiles compare at
-    if (tuned) {
-      Set(pc, "linger.ms", "0");
-      Set(pc, "socket.nagle.disable", "true");
-    }
-    rd_kafka_conf_set_dr_msg_cb(pc, &KafkaBackend::OnDelivery);
-    rd_kafka_conf_set_opaque(pc, this);
-    producer_ = NewClient(RD_KAFKA_PRODUCER, pc);
-    const std::string err = create_topic_ ? create_topic_(topic_, cell.partitions, replication_)
-                                          : AdminTopic(producer_.get(), topic_, cell.partitions,
-                                                       replication_, /*create=*/true);
+    KafkaConf pc;
+    pc.Set("bootstrap.servers", brokers_).Set("acks", "all");  // the durability compared
+    if (tuned) pc.Set("linger.ms", "0").Set("socket.nagle.disable", "true");
+    rd_kafka_conf_set_dr_msg_cb(pc.get(), &KafkaBackend::OnDelivery);
+    rd_kafka_conf_set_opaque(pc.get(), this);
+    producer_ = pc.Client(RD_KAFKA_PRODUCER);
+    const std::string err = create_topic_
+                                ? create_topic_(topic_, cell.partitions, replication_)
+                                : KafkaAdminTopic(producer_.get(), topic_, cell.partitions,
+                                                  replication_, /*create=*/true);
     if (!err.empty()) throw std::runtime_error("kafka: creating topic " + topic_ + ": " + err);
     topic_created_ = true;
     topic_handle_ = rd_kafka_topic_new(producer_.get(), topic_.c_str(), nullptr);
 
-    rd_kafka_conf_t* cc = rd_kafka_conf_new();
-    Set(cc, "bootstrap.servers", brokers_);
-    Set(cc, "group.id", topic_);
-    Set(cc, "enable.auto.commit", "false");  // offsets are not the subject here
+    KafkaConf cc;
+    cc.Set("bootstrap.servers", brokers_)
+        .Set("group.id", topic_)
+        .Set("enable.auto.commit", "false");  // offsets are not the subject here
     if (tuned) {
       // The broker answers a fetch at once when data is there; this bounds the wait
       // of an empty one (the mock cluster always waits it out).
-      Set(cc, "fetch.wait.max.ms", "1");
-      Set(cc, "fetch.error.backoff.ms", "1");
-      Set(cc, "socket.nagle.disable", "true");
+      cc.Set("fetch.wait.max.ms", "1").Set("fetch.error.backoff.ms", "1");
+      cc.Set("socket.nagle.disable", "true");
     }
-    consumer_ = NewClient(RD_KAFKA_CONSUMER, cc);
+    consumer_ = cc.Client(RD_KAFKA_CONSUMER);
     rd_kafka_topic_partition_list_t* parts = rd_kafka_topic_partition_list_new(cell.partitions);
     for (int p = 0; p < cell.partitions; ++p) {
       rd_kafka_topic_partition_list_add(parts, topic_.c_str(), p)->offset =
@@ -198,7 +123,7 @@ class KafkaBackend : public Backend {
     }
     // (The mock cluster cannot delete topics; it goes away with its process.)
     if (producer_ && topic_created_ && !create_topic_) {
-      const std::string err = AdminTopic(producer_.get(), topic_, 0, 0, /*create=*/false);
+      const std::string err = KafkaAdminTopic(producer_.get(), topic_, 0, 0, false);
       if (!err.empty())
         std::fprintf(stderr, "kafka: deleting topic %s: %s\n", topic_.c_str(), err.c_str());
     }
@@ -230,7 +155,7 @@ class KafkaBackend : public Backend {
   std::string topic_;
   OnReceive on_receive_;
   OnAck on_ack_;
-  KafkaPtr producer_, consumer_;
+  KafkaPtr<rd_kafka_t> producer_, consumer_;
   rd_kafka_topic_t* topic_handle_ = nullptr;
   bool topic_created_ = false;
   std::atomic<bool> stop_{false};

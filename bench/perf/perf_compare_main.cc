@@ -33,6 +33,7 @@
 
 #include "common/json_writer.h"
 #include "perf/backend.h"
+#include "perf/pipeline.h"
 #include "perf/runner.h"
 
 namespace pricing::perf {
@@ -44,7 +45,9 @@ namespace {
             << "loopback,nats-core,jetstream-r1,"
             << "jetstream-r3,kafka] [--sizes 100,1024] [--rates 1000,10000,50000]\n"
                "       [--partitions 1,4] [--profiles default,tuned] [--seconds S] [--warmup S]\n"
-               "       [--find-max] [--search-seconds S] [--max-rate R] [--nats URLS]\n"
+               "       [--find-max] [--search-seconds S] [--search-sizes 100] [--max-rate R]\n"
+               "       [--pipeline-rates 1000,5000 --pricing BIN --zones GEOJSON]\n"
+               "       [--pipeline-seconds S] [--nats URLS]\n"
                "       [--kafka-brokers HOST:PORT | --kafka-mock PATH] [--kafka-replication N]\n";
   std::exit(2);
 }
@@ -80,6 +83,11 @@ struct Options {
   bool find_max = false;
   double search_seconds = 5;
   double max_rate = 400000;
+  std::vector<std::size_t> search_sizes;  // empty: every size of the sweep
+  std::vector<double> pipeline_rates;     // empty: no pipeline comparison
+  double pipeline_seconds = 20;
+  std::string pricing_bin;
+  std::string zones;
   Endpoints endpoints;
   std::string kafka_mock;
 };
@@ -132,6 +140,17 @@ Options Parse(int argc, char** argv) {
       o.warmup = ToNumber(name, v, 0, 600);
     } else if (name == "search-seconds") {
       o.search_seconds = ToNumber(name, v, 0.5, 600);
+    } else if (name == "search-sizes") {
+      for (const auto& s : Split(v))
+        o.search_sizes.push_back(static_cast<std::size_t>(ToNumber(name, s, 28, 1 << 20)));
+    } else if (name == "pipeline-rates") {
+      for (const auto& s : Split(v)) o.pipeline_rates.push_back(ToNumber(name, s, 1, 1'000'000));
+    } else if (name == "pipeline-seconds") {
+      o.pipeline_seconds = ToNumber(name, v, 1, 3600);
+    } else if (name == "pricing") {
+      o.pricing_bin = v;
+    } else if (name == "zones") {
+      o.zones = v;
     } else if (name == "max-rate") {
       o.max_rate = ToNumber(name, v, 1, 10'000'000);
     } else if (name == "nats") {
@@ -147,6 +166,8 @@ Options Parse(int argc, char** argv) {
     }
   }
   if (o.out.empty()) Usage("--out DIR is required");
+  if (!o.pipeline_rates.empty() && (o.pricing_bin.empty() || o.zones.empty()))
+    Usage("--pipeline-rates needs --pricing BIN and --zones GEOJSON");
   if (o.sizes.empty() || o.rates.empty() || o.partitions.empty() || o.profiles.empty())
     Usage("--sizes, --rates, --partitions and --profiles need at least one value each");
   const bool wants_kafka =
@@ -344,6 +365,21 @@ class Report {
 
   void AddMax(const MaxRate& m) { max_rates_.push_back(m); }
 
+  void AddPipeline(const PipelineResult& p) {
+    const std::string id = "pipeline_" + p.spec.backend + "_" +
+                           std::to_string(static_cast<int64_t>(std::llround(p.spec.rate)));
+    std::ofstream(o_.out + "/hgrm/" + id + ".event_to_update.hgrm") << Hgrm(p.event_to_update);
+    std::ofstream(o_.out + "/hgrm/" + id + ".close_to_update.hgrm") << Hgrm(p.close_to_update);
+    pipelines_.emplace_back(id, p);
+    labels_[p.label] = labels_.count(p.label) ? labels_[p.label] : p.durability;
+  }
+
+  std::vector<const CellResult*> Cells() const {
+    std::vector<const CellResult*> out;
+    for (const auto& [id, r] : cells_) out.push_back(&r);
+    return out;
+  }
+
   void Write() {
     std::string json;
     JsonWriter w(&json);
@@ -361,6 +397,27 @@ class Report {
     w.EndArray();
     w.Key("max_rate_search").BeginArray();
     for (const auto& [id, r] : search_cells_) WriteCell(w, r, id);
+    w.EndArray();
+    w.Key("pipeline").BeginArray();
+    for (const auto& [id, p] : pipelines_) {
+      w.BeginObject();
+      w.Key("id").String(id).Key("backend").String(p.spec.backend).Key("label").String(p.label);
+      w.Key("rate").Double(p.spec.rate).Key("seconds").Double(p.spec.seconds);
+      w.Key("interval_ms").Int(p.interval_ms).Key("allowed_lateness_ms").Int(p.lateness_ms);
+      w.Key("sent").Uint(p.sent).Key("send_rate").Double(std::round(p.send_rate));
+      w.Key("processor_read").Uint(p.processor_read).Key("ticks").Uint(p.ticks);
+      w.Key("unattributed").Uint(p.unattributed).Key("send_errors").Uint(p.send_errors);
+      w.Key("sustainable").Bool(p.sustainable).Key("verdict").String(p.verdict);
+      for (const auto& [name, h] : {std::pair<const char*, const LatencyHistogram*>{
+                                        "event_to_update_us", &p.event_to_update},
+                                    {"close_to_update_us", &p.close_to_update}}) {
+        w.Key(name).BeginObject().Key("count").Int(h->count());
+        for (std::size_t i = 0; i < std::size(kPercentiles); ++i)
+          w.Key(kPercentileNames[i]).Double(Us(h->ValueAtPercentile(kPercentiles[i])));
+        w.Key("max").Double(Us(h->max())).EndObject();
+      }
+      w.EndObject();
+    }
     w.EndArray();
     w.Key("max_rates").BeginArray();
     for (const MaxRate& m : max_rates_) {
@@ -410,9 +467,34 @@ class Report {
          << (r.has_acks ? FormatLatency(r.ack.ValueAtPercentile(99)) : "—") << " | " << r.verdict
          << " |\n";
     }
+    if (!pipelines_.empty()) {
+      md << "\n## The pipeline: event to pricing update\n\n"
+         << "The real `pricing run` on each backend, fed open loop by the load generator on one "
+         << "city (NYC zones), 1 s ticks with 200 ms allowed lateness. *Event to update* runs "
+         << "from an event's intended send time to the first pricing update of the tick that "
+         << "counts it, so it includes waiting for the tick to end (half an interval on "
+         << "average) and the lateness; *close to update* from the tick's close to that "
+         << "update: what the broker and the processor add.\n\n"
+         << "| system | events/s | sent/s | event to update p50 | p99 | p99.9 | max | close to "
+            "update p50 | p99 | max | ticks | verdict |\n"
+         << "|---|---|---|---|---|---|---|---|---|---|---|---|\n";
+      for (const auto& [id, p] : pipelines_) {
+        md << "| " << p.label << " | " << std::llround(p.spec.rate) << " | "
+           << std::llround(p.send_rate) << " | "
+           << FormatLatency(p.event_to_update.ValueAtPercentile(50)) << " | "
+           << FormatLatency(p.event_to_update.ValueAtPercentile(99)) << " | "
+           << FormatLatency(p.event_to_update.ValueAtPercentile(99.9)) << " | "
+           << FormatLatency(p.event_to_update.max()) << " | "
+           << FormatLatency(p.close_to_update.ValueAtPercentile(50)) << " | "
+           << FormatLatency(p.close_to_update.ValueAtPercentile(99)) << " | "
+           << FormatLatency(p.close_to_update.max()) << " | " << p.ticks << " | " << p.verdict
+           << " |\n";
+      }
+    }
     if (!max_rates_.empty()) {
       md << "\n## Highest sustained rate\n\n"
-         << "Doubling from the lowest rate of the sweep until a rate does not hold, then "
+         << "Doubling from the highest rate that held in the sweep until a rate does not hold, "
+            "then "
          << "three bisection steps; each try runs " << o_.search_seconds << " s after a 1 s "
          << "warm-up. A rate holds when every message is sent, stored and received, the sender "
          << "ends within " << kMaxEndLagNs / 1'000'000 << " ms of its schedule and the corrected "
@@ -430,8 +512,15 @@ class Report {
     }
   }
 
+  static std::string Hgrm(const LatencyHistogram& h) {
+    std::ostringstream out;
+    h.WriteHgrm(out);
+    return out.str();
+  }
+
   Options o_;
   std::ofstream csv_;
+  std::vector<std::pair<std::string, PipelineResult>> pipelines_;
   std::vector<std::pair<std::string, CellResult>> cells_, search_cells_;
   std::map<std::string, std::string> labels_;
   std::vector<MaxRate> max_rates_;
@@ -487,7 +576,7 @@ int Main(int argc, char** argv) {
   if (o.find_max) {
     for (const auto& backend : o.backends) {
       for (Profile profile : o.profiles) {
-        for (std::size_t bytes : o.sizes) {
+        for (std::size_t bytes : o.search_sizes.empty() ? o.sizes : o.search_sizes) {
           CellSpec spec;
           spec.profile = profile;
           spec.message_bytes = bytes;
@@ -515,7 +604,15 @@ int Main(int argc, char** argv) {
             }
             return r.sustainable;
           };
+          // Start from the highest rate the sweep saw held for this system, profile, size
+          // and partition count (the lowest swept rate when none held).
           double rate = *std::min_element(o.rates.begin(), o.rates.end());
+          for (const CellResult* c : report.Cells()) {
+            if (c->spec.backend == backend && c->spec.profile == profile &&
+                c->spec.message_bytes == bytes && c->spec.partitions == spec.partitions &&
+                c->sustainable)
+              rate = std::max(rate, c->spec.rate);
+          }
           while (rate <= o.max_rate && attempt(rate)) rate *= 2;
           if (m.first_failed > 0 && m.rate > 0) {
             double lo = m.rate, hi = m.first_failed;
@@ -526,6 +623,34 @@ int Main(int argc, char** argv) {
           }
           report.AddMax(m);
         }
+      }
+    }
+  }
+  if (!o.pipeline_rates.empty()) {
+    PipelineOptions po;
+    po.pricing_bin = o.pricing_bin;
+    po.zones = std::filesystem::absolute(o.zones).string();
+    po.work_dir = o.out + "/pipeline";
+    std::filesystem::create_directories(po.work_dir);
+    po.endpoints = o.endpoints;
+    for (const std::string backend : {"jetstream-r3", "kafka"}) {
+      if (std::find(o.backends.begin(), o.backends.end(), backend) == o.backends.end()) continue;
+      for (double rate : o.pipeline_rates) {
+        PipelineSpec spec;
+        spec.backend = backend;
+        spec.rate = rate;
+        spec.seconds = o.pipeline_seconds;
+        spec.warmup_seconds = std::min(5.0, o.pipeline_seconds / 2);
+        const PipelineResult p = RunPipeline(po, spec);
+        std::fprintf(
+            stderr,
+            "pipeline %-38s %8.0f/s: event to update p50 %s p99 %s, close to update p50 "
+            "%s p99 %s, %s\n",
+            p.label.c_str(), rate, FormatLatency(p.event_to_update.ValueAtPercentile(50)).c_str(),
+            FormatLatency(p.event_to_update.ValueAtPercentile(99)).c_str(),
+            FormatLatency(p.close_to_update.ValueAtPercentile(50)).c_str(),
+            FormatLatency(p.close_to_update.ValueAtPercentile(99)).c_str(), p.verdict.c_str());
+        report.AddPipeline(p);
       }
     }
   }

@@ -11,6 +11,7 @@
 #include "config/config.h"
 #include "gateway/gateway.h"
 #include "http/http_server.h"
+#include "kafka/kafka_processor.h"
 #include "live/live_processor.h"
 #include "sim/simulator.h"
 #include "transport/nats_client.h"
@@ -49,12 +50,43 @@ void InstallStopHandlers() {
   sigaction(SIGTERM, &sa, nullptr);
 }
 
+namespace {
+
+// `pricing run` with backend: kafka. Liveness is all /readyz can say there (see
+// kafka_processor.h), and the WebSocket gateway follows JetStream, so it is not served.
+int RunKafka(const Config& config) {
+  SystemClock clock;
+  KafkaProcessor processor(config, clock);
+  HttpServer http(config.http.bind, static_cast<uint16_t>(config.http.port));
+  http.Handle("/metrics",
+              [&](const HttpServer::Request&) { return ScrapeResponse(processor.metrics()); });
+  auto alive = [&](const HttpServer::Request&) {
+    const bool ok = processor.alive();
+    return HttpServer::Response{ok ? 200u : 503u, "application/json",
+                                ok ? R"({"alive":true})" : R"({"alive":false})"};
+  };
+  http.Handle("/healthz", alive);
+  http.Handle("/readyz", alive);
+  http.Start(2);
+  PRICING_LOG(kInfo) << "http: /metrics, /healthz, /readyz on " << config.http.bind << ":"
+                     << http.port() << " (backend kafka: no WebSocket gateway)";
+  processor.Run(StopRequested());
+  const KafkaCounters& c = processor.counters();
+  PRICING_LOG(kInfo) << "stopped: " << c.events_applied << " events applied, " << c.events_rejected
+                     << " dead-lettered, " << c.ticks_closed << " ticks, " << c.produced.load()
+                     << " messages stored";
+  return 0;
+}
+
+}  // namespace
+
 int RunLiveCommand(const std::vector<std::string>& args) {
   const Flags flags(args, {"config", "log-level"});
   if (flags.Get("log-level") == "debug") SetLogLevel(LogLevel::kDebug);
   const Config config = LoadConfig(flags.Require("config"));
   // First: a SIGTERM while starting ends the run cleanly instead of killing it.
   InstallStopHandlers();
+  if (config.backend == "kafka") return RunKafka(config);
   SystemClock clock;
   LiveProcessor processor(config, clock);
   // Before the server: sessions still queued on its threads refer to the gateway.

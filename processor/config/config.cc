@@ -342,12 +342,12 @@ Config LoadConfigFile(const std::filesystem::path& path, const EnvLookup& env) {
 
   Config c;
   c.source = std::filesystem::absolute(path);
-  RejectUnknownKeys(
-      root,
-      {"window_seconds", "interval_seconds", "allowed_lateness_ms", "max_future_skew_ms",
-       "health_check_interval_seconds", "nats_url", "model", "cities", "streams", "consumer",
-       "publish", "nats_send_asap", "max_catch_up_seconds", "http", "health", "gateway"},
-      "", r);
+  RejectUnknownKeys(root,
+                    {"window_seconds", "interval_seconds", "allowed_lateness_ms",
+                     "max_future_skew_ms", "health_check_interval_seconds", "nats_url", "model",
+                     "cities", "streams", "consumer", "publish", "nats_send_asap",
+                     "max_catch_up_seconds", "http", "health", "gateway", "backend", "kafka"},
+                    "", r);
   if (root["window_seconds"])
     c.window_seconds = ReadInt(root["window_seconds"], "window_seconds", r);
   if (root["interval_seconds"])
@@ -437,6 +437,32 @@ Config LoadConfigFile(const std::filesystem::path& path, const EnvLookup& env) {
       c.gateway.max_clients = ReadPositive(n["max_clients"], "gateway.max_clients", r, 1);
   }
 
+  if (root["backend"]) {
+    c.backend = ReadString(root["backend"], "backend", r);
+    if (c.backend != "nats" && c.backend != "kafka")
+      r.Fail("backend", "value '" + c.backend + "' is not allowed; must be nats or kafka");
+  }
+  if (const YAML::Node n = root["kafka"]) {
+    if (!n.IsMap()) r.Fail("kafka", "must be a mapping");
+    RejectUnknownKeys(
+        n, {"brokers", "group_id", "linger_ms", "fetch_wait_max_ms", "auto_offset_reset"}, "kafka.",
+        r);
+    if (n["auto_offset_reset"]) {
+      c.kafka.auto_offset_reset = ReadString(n["auto_offset_reset"], "kafka.auto_offset_reset", r);
+      if (c.kafka.auto_offset_reset != "latest" && c.kafka.auto_offset_reset != "earliest") {
+        r.Fail("kafka.auto_offset_reset", "value '" + c.kafka.auto_offset_reset +
+                                              "' is not allowed; must be latest or earliest");
+      }
+    }
+    if (n["brokers"]) c.kafka.brokers = ReadString(n["brokers"], "kafka.brokers", r);
+    if (n["group_id"]) c.kafka.group_id = ReadString(n["group_id"], "kafka.group_id", r);
+    if (n["linger_ms"]) c.kafka.linger_ms = ReadPositive(n["linger_ms"], "kafka.linger_ms", r, 0);
+    if (n["fetch_wait_max_ms"]) {
+      c.kafka.fetch_wait_max_ms =
+          ReadPositive(n["fetch_wait_max_ms"], "kafka.fetch_wait_max_ms", r, 0);
+    }
+  }
+
   // Environment overrides win over the file (pricing-model.md, "Configuration keys").
   if (auto v = EnvInt(env, "WINDOW_SIZE_SECONDS", 1)) c.window_seconds = *v;
   if (auto v = EnvInt(env, "PROCESSING_INTERVAL_SECONDS", 1)) c.interval_seconds = *v;
@@ -446,6 +472,15 @@ Config LoadConfigFile(const std::filesystem::path& path, const EnvLookup& env) {
     if (v->empty()) throw ConfigError("environment variable NATS_URL: must not be empty");
     c.nats_url = *v;
   }
+
+  if (auto v = env("KAFKA_BROKERS")) {
+    if (v->empty()) throw ConfigError("environment variable KAFKA_BROKERS: must not be empty");
+    c.kafka.brokers = *v;
+  }
+  if (c.backend == "kafka" && c.kafka.brokers.empty()) {
+    r.Fail("kafka.brokers", "is required with backend: kafka (HOST:PORT[,HOST:PORT...])");
+  }
+  if (c.kafka.group_id.empty()) r.Fail("kafka.group_id", "must not be empty");
 
   if (c.interval_seconds <= 0) {
     r.Fail("interval_seconds",

@@ -110,6 +110,19 @@ struct PublishConfig {
   int64_t ack_wait_ms = 5000;  // a publish without PubAck by then is retried (same id)
 };
 
+// The Kafka backend of `pricing run` (backend: kafka): the same core between a
+// librdkafka consumer and producer; topics are the streams' names in lower case with
+// `_` turned to `-` (events.md).
+struct KafkaConfig {
+  std::string brokers;  // bootstrap servers, HOST:PORT[,...]; required
+  std::string group_id = "pricing-processor";
+  int64_t linger_ms = 0;           // producer batching delay (librdkafka's default is 5)
+  int64_t fetch_wait_max_ms = 10;  // longest a broker holds an empty fetch
+  // Where a new consumer group starts: at the end (latest) or at the oldest retained
+  // event (earliest: for a fresh topic, or to read a backlog on purpose).
+  std::string auto_offset_reset = "latest";
+};
+
 struct Config {
   std::filesystem::path source;  // the file it was read from
   int64_t window_seconds = 30;
@@ -134,6 +147,8 @@ struct Config {
   HttpConfig http;
   HealthConfig health;
   GatewayConfig gateway;
+  std::string backend = "nats";  // nats | kafka
+  KafkaConfig kafka;
 
   int64_t window_ms() const { return window_seconds * 1000; }
   int64_t interval_ms() const { return interval_seconds * 1000; }

@@ -1,0 +1,46 @@
+// Ownership and set-up of librdkafka handles, shared by the Kafka backend of the
+// processor and the comparison harness: every handle lives in a unique_ptr, every
+// configuration error is thrown with the key and value.
+#pragma once
+
+#include <librdkafka/rdkafka.h>
+
+#include <memory>
+#include <string>
+
+namespace pricing {
+
+struct KafkaDeleter {
+  void operator()(rd_kafka_t* rk) const { rd_kafka_destroy(rk); }
+  void operator()(rd_kafka_message_t* m) const { rd_kafka_message_destroy(m); }
+};
+template <typename T>
+using KafkaPtr = std::unique_ptr<T, KafkaDeleter>;
+
+// A configuration under construction; Client() hands it to a new client.
+class KafkaConf {
+ public:
+  KafkaConf();
+  ~KafkaConf();
+  KafkaConf(const KafkaConf&) = delete;
+  KafkaConf& operator=(const KafkaConf&) = delete;
+
+  // Throws std::runtime_error naming the key and value librdkafka refused.
+  KafkaConf& Set(const std::string& key, const std::string& value);
+  rd_kafka_conf_t* get() { return conf_; }
+  // The configuration is consumed, whatever the outcome.
+  KafkaPtr<rd_kafka_t> Client(rd_kafka_type_t type);
+
+ private:
+  rd_kafka_conf_t* conf_;
+};
+
+// The Kafka topic of a JetStream stream: lower case, `_` turned to `-` (events.md).
+std::string TopicForStream(const std::string& stream);
+
+// Creates (or, with create false, deletes) a topic with the admin API; returns the
+// error text, empty on success. An existing topic counts as success when creating.
+std::string KafkaAdminTopic(rd_kafka_t* rk, const std::string& topic, int partitions,
+                            int replication, bool create);
+
+}  // namespace pricing

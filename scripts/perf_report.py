@@ -1,0 +1,224 @@
+#!/usr/bin/env python3
+"""Turns a results folder of bench/perf/perf_compare into an offline HTML report.
+
+    scripts/perf_report.py RESULTS_DIR
+
+Reads cells.json and the .hgrm files, writes RESULTS_DIR/report.html (no scripts, no
+network: inline SVG) and each chart as RESULTS_DIR/charts/*.svg:
+
+- a latency percentile spectrum per group of cells (same client profile, message size,
+  partitions and rate): one line per system, latency from the intended send time
+  against 1/(1-percentile) on log axes, as HdrHistogram plots it;
+- latency against throughput per client profile and message size: the corrected p99
+  of every cell (sweep and max-rate search) against the rate it sent.
+"""
+import html
+import json
+import math
+import os
+import sys
+
+COLOURS = ["#1b6ca8", "#d1495b", "#edae49", "#00798c", "#66a182", "#8d6a9f", "#2e4057", "#c05805"]
+W, H = 720, 380
+ML, MR, MT, MB = 70, 220, 30, 50
+
+
+def read_hgrm(path):
+    """(value_us, percentile 0..1) pairs of an .hgrm file."""
+    points = []
+    with open(path, encoding="utf-8") as f:
+        for line in f:
+            parts = line.split()
+            if len(parts) < 3 or line.startswith("#") or parts[0] == "Value":
+                continue
+            try:
+                points.append((float(parts[0]), float(parts[1])))
+            except ValueError:
+                continue
+    return points
+
+
+def fmt_us(us):
+    if us >= 1e6:
+        return f"{us / 1e6:.2f} s"
+    if us >= 1e3:
+        return f"{us / 1e3:.2f} ms"
+    return f"{us:.0f} µs"
+
+
+def log_ticks(lo, hi):
+    ticks = []
+    e = math.floor(math.log10(lo))
+    while 10 ** e <= hi * 1.0001:
+        if 10 ** e >= lo / 1.0001:
+            ticks.append(10 ** e)
+        e += 1
+    return ticks
+
+
+class LogLogChart:
+    def __init__(self, title, xlabel, ylabel, x_range, y_range):
+        self.title, self.xlabel, self.ylabel = title, xlabel, ylabel
+        self.x0, self.x1 = x_range
+        self.y0, self.y1 = y_range
+        self.series = []
+
+    def x(self, v):
+        return ML + (math.log10(v) - math.log10(self.x0)) / (math.log10(self.x1) - math.log10(self.x0)) * (W - ML - MR)
+
+    def y(self, v):
+        return H - MB - (math.log10(v) - math.log10(self.y0)) / (math.log10(self.y1) - math.log10(self.y0)) * (H - MT - MB)
+
+    def add(self, name, points, markers=False):
+        self.series.append((name, points, markers))
+
+    def svg(self, x_tick_label):
+        out = [f'<svg xmlns="http://www.w3.org/2000/svg" width="{W}" height="{H}" viewBox="0 0 {W} {H}" '
+               'font-family="sans-serif" font-size="11">',
+               f'<rect width="{W}" height="{H}" fill="white"/>',
+               f'<text x="{ML}" y="18" font-size="13" font-weight="bold">{html.escape(self.title)}</text>']
+        for t in log_ticks(self.x0, self.x1):
+            px = self.x(t)
+            out.append(f'<line x1="{px:.1f}" y1="{MT}" x2="{px:.1f}" y2="{H - MB}" stroke="#ddd"/>')
+            out.append(f'<text x="{px:.1f}" y="{H - MB + 14}" text-anchor="middle">{html.escape(x_tick_label(t))}</text>')
+        for t in log_ticks(self.y0, self.y1):
+            py = self.y(t)
+            out.append(f'<line x1="{ML}" y1="{py:.1f}" x2="{W - MR}" y2="{py:.1f}" stroke="#ddd"/>')
+            out.append(f'<text x="{ML - 6}" y="{py + 4:.1f}" text-anchor="end">{html.escape(fmt_us(t))}</text>')
+        out.append(f'<rect x="{ML}" y="{MT}" width="{W - ML - MR}" height="{H - MT - MB}" fill="none" stroke="#888"/>')
+        out.append(f'<text x="{(ML + W - MR) / 2:.0f}" y="{H - 12}" text-anchor="middle">{html.escape(self.xlabel)}</text>')
+        out.append(f'<text x="14" y="{(MT + H - MB) / 2:.0f}" text-anchor="middle" '
+                   f'transform="rotate(-90 14 {(MT + H - MB) / 2:.0f})">{html.escape(self.ylabel)}</text>')
+        for i, (name, points, markers) in enumerate(self.series):
+            colour = COLOURS[i % len(COLOURS)]
+            pts = [(self.x(px), self.y(py)) for px, py in points
+                   if self.x0 <= px <= self.x1 and self.y0 <= py <= self.y1]
+            if len(pts) > 1:
+                path = " ".join(f"{px:.1f},{py:.1f}" for px, py in pts)
+                out.append(f'<polyline points="{path}" fill="none" stroke="{colour}" stroke-width="2"/>')
+            if markers:
+                for px, py in pts:
+                    out.append(f'<circle cx="{px:.1f}" cy="{py:.1f}" r="3" fill="{colour}"/>')
+            ly = MT + 12 + i * 16
+            out.append(f'<rect x="{W - MR + 12}" y="{ly - 8}" width="12" height="3" fill="{colour}"/>')
+            out.append(f'<text x="{W - MR + 28}" y="{ly - 3}">{html.escape(name)}</text>')
+        out.append("</svg>")
+        return "\n".join(out)
+
+
+def spectrum_charts(results, cells):
+    groups = {}
+    for c in cells:
+        key = (c["profile"], c["message_bytes"], c["partitions"], c["rate"])
+        groups.setdefault(key, []).append(c)
+    charts = []
+    for (profile, size, parts, rate), group in sorted(groups.items()):
+        series, lo, hi = [], float("inf"), 0.0
+        for c in group:
+            path = os.path.join(results, c["latency_us"]["e2e"]["hgrm"])
+            if not os.path.exists(path):
+                continue
+            # 1/(1-p) on the x axis: 1 is the median's left, 1000 is p99.9.
+            pts = [(1.0 / (1.0 - p), max(v, 1.0)) for v, p in read_hgrm(path) if p < 0.999999]
+            if not pts:
+                continue
+            lo, hi = min(lo, min(v for _, v in pts)), max(hi, max(v for _, v in pts))
+            series.append((c["label"], pts))
+        if not series:
+            continue
+        chart = LogLogChart(f"Latency by percentile: {profile} clients, {size} B, {parts} partition(s), "
+                            f"{rate:.0f} msg/s", "percentile", "end to end, from intended send",
+                            (1, 1e6), (10 ** math.floor(math.log10(lo)), 10 ** math.ceil(math.log10(hi))))
+        for name, pts in series:
+            chart.add(name, pts)
+        label = lambda t: {1: "0%", 10: "90%", 100: "99%", 1000: "99.9%", 10000: "99.99%",
+                           100000: "99.999%", 1000000: "99.9999%"}.get(int(round(t)), "")
+        name = f"spectrum_{profile}_{size}B_p{parts}_{rate:.0f}"
+        charts.append((name, chart.svg(label)))
+    return charts
+
+
+def throughput_charts(cells):
+    groups = {}
+    for c in cells:
+        if c["latency_us"]["e2e"]["count"] == 0 or c["send_rate"] <= 0:
+            continue
+        groups.setdefault((c["profile"], c["message_bytes"], c["partitions"]), {}).setdefault(
+            c["label"], []).append((c["send_rate"], max(c["latency_us"]["e2e"]["p99"], 1.0)))
+    charts = []
+    for (profile, size, parts), by_system in sorted(groups.items()):
+        xs = [x for pts in by_system.values() for x, _ in pts]
+        ys = [y for pts in by_system.values() for _, y in pts]
+        chart = LogLogChart(f"p99 against throughput: {profile} clients, {size} B, {parts} partition(s)",
+                            "messages/s sent", "corrected p99",
+                            (10 ** math.floor(math.log10(min(xs))), 10 ** math.ceil(math.log10(max(xs)) + 1e-9)),
+                            (10 ** math.floor(math.log10(min(ys))), 10 ** math.ceil(math.log10(max(ys)) + 1e-9)))
+        for name, pts in sorted(by_system.items()):
+            chart.add(name, sorted(pts), markers=True)
+        label = lambda t: f"{t:,.0f}"
+        charts.append((f"throughput_{profile}_{size}B_p{parts}", chart.svg(label)))
+    return charts
+
+
+def table(cells):
+    rows = ["<table><tr><th>system</th><th>client</th><th>size</th><th>parts</th><th>rate/s</th>"
+            "<th>sent/s</th><th>p50</th><th>p90</th><th>p99</th><th>p99.9</th><th>p99.99</th><th>max</th>"
+            "<th>from send p50</th><th>from send p99</th><th>ack p50</th><th>ack p99</th><th>verdict</th></tr>"]
+    for c in cells:
+        e, s = c["latency_us"]["e2e"], c["latency_us"]["e2e_from_send"]
+        a = c["latency_us"].get("ack")
+        cols = [c["label"], c["profile"], f'{c["message_bytes"]} B', c["partitions"], f'{c["rate"]:,.0f}',
+                f'{c["send_rate"]:,.0f}', fmt_us(e["p50"]), fmt_us(e["p90"]), fmt_us(e["p99"]),
+                fmt_us(e["p99.9"]), fmt_us(e["p99.99"]), fmt_us(e["max"]), fmt_us(s["p50"]), fmt_us(s["p99"]),
+                fmt_us(a["p50"]) if a else "—", fmt_us(a["p99"]) if a else "—", c["verdict"]]
+        rows.append("<tr>" + "".join(f"<td>{html.escape(str(x))}</td>" for x in cols) + "</tr>")
+    rows.append("</table>")
+    return "\n".join(rows)
+
+
+def main():
+    if len(sys.argv) != 2:
+        sys.exit("usage: perf_report.py RESULTS_DIR")
+    results = sys.argv[1]
+    with open(os.path.join(results, "cells.json"), encoding="utf-8") as f:
+        data = json.load(f)
+    cells = data["cells"]
+    charts = spectrum_charts(results, cells) + throughput_charts(cells + data.get("max_rate_search", []))
+    os.makedirs(os.path.join(results, "charts"), exist_ok=True)
+    for name, svg in charts:
+        with open(os.path.join(results, "charts", name + ".svg"), "w", encoding="utf-8") as f:
+            f.write(svg)
+    parts = ["<!doctype html><html><head><meta charset='utf-8'><title>Messaging latency comparison</title>",
+             "<style>body{font-family:sans-serif;max-width:1200px;margin:2em auto;color:#222}"
+             "table{border-collapse:collapse;font-size:12px}td,th{border:1px solid #ccc;padding:3px 6px}"
+             "th{background:#f3f3f3}figure{margin:1em 0}</style></head><body>",
+             "<h1>Messaging latency comparison</h1>",
+             f"<p>Generated {html.escape(data['generated'])} on {html.escape(data['machine'])}.</p>",
+             f"<p>{html.escape(data['method'])}.</p>",
+             "<h2>What an acknowledgement means</h2><table><tr><th>system</th><th>durability</th></tr>"]
+    for label, text in sorted(data["durability"].items()):
+        parts.append(f"<tr><td>{html.escape(label)}</td><td>{html.escape(text)}</td></tr>")
+    parts.append("</table>")
+    if data.get("max_rates"):
+        parts.append("<h2>Highest sustained rate</h2><table><tr><th>system</th><th>client</th><th>size</th>"
+                     "<th>highest sustained/s</th><th>corrected p99 there</th><th>first failed/s</th><th>why</th></tr>")
+        for m in data["max_rates"]:
+            failed = f'{m["first_failed_rate"]:,.0f}' if m["first_failed_rate"] > 0 else "none"
+            parts.append("<tr>" + "".join(f"<td>{html.escape(str(x))}</td>" for x in [
+                m["label"], m["profile"], f'{m["message_bytes"]} B', f'{m["max_sustained_rate"]:,.0f}',
+                fmt_us(m["p99_us_at_max"]), failed, m["failed_because"]]) + "</tr>")
+        parts.append("</table>")
+    parts.append("<h2>Latency against throughput</h2>")
+    parts += [f"<figure>{svg}</figure>" for name, svg in charts if name.startswith("throughput_")]
+    parts.append("<h2>Latency percentile spectra</h2>")
+    parts += [f"<figure>{svg}</figure>" for name, svg in charts if name.startswith("spectrum_")]
+    parts.append("<h2>Every cell</h2>")
+    parts.append(table(cells))
+    parts.append("</body></html>")
+    with open(os.path.join(results, "report.html"), "w", encoding="utf-8") as f:
+        f.write("\n".join(parts))
+    print(f"report: {os.path.join(results, 'report.html')} ({len(charts)} charts)")
+
+
+if __name__ == "__main__":
+    main()

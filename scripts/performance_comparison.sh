@@ -1,0 +1,100 @@
+#!/usr/bin/env bash
+# The performance comparison: core NATS, JetStream R1 and R3 and Kafka, with a plain
+# loopback socket as the harness's floor, open loop, over a sweep of message sizes,
+# rates, partitions and client settings, then a search for each system's highest
+# sustained rate; and the Google Benchmarks of the pricing core.
+#
+#   scripts/performance_comparison.sh [--quick | --smoke] [--out DIR]
+#                                     [--kafka-brokers HOST:PORT] [--no-core-bench]
+#                                     [--base-port 24222]
+#
+# Starts what it needs (a 3-node nats-server cluster of its own on ports 24222-24224,
+# 26222.., 28222.., or from --base-port; librdkafka's mock Kafka cluster in its own process unless
+# --kafka-brokers names a real one) and stops all of it afterwards. Writes DIR
+# (default results/perf-<UTC time>): summary.md, report.html, cells.csv, cells.json,
+# hgrm/*.hgrm, charts/*.svg and core_bench.json.
+#
+#   (default)  100 B and 1 KiB; 1k, 10k, 50k msg/s; 1 and 4 partitions; default and
+#              tuned clients; 10 s per cell after 2 s of warm-up; max-rate search.
+#              Roughly an hour on two cores.
+#   --quick    100 B and 1 KiB; 1k and 10k msg/s; 1 partition; both client settings;
+#              5 s per cell; max-rate search on 100 B only. About 10 minutes.
+#   --smoke    every system once, briefly (CI): proves the paths, measures nothing.
+set -euo pipefail
+root=$(cd "$(dirname "$0")/.." && pwd)
+build="${BUILD_DIR:-$root/build}"
+mode=full
+out=""
+kafka_brokers=""
+core_bench=1
+base_port=24222
+while [ $# -gt 0 ]; do
+  case "$1" in
+    --quick) mode=quick; shift ;;
+    --smoke) mode=smoke; shift ;;
+    --out) out=$2; shift 2 ;;
+    --kafka-brokers) kafka_brokers=$2; shift 2 ;;
+    --no-core-bench) core_bench=0; shift ;;
+    --base-port) base_port=$2; shift 2 ;;
+    *) echo "performance_comparison: unknown argument '$1'" >&2
+       echo "usage: scripts/performance_comparison.sh [--quick | --smoke] [--out DIR] [--kafka-brokers HOST:PORT] [--no-core-bench] [--base-port N]" >&2
+       exit 2 ;;
+  esac
+done
+[ -n "$out" ] || out="$root/results/perf-$(date -u +%Y%m%dT%H%M%SZ)"
+mkdir -p "$out"
+out=$(cd "$out" && pwd)
+
+targets=(perf_compare kafka_mock_cluster)
+[ "$mode" = smoke ] || [ "$core_bench" = 0 ] || targets+=(core_bench)
+missing=0
+for t in "${targets[@]}"; do [ -x "$build/bin/$t" ] || missing=1; done
+if [ "$missing" = 1 ]; then
+  (cd "$root" && cmake --preset release >/dev/null && cmake --build --preset release --target "${targets[@]}")
+fi
+
+work=$(mktemp -d)
+cleanup() {
+  "$root/scripts/stop-nats-cluster.sh" --state-dir "$work/cluster" --wipe >/dev/null 2>&1 || true
+  rm -rf "$work"
+}
+trap cleanup EXIT
+echo "starting a 3-node nats-server cluster (ports $base_port-$((base_port + 2)))" >&2
+"$root/scripts/start-nats-cluster.sh" --state-dir "$work/cluster" --base-port "$base_port" --no-streams >/dev/null
+urls=$(cat "$work/cluster/urls")
+
+kafka=(--kafka-mock "$build/bin/kafka_mock_cluster")
+[ -z "$kafka_brokers" ] || kafka=(--kafka-brokers "$kafka_brokers")
+
+case "$mode" in
+  full)
+    sweep=(--sizes 100,1024 --rates 1000,10000,50000 --partitions 1,4 --profiles default,tuned
+           --seconds 10 --warmup 2 --find-max --search-seconds 5) ;;
+  quick)
+    sweep=(--sizes 100,1024 --rates 1000,10000 --partitions 1 --profiles default,tuned
+           --seconds 5 --warmup 1 --find-max --search-seconds 3 --search-sizes 100) ;;
+  smoke)
+    sweep=(--sizes 100 --rates 500 --partitions 2 --profiles tuned --seconds 1 --warmup 0.5) ;;
+esac
+
+echo "running the sweep ($mode); results in $out" >&2
+"$build/bin/perf_compare" --out "$out" --nats "$urls" "${kafka[@]}" "${sweep[@]}"
+python3 "$root/scripts/perf_report.py" "$out" >&2
+
+if [ "$mode" != smoke ] && [ "$core_bench" = 1 ]; then
+  echo "running the pricing core's Google Benchmarks" >&2
+  reps=7
+  [ "$mode" = quick ] && reps=3
+  "$build/bin/core_bench" --benchmark_repetitions="$reps" --benchmark_report_aggregates_only=true \
+    --benchmark_out="$out/core_bench.json" --benchmark_out_format=json |
+    grep -E '^(Benchmark|-+$|BM_.*_median)' > "$out/core_bench.txt"
+  {
+    echo
+    echo "## Pricing core (Google Benchmark, medians of $reps repetitions)"
+    echo
+    echo '```'
+    cat "$out/core_bench.txt"
+    echo '```'
+  } >> "$out/summary.md"
+fi
+echo "done: $out/summary.md, $out/report.html" >&2

@@ -1,0 +1,61 @@
+#!/usr/bin/env python3
+"""CI's smoke run of the comparison: every system once, briefly, through the real
+script (a real 3-node nats-server cluster, librdkafka's mock cluster in its own
+process), then checks that each system delivered every message and that every
+output the issue names is there and consistent.
+
+    check_perf_smoke.py SCRIPT OUT_DIR
+"""
+import json
+import os
+import shutil
+import subprocess
+import sys
+
+script, out = sys.argv[1], sys.argv[2]
+shutil.rmtree(out, ignore_errors=True)
+# Ports of its own (21222-21224, 23222.., 25222..): a comparison someone runs on the
+# default ports meanwhile is left alone.
+subprocess.run([script, "--smoke", "--out", out, "--base-port", "21222"], check=True)
+
+with open(os.path.join(out, "cells.json"), encoding="utf-8") as f:
+    data = json.load(f)
+failures = []
+labels = {c["label"] for c in data["cells"]}
+expected = {"loopback (no broker: the harness's floor)", "nats-core", "jetstream-r1", "jetstream-r3",
+            "kafka-mock (in-memory, no replication)"}
+if labels != expected:
+    failures.append(f"systems {sorted(labels)}, expected {sorted(expected)}")
+for c in data["cells"]:
+    name = c["label"]
+    if c["sent"] != c["planned"] or c["received"] != c["sent"] or c["lost"] or c["duplicates"]:
+        failures.append(f"{name}: planned {c['planned']}, sent {c['sent']}, received {c['received']}, "
+                        f"lost {c['lost']}, duplicates {c['duplicates']}")
+    measured = round(c["rate"] * c["seconds"])
+    for metric, h in c["latency_us"].items():
+        if abs(h["count"] - measured) > 1:
+            failures.append(f"{name} {metric}: {h['count']} recorded, expected {measured}")
+        if not (0 < h["p50"] <= h["p99"] <= h["max"]):
+            failures.append(f"{name} {metric}: percentiles out of order {h}")
+        if not os.path.getsize(os.path.join(out, h["hgrm"])):
+            failures.append(f"{name}: {h['hgrm']} is empty")
+    has_ack = "ack" in c["latency_us"]
+    if has_ack != (c["backend"] in ("jetstream-r1", "jetstream-r3", "kafka")):
+        failures.append(f"{name}: ack latency {'present' if has_ack else 'missing'}")
+    if has_ack and c["acked"] != c["sent"]:
+        failures.append(f"{name}: {c['acked']} of {c['sent']} acknowledged")
+    if name not in data["durability"]:
+        failures.append(f"{name}: no durability statement")
+summary = open(os.path.join(out, "summary.md"), encoding="utf-8").read()
+if "kafka-mock (in-memory, no replication)" not in summary:
+    failures.append("summary.md does not label the mock Kafka")
+report = open(os.path.join(out, "report.html"), encoding="utf-8").read()
+if "<svg" not in report or "kafka-mock (in-memory, no replication)" not in report:
+    failures.append("report.html has no chart or no mock label")
+csv_rows = open(os.path.join(out, "cells.csv"), encoding="utf-8").read().strip().split("\n")
+if len(csv_rows) != 1 + 2 * 2 + 3 * 3:  # header; 2 metrics for loopback and core; 3 for the rest
+    failures.append(f"cells.csv has {len(csv_rows)} lines")
+if failures:
+    print("\n".join(failures))
+    sys.exit(1)
+print(f"smoke run: {len(data['cells'])} systems, every message delivered")
