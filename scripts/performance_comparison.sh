@@ -15,11 +15,14 @@
 # hgrm/*.hgrm, charts/*.svg and core_bench.json.
 #
 #   (default)  100 B and 1 KiB; 1k, 10k, 50k msg/s; 1 and 4 partitions; default and
-#              tuned clients; 10 s per cell after 2 s of warm-up; max-rate search.
-#              Roughly an hour on two cores.
+#              tuned clients; 10 s per cell after 2 s of warm-up; max-rate search; the
+#              pipeline (`pricing run` on JetStream R3 and on Kafka) at 1k, 5k and 20k
+#              events/s for 30 s. Roughly an hour on two cores.
 #   --quick    100 B and 1 KiB; 1k and 10k msg/s; 1 partition; both client settings;
-#              5 s per cell; max-rate search on 100 B only. About 10 minutes.
-#   --smoke    every system once, briefly (CI): proves the paths, measures nothing.
+#              5 s per cell; max-rate search on 100 B only; the pipeline at 1k and 5k
+#              events/s for 15 s. About 12 minutes.
+#   --smoke    every system and both pipelines once, briefly (CI): proves the paths,
+#              measures nothing.
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 build="${BUILD_DIR:-$root/build}"
@@ -45,7 +48,7 @@ done
 mkdir -p "$out"
 out=$(cd "$out" && pwd)
 
-targets=(perf_compare kafka_mock_cluster)
+targets=(perf_compare kafka_mock_cluster pricing)
 [ "$mode" = smoke ] || [ "$core_bench" = 0 ] || targets+=(core_bench)
 missing=0
 for t in "${targets[@]}"; do [ -x "$build/bin/$t" ] || missing=1; done
@@ -66,19 +69,23 @@ urls=$(cat "$work/cluster/urls")
 kafka=(--kafka-mock "$build/bin/kafka_mock_cluster")
 [ -z "$kafka_brokers" ] || kafka=(--kafka-brokers "$kafka_brokers")
 
+pipeline=(--pricing "$build/bin/pricing" --zones "$root/data/nyc/taxi_zones.geojson")
 case "$mode" in
   full)
     sweep=(--sizes 100,1024 --rates 1000,10000,50000 --partitions 1,4 --profiles default,tuned
-           --seconds 10 --warmup 2 --find-max --search-seconds 5) ;;
+           --seconds 10 --warmup 2 --find-max --search-seconds 5
+           --pipeline-rates 1000,5000,20000 --pipeline-seconds 30) ;;
   quick)
     sweep=(--sizes 100,1024 --rates 1000,10000 --partitions 1 --profiles default,tuned
-           --seconds 5 --warmup 1 --find-max --search-seconds 3 --search-sizes 100) ;;
+           --seconds 5 --warmup 1 --find-max --search-seconds 3 --search-sizes 100
+           --pipeline-rates 1000,5000 --pipeline-seconds 15) ;;
   smoke)
-    sweep=(--sizes 100 --rates 500 --partitions 2 --profiles tuned --seconds 1 --warmup 0.5) ;;
+    sweep=(--sizes 100 --rates 500 --partitions 2 --profiles tuned --seconds 1 --warmup 0.5
+           --pipeline-rates 200 --pipeline-seconds 3) ;;
 esac
 
 echo "running the sweep ($mode); results in $out" >&2
-"$build/bin/perf_compare" --out "$out" --nats "$urls" "${kafka[@]}" "${sweep[@]}"
+"$build/bin/perf_compare" --out "$out" --nats "$urls" "${kafka[@]}" "${sweep[@]}" "${pipeline[@]}"
 python3 "$root/scripts/perf_report.py" "$out" >&2
 
 if [ "$mode" != smoke ] && [ "$core_bench" = 1 ]; then

@@ -1,7 +1,8 @@
 #!/usr/bin/env python3
-"""CI's smoke run of the comparison: every system once, briefly, through the real
-script (a real 3-node nats-server cluster, librdkafka's mock cluster in its own
-process), then checks that each system delivered every message and that every
+"""CI's smoke run of the comparison: every system and both pipelines (`pricing run`
+on JetStream R3 and on Kafka) once, briefly, through the real script (a real 3-node
+nats-server cluster, librdkafka's mock cluster in its own process), then checks that
+each system delivered every message, each pipeline priced every event, and that every
 output the issue names is there and consistent.
 
     check_perf_smoke.py SCRIPT OUT_DIR
@@ -46,6 +47,17 @@ for c in data["cells"]:
         failures.append(f"{name}: {c['acked']} of {c['sent']} acknowledged")
     if name not in data["durability"]:
         failures.append(f"{name}: no durability statement")
+pipelines = {p["label"]: p for p in data["pipeline"]}
+if set(pipelines) != {"jetstream-r3", "kafka-mock (in-memory, no replication)"}:
+    failures.append(f"pipelines {sorted(pipelines)}")
+for name, p in pipelines.items():
+    if not p["sustainable"] or p["ticks"] < 2 or p["unattributed"] or p["processor_read"] < p["sent"]:
+        failures.append(f"pipeline {name}: {p['verdict']}, {p['ticks']} ticks, {p['unattributed']} "
+                        f"unpriced, read {p['processor_read']} of {p['sent']}")
+    e2u = p["event_to_update_us"]
+    # At least the wait for the tick's close (lateness 200 ms), at most a few intervals.
+    if not (200_000 <= e2u["p50"] <= e2u["max"] <= 5_000_000):
+        failures.append(f"pipeline {name}: event to update {e2u}")
 summary = open(os.path.join(out, "summary.md"), encoding="utf-8").read()
 if "kafka-mock (in-memory, no replication)" not in summary:
     failures.append("summary.md does not label the mock Kafka")

@@ -33,6 +33,7 @@
 
 #include "common/json_writer.h"
 #include "perf/backend.h"
+#include "perf/kafka_mock_process.h"
 #include "perf/pipeline.h"
 #include "perf/runner.h"
 
@@ -176,64 +177,6 @@ Options Parse(int argc, char** argv) {
     Usage("the kafka backend needs --kafka-brokers HOST:PORT or --kafka-mock PATH");
   return o;
 }
-
-// librdkafka's mock cluster in a child process; it exits when we do (its stdin is
-// our pipe) or on SIGTERM.
-class MockKafka {
- public:
-  explicit MockKafka(const std::string& binary) {
-    int in[2], out[2];
-    if (pipe(in) != 0 || pipe(out) != 0) throw std::runtime_error("kafka mock: pipe failed");
-    pid_ = fork();
-    if (pid_ < 0) throw std::runtime_error("kafka mock: fork failed");
-    if (pid_ == 0) {
-      dup2(in[0], STDIN_FILENO);
-      dup2(out[1], STDOUT_FILENO);
-      close(in[1]);
-      close(out[0]);
-      execl(binary.c_str(), binary.c_str(), "--brokers", "3", nullptr);
-      _exit(127);
-    }
-    close(in[0]);
-    close(out[1]);
-    stdin_ = in[1];
-    stdout_ = out[0];
-    bootstraps_ = ReadLine();
-    if (bootstraps_.empty()) throw std::runtime_error("kafka mock: " + binary + " did not start");
-  }
-  ~MockKafka() {
-    close(stdin_);
-    close(stdout_);
-    kill(pid_, SIGTERM);
-    int status = 0;
-    waitpid(pid_, &status, 0);
-  }
-  // The mock has no CreateTopics: its process creates topics on request.
-  std::string CreateTopic(const std::string& topic, int partitions, int replication) {
-    std::lock_guard<std::mutex> lock(mu_);
-    const std::string cmd = "create " + topic + " " + std::to_string(partitions) + " " +
-                            std::to_string(replication) + "\n";
-    if (write(stdin_, cmd.data(), cmd.size()) != static_cast<ssize_t>(cmd.size()))
-      return "the mock cluster process is gone";
-    const std::string answer = ReadLine();
-    return answer == "ok" ? "" : (answer.empty() ? "the mock cluster process is gone" : answer);
-  }
-  const std::string& bootstraps() const { return bootstraps_; }
-
- private:
-  std::string ReadLine() {
-    std::string line;
-    char c = 0;
-    while (read(stdout_, &c, 1) == 1 && c != '\n') line += c;
-    return line;
-  }
-
-  pid_t pid_ = -1;
-  int stdin_ = -1;
-  int stdout_ = -1;
-  std::mutex mu_;
-  std::string bootstraps_;
-};
 
 std::string CellId(const CellResult& r) {
   std::ostringstream id;
@@ -614,6 +557,9 @@ int Main(int argc, char** argv) {
               rate = std::max(rate, c->spec.rate);
           }
           while (rate <= o.max_rate && attempt(rate)) rate *= 2;
+          // Not even the start held (a noisy moment, or a slow system): halve until a
+          // rate holds, down to a 64th of it.
+          for (double down = rate / 2; m.rate == 0 && down >= rate / 64; down /= 2) attempt(down);
           if (m.first_failed > 0 && m.rate > 0) {
             double lo = m.rate, hi = m.first_failed;
             for (int step = 0; step < 3; ++step) {
