@@ -155,6 +155,37 @@ TEST_F(ConfigTest, RefusesWindowNotAMultipleOfInterval) {
                 "of interval_seconds (5)");
 }
 
+TEST_F(ConfigTest, ReadsTheKafkaBackendAndRefusesItsBadValues) {
+  const Config c = LoadConfig(
+      Write(std::string("backend: kafka\nkafka: {brokers: \"k1:9092,k2:9092\", group_id: g, "
+                        "linger_ms: 2, fetch_wait_max_ms: 3, auto_offset_reset: earliest}\n") +
+            kCity),
+      Env({}));
+  EXPECT_EQ(c.backend, "kafka");
+  EXPECT_EQ(c.kafka.brokers, "k1:9092,k2:9092");
+  EXPECT_EQ(c.kafka.group_id, "g");
+  EXPECT_EQ(c.kafka.linger_ms, 2);
+  EXPECT_EQ(c.kafka.fetch_wait_max_ms, 3);
+  EXPECT_EQ(c.kafka.auto_offset_reset, "earliest");
+  EXPECT_EQ(
+      LoadConfig(Write(std::string("backend: kafka\n") + kCity), Env({{"KAFKA_BROKERS", "e:1"}}))
+          .kafka.brokers,
+      "e:1");
+  EXPECT_EQ(LoadConfig(Write(kCity), Env({})).backend, "nats");
+
+  EXPECT_EQ(ErrorOf(std::string("backend: rabbit\n") + kCity),
+            Prefix() + "key 'backend': value 'rabbit' is not allowed; must be nats or kafka");
+  EXPECT_EQ(
+      ErrorOf(std::string("backend: kafka\n") + kCity),
+      Prefix() + "key 'kafka.brokers': is required with backend: kafka (HOST:PORT[,HOST:PORT...])");
+  EXPECT_EQ(ErrorOf(std::string("kafka: {brokers: a:1, auto_offset_reset: middle}\n") + kCity),
+            Prefix() +
+                "key 'kafka.auto_offset_reset': value 'middle' is not allowed; must be latest or "
+                "earliest");
+  EXPECT_NE(ErrorOf(std::string("kafka: {brokers: a:1, acks: 0}\n") + kCity).find("kafka.acks"),
+            std::string::npos);
+}
+
 TEST_F(ConfigTest, RefusesLatenessOfAnIntervalOrMore) {
   EXPECT_EQ(ErrorOf(std::string("allowed_lateness_ms: 5000\n") + kCity),
             Prefix() +
