@@ -48,7 +48,7 @@ namespace {
                "       [--partitions 1,4] [--profiles default,tuned] [--seconds S] [--warmup S]\n"
                "       [--find-max] [--search-seconds S] [--search-sizes 100] [--max-rate R]\n"
                "       [--pipeline-rates 1000,5000 --pricing BIN --zones GEOJSON]\n"
-               "       [--pipeline-seconds S] [--nats URLS]\n"
+               "       [--pipeline-seconds S] [--pipeline-only] [--nats URLS]\n"
                "       [--kafka-brokers HOST:PORT | --kafka-mock PATH] [--kafka-replication N]\n";
   std::exit(2);
 }
@@ -86,6 +86,7 @@ struct Options {
   double max_rate = 400000;
   std::vector<std::size_t> search_sizes;  // empty: every size of the sweep
   std::vector<double> pipeline_rates;     // empty: no pipeline comparison
+  bool pipeline_only = false;             // skip the sweep and the search
   double pipeline_seconds = 20;
   std::string pricing_bin;
   std::string zones;
@@ -99,6 +100,10 @@ Options Parse(int argc, char** argv) {
     const std::string flag = argv[i];
     if (flag == "--find-max") {
       o.find_max = true;
+      continue;
+    }
+    if (flag == "--pipeline-only") {
+      o.pipeline_only = true;
       continue;
     }
     if (flag.rfind("--", 0) != 0 || i + 1 >= argc) Usage("unexpected '" + flag + "'");
@@ -349,6 +354,7 @@ class Report {
       w.Key("interval_ms").Int(p.interval_ms).Key("allowed_lateness_ms").Int(p.lateness_ms);
       w.Key("sent").Uint(p.sent).Key("send_rate").Double(std::round(p.send_rate));
       w.Key("processor_read").Uint(p.processor_read).Key("ticks").Uint(p.ticks);
+      w.Key("processor_rejected").Uint(p.processor_rejected);
       w.Key("unattributed").Uint(p.unattributed).Key("send_errors").Uint(p.send_errors);
       w.Key("sustainable").Bool(p.sustainable).Key("verdict").String(p.verdict);
       for (const auto& [name, h] : {std::pair<const char*, const LatencyHistogram*>{
@@ -419,8 +425,8 @@ class Report {
          << "average) and the lateness; *close to update* from the tick's close to that "
          << "update: what the broker and the processor add.\n\n"
          << "| system | events/s | sent/s | event to update p50 | p99 | p99.9 | max | close to "
-            "update p50 | p99 | max | ticks | verdict |\n"
-         << "|---|---|---|---|---|---|---|---|---|---|---|---|\n";
+            "update p50 | p99 | max | ticks | refused late | verdict |\n"
+         << "|---|---|---|---|---|---|---|---|---|---|---|---|---|\n";
       for (const auto& [id, p] : pipelines_) {
         md << "| " << p.label << " | " << std::llround(p.spec.rate) << " | "
            << std::llround(p.send_rate) << " | "
@@ -430,8 +436,8 @@ class Report {
            << FormatLatency(p.event_to_update.max()) << " | "
            << FormatLatency(p.close_to_update.ValueAtPercentile(50)) << " | "
            << FormatLatency(p.close_to_update.ValueAtPercentile(99)) << " | "
-           << FormatLatency(p.close_to_update.max()) << " | " << p.ticks << " | " << p.verdict
-           << " |\n";
+           << FormatLatency(p.close_to_update.max()) << " | " << p.ticks << " | "
+           << p.processor_rejected << " | " << p.verdict << " |\n";
       }
     }
     if (!max_rates_.empty()) {
@@ -498,7 +504,7 @@ int Main(int argc, char** argv) {
                  o.endpoints.kafka_brokers.c_str());
   }
   Report report(o);
-  for (const auto& backend : o.backends) {
+  for (const auto& backend : o.pipeline_only ? std::vector<std::string>{} : o.backends) {
     for (Profile profile : o.profiles) {
       for (std::size_t bytes : o.sizes) {
         for (int parts : o.partitions) {
@@ -516,7 +522,7 @@ int Main(int argc, char** argv) {
       }
     }
   }
-  if (o.find_max) {
+  if (o.find_max && !o.pipeline_only) {
     for (const auto& backend : o.backends) {
       for (Profile profile : o.profiles) {
         for (std::size_t bytes : o.search_sizes.empty() ? o.sizes : o.search_sizes) {

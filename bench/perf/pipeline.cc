@@ -62,15 +62,15 @@ int64_t TickOf(const void* data, std::size_t len) {
   return std::strtoll(std::string(p.substr(at + 7, 20)).c_str(), nullptr, 10);
 }
 
-double EventsRead(int port) {
+// The sum of a counter family's series in the processor's /metrics.
+double CounterTotal(int port, const std::string& family) {
   const test::HttpResult r = test::HttpGet(port, "/metrics");
-  double read = 0;
+  double total = 0;
   std::istringstream in(r.body);
   for (std::string line; std::getline(in, line);) {
-    if (line.rfind("pricing_events_read_total{", 0) == 0)
-      read += std::stod(line.substr(line.rfind(' ') + 1));
+    if (line.rfind(family + "{", 0) == 0) total += std::stod(line.substr(line.rfind(' ') + 1));
   }
-  return read;
+  return total;
 }
 
 // Where events go and where pricing updates come from, per backend.
@@ -239,6 +239,7 @@ PipelineResult RunPipeline(const PipelineOptions& o, const PipelineSpec& spec) {
   std::deque<std::pair<int64_t, int64_t>> pending;  // (ts ms, intended mono ns), by ts
   int64_t last_tick = 0;
   bool measuring = false, saw_update = false;
+  int64_t measure_start_ms = 0;
   uint64_t first_measured_index = 0;
   auto on_update = [&](const void* data, std::size_t len) {
     const int64_t tick = TickOf(data, len);
@@ -247,7 +248,9 @@ PipelineResult RunPipeline(const PipelineOptions& o, const PipelineSpec& spec) {
     saw_update = true;
     if (tick <= last_tick) return;
     last_tick = tick;
-    if (!measuring) return;
+    // Only ticks that close after the measured run began: a processor that restored an
+    // older checkpoint publishes the ticks it missed first.
+    if (!measuring || tick < measure_start_ms) return;
     ++r.ticks;
     r.close_to_update.Record(wall - (tick + kLatenessMs) * 1'000'000);
     while (!pending.empty() && pending.front().first < tick) {
@@ -335,7 +338,7 @@ PipelineResult RunPipeline(const PipelineOptions& o, const PipelineSpec& spec) {
   {
     std::lock_guard<std::mutex> lock(mu);
     measuring = true;
-    last_tick = 0;  // the probes' ticks do not count
+    measure_start_ms = WallNowNs() / 1'000'000;
   }
   int64_t first_send = 0, last_send = 0;
   uint64_t i = 0;
@@ -378,7 +381,14 @@ PipelineResult RunPipeline(const PipelineOptions& o, const PipelineSpec& spec) {
     }
     std::this_thread::sleep_for(std::chrono::milliseconds(20));
   }
-  r.processor_read = static_cast<uint64_t>(EventsRead(http_port));
+  // Events stored after their tick closed are read (and refused as late) afterwards.
+  for (int i = 0; i < 250; ++i) {
+    r.processor_read = static_cast<uint64_t>(CounterTotal(http_port, "pricing_events_read_total"));
+    if (r.processor_read >= r.sent) break;
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  r.processor_rejected =
+      static_cast<uint64_t>(CounterTotal(http_port, "pricing_events_rejected_total"));
   r.send_errors = io->errors();
   stop_processor();
   io.reset();
@@ -389,8 +399,18 @@ PipelineResult RunPipeline(const PipelineOptions& o, const PipelineSpec& spec) {
   if (r.send_errors) why += "send errors; ";
   if (r.unattributed) why += std::to_string(r.unattributed) + " events never priced; ";
   if (r.processor_read < r.sent) why += "the processor read fewer events than were sent; ";
+  if (r.processor_rejected > 0)
+    why += std::to_string(r.processor_rejected) +
+           " events refused (late: stored after their tick closed); ";
   if (r.close_to_update.ValueAtPercentile(99) > 1'000'000'000)
     why += "updates over 1 s after close; ";
+  // An event waits at most an interval and the lateness for its tick to close; a
+  // backlog shows as more.
+  const int64_t priced_limit_ns = (kIntervalMs + kLatenessMs + 1000) * 1'000'000;
+  if (r.event_to_update.ValueAtPercentile(99) > priced_limit_ns) {
+    why += "events priced over " + std::to_string(priced_limit_ns / 1'000'000) +
+           " ms after they were due (the pipeline fell behind); ";
+  }
   r.sustainable = why.empty();
   r.verdict = r.sustainable ? "sustained" : why.substr(0, why.size() - 2);
   return r;

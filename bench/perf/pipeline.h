@@ -36,8 +36,9 @@ struct PipelineResult {
   int64_t lateness_ms = 0;
   uint64_t sent = 0;
   uint64_t send_errors = 0;
-  uint64_t unattributed = 0;    // measured events no pricing update ever covered
-  uint64_t processor_read = 0;  // events the processor reports read, probes included
+  uint64_t unattributed = 0;        // measured events no pricing update ever covered
+  uint64_t processor_read = 0;      // events the processor reports read, probes included
+  uint64_t processor_rejected = 0;  // of those, refused (late ones, stored after their tick)
   uint64_t ticks = 0;
   double send_rate = 0;
   LatencyHistogram event_to_update;  // from the event's intended send time
