@@ -18,6 +18,7 @@ Simulator::Simulator(SimulatorOptions options, std::shared_ptr<const CityZones> 
     : options_(std::move(options)),
       zones_(std::move(zones)),
       clock_(clock),
+      run_ms_(clock.NowMs()),
       rng_state_(options_.seed) {
   Rng rng(options_.seed);
   rng_state_ = rng.Next();
@@ -73,8 +74,8 @@ Simulator::Event Simulator::Next(int64_t now_ms) {
     const uint64_t lap = next_pickup_ / options_.pickups.size();
     ++next_pickup_;
     ev.subject = "location.request." + options_.city;
-    ev.msg_id = "pickup-" + std::to_string(options_.seed) + "-" + std::to_string(lap) + "-" +
-                std::to_string(p.row);
+    ev.msg_id = "pickup-" + std::to_string(options_.seed) + "-" + std::to_string(run_ms_) + "-" +
+                std::to_string(lap) + "-" + std::to_string(p.row);
     w.BeginObject()
         .Key("request_id")
         .String(ev.msg_id)
@@ -97,7 +98,8 @@ Simulator::Event Simulator::Next(int64_t now_ms) {
     }
     const uint64_t n = requests_++;
     ev.subject = "location.request." + options_.city;
-    ev.msg_id = "sim-r-" + std::to_string(options_.seed) + "-" + std::to_string(n);
+    ev.msg_id = "sim-r-" + std::to_string(options_.seed) + "-" + std::to_string(run_ms_) + "-" +
+                std::to_string(n);
     w.BeginObject().Key("request_id").String(ev.msg_id);
     w.Key("rider_id").String("sim-u-" + std::to_string(rng.Next() % (options_.drivers * 4 + 1)));
     w.Key("lat").Double(coord(lat)).Key("lon").Double(coord(lon)).Key("ts").Int(now_ms).EndObject();

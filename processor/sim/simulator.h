@@ -75,6 +75,10 @@ class Simulator {
   SimulatorOptions options_;
   std::shared_ptr<const CityZones> zones_;
   const Clock& clock_;
+  // Request ids carry the run's start time: a second run with the same seed inside
+  // the streams' 2-minute duplicate window would otherwise have its requests dropped
+  // as duplicates of the first run's (found by the pipeline comparison).
+  int64_t run_ms_;
   uint64_t rng_state_;
   std::vector<Driver> drivers_;
   std::vector<Hotspot> hotspots_;
