@@ -10,7 +10,7 @@ network: inline SVG) and each chart as RESULTS_DIR/charts/*.svg:
   partitions and rate): one line per system, latency from the intended send time
   against 1/(1-percentile) on log axes, as HdrHistogram plots it;
 - latency against throughput per client profile and message size: the corrected p99
-  of every cell (sweep and max-rate search) against the rate it sent.
+  of every cell that held its rate (sweep and max-rate search) against the rate sent.
 """
 import html
 import json
@@ -18,9 +18,9 @@ import math
 import os
 import sys
 
-COLOURS = ["#1b6ca8", "#d1495b", "#edae49", "#00798c", "#66a182", "#8d6a9f", "#2e4057", "#c05805"]
-W, H = 720, 380
-ML, MR, MT, MB = 70, 220, 30, 50
+COLOURS = ["#1f77b4", "#d62728", "#ff7f0e", "#2ca02c", "#9467bd", "#111111", "#8c564b", "#e377c2"]
+W, H = 860, 380
+ML, MR, MT, MB = 70, 300, 30, 50
 
 
 def read_hgrm(path):
@@ -141,7 +141,8 @@ def spectrum_charts(results, cells):
 def throughput_charts(cells):
     groups = {}
     for c in cells:
-        if c["latency_us"]["e2e"]["count"] == 0 or c["send_rate"] <= 0:
+        # The curve of rates that held; the ones that did not are in the max-rate table.
+        if c["latency_us"]["e2e"]["count"] == 0 or c["send_rate"] <= 0 or not c["sustainable"]:
             continue
         groups.setdefault((c["profile"], c["message_bytes"], c["partitions"]), {}).setdefault(
             c["label"], []).append((c["send_rate"], max(c["latency_us"]["e2e"]["p99"], 1.0)))
