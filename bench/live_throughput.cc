@@ -25,6 +25,7 @@
 #include "config/config.h"
 #include "engine/city_engine.h"
 #include "http_get.h"
+#include "prometheus_text.h"
 #include "sim/simulator.h"
 #include "transport/js_publisher.h"
 #include "transport/nats_client.h"
@@ -57,14 +58,8 @@ double WatchDrain(int http_port, uint64_t events) {
   double read_at_start = 0;
   const auto deadline = Clock::now() + std::chrono::minutes(10);
   while (Clock::now() < deadline) {
-    const test::HttpResult r = test::HttpGet(http_port, "/metrics");
-    double read = 0;
-    std::istringstream in(r.body);
-    for (std::string line; std::getline(in, line);) {
-      if (line.rfind("pricing_events_read_total{", 0) == 0) {
-        read += std::stod(line.substr(line.rfind(' ') + 1));
-      }
-    }
+    const double read =
+        test::MetricSum(test::HttpGet(http_port, "/metrics").body, "pricing_events_read_total");
     const auto now = Clock::now();
     if (started == Clock::time_point{} && read > 0) {
       started = now;

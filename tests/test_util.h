@@ -10,20 +10,10 @@
 #include <vector>
 
 #include "engine/city_engine.h"
+#include "prometheus_text.h"
 #include "zones/zone_set.h"
 
 namespace pricing::test {
-
-// The value of `series` (name and labels, as exposed) in a Prometheus text exposition,
-// or -1 when it is absent.
-inline double MetricValue(const std::string& scrape, const std::string& series) {
-  std::istringstream in(scrape);
-  std::string line;
-  while (std::getline(in, line)) {
-    if (line.rfind(series + " ", 0) == 0) return std::stod(line.substr(series.size() + 1));
-  }
-  return -1;
-}
 
 inline std::filesystem::path SourcePath(const std::string& relative) {
   return std::filesystem::path(PRICING_SOURCE_DIR) / relative;

@@ -24,6 +24,14 @@ NatsSettings SettingsFor(const std::string& urls, const std::string& name, Profi
   return s;
 }
 
+// A subscription's message handler; `closure` is the backend's OnReceive.
+void DeliverToReceiver(natsConnection*, natsSubscription*, natsMsg* msg, void* closure) {
+  const int64_t now = MonoNowNs();
+  (*static_cast<OnReceive*>(closure))(natsMsg_GetData(msg),
+                                      static_cast<std::size_t>(natsMsg_GetDataLength(msg)), now);
+  natsMsg_Destroy(msg);
+}
+
 std::string RunId() {
   static std::atomic<int> cells{0};
   return std::to_string(::getpid()) + "_" + std::to_string(cells++);
@@ -49,7 +57,7 @@ class NatsCoreBackend : public Backend {
     pub_client_ = NatsClient::Connect(SettingsFor(urls_, "perf-core-pub", cell.profile), 30000);
     natsSubscription* raw = nullptr;
     CheckNats(natsConnection_Subscribe(&raw, sub_client_->connection(), (prefix_ + "*").c_str(),
-                                       &NatsCoreBackend::OnMsg, this),
+                                       &DeliverToReceiver, &on_receive_),
               "subscribing to " + prefix_ + "*");
     sub_ = Subscription(sub_client_->connection(), raw);
     // No silent drops on the client side: a slow receiver shows as latency.
@@ -77,14 +85,6 @@ class NatsCoreBackend : public Backend {
   }
 
  private:
-  static void OnMsg(natsConnection*, natsSubscription*, natsMsg* msg, void* closure) {
-    const int64_t now = MonoNowNs();
-    auto* self = static_cast<NatsCoreBackend*>(closure);
-    self->on_receive_(natsMsg_GetData(msg), static_cast<std::size_t>(natsMsg_GetDataLength(msg)),
-                      now);
-    natsMsg_Destroy(msg);
-  }
-
   std::string urls_;
   std::string prefix_;
   std::vector<std::string> subjects_;
@@ -155,8 +155,8 @@ class JetStreamBackend : public Backend {
     so.Stream = stream_.c_str();
     so.Ordered = true;
     natsSubscription* raw = nullptr;
-    CheckNats(js_Subscribe(&raw, sub_client_->js(), subjects.c_str(), &JetStreamBackend::OnMsg,
-                           this, nullptr, &so, &jerr),
+    CheckNats(js_Subscribe(&raw, sub_client_->js(), subjects.c_str(), &DeliverToReceiver,
+                           &on_receive_, nullptr, &so, &jerr),
               "subscribing to stream " + stream_, jerr);
     sub_ = Subscription(sub_client_->connection(), raw);
     natsSubscription_SetPendingLimits(sub_.get(), -1, -1);
@@ -203,14 +203,6 @@ class JetStreamBackend : public Backend {
   }
 
  private:
-  static void OnMsg(natsConnection*, natsSubscription*, natsMsg* msg, void* closure) {
-    const int64_t now = MonoNowNs();
-    auto* self = static_cast<JetStreamBackend*>(closure);
-    self->on_receive_(natsMsg_GetData(msg), static_cast<std::size_t>(natsMsg_GetDataLength(msg)),
-                      now);
-    natsMsg_Destroy(msg);
-  }
-
   static void OnPubAck(jsCtx*, natsMsg* msg, jsPubAck* pa, jsPubAckErr*, void* closure) {
     const int64_t now = MonoNowNs();
     auto* self = static_cast<JetStreamBackend*>(closure);

@@ -23,6 +23,7 @@
 #include "engine/city_engine.h"
 #include "http_get.h"
 #include "perf/schedule.h"
+#include "prometheus_text.h"
 #include "sim/simulator.h"
 #include "transport/js_publisher.h"
 #include "transport/kafka_handles.h"
@@ -64,13 +65,7 @@ int64_t TickOf(const void* data, std::size_t len) {
 
 // The sum of a counter family's series in the processor's /metrics.
 double CounterTotal(int port, const std::string& family) {
-  const test::HttpResult r = test::HttpGet(port, "/metrics");
-  double total = 0;
-  std::istringstream in(r.body);
-  for (std::string line; std::getline(in, line);) {
-    if (line.rfind(family + "{", 0) == 0) total += std::stod(line.substr(line.rfind(' ') + 1));
-  }
-  return total;
+  return test::MetricSum(test::HttpGet(port, "/metrics").body, family);
 }
 
 // Where events go and where pricing updates come from, per backend.

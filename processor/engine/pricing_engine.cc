@@ -73,6 +73,14 @@ IngestOutcome PricingEngine::Ingest(std::string_view subject, std::string_view p
   return out;
 }
 
+int64_t PricingEngine::NextCloseMs() const {
+  int64_t next = INT64_MAX;
+  for (const auto& [key, engine] : cities_) {
+    if (engine->started()) next = std::min(next, engine->next_tick() + timing_.allowed_lateness_ms);
+  }
+  return next;
+}
+
 std::vector<TickResult> PricingEngine::AdvanceWatermark(int64_t watermark_ms) {
   std::vector<TickResult> out;
   for (auto& [key, engine] : cities_) {

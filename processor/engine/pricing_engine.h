@@ -43,6 +43,9 @@ class PricingEngine {
 
   // Closes every tick of every city up to `watermark_ms`; results ordered by tick, then city.
   std::vector<TickResult> AdvanceWatermark(int64_t watermark_ms);
+  // The watermark at which AdvanceWatermark would next close a tick: the earliest next
+  // tick of a started city plus the allowed lateness; INT64_MAX while none has started.
+  int64_t NextCloseMs() const;
 
   // End of a replay: the watermark becomes the largest ts read, and every tick up to
   // and including the first tick after it is closed.

@@ -163,25 +163,14 @@ void KafkaProcessor::OnDelivery(rd_kafka_t*, const rd_kafka_message_t* m, void* 
                       << " was not stored: " << rd_kafka_err2str(m->err);
 }
 
-int64_t KafkaProcessor::NextCloseMs() const {
-  int64_t next = INT64_MAX;
-  for (const auto& [key, engine] : engine_.cities()) {
-    if (engine->started()) next = std::min(next, engine->next_tick() + config_.allowed_lateness_ms);
-  }
-  return next;
-}
-
 void KafkaProcessor::CloseTicks(int64_t watermark_ms) {
-  if (watermark_ms < NextCloseMs()) return;
+  if (watermark_ms < engine_.NextCloseMs()) return;
   for (TickResult& tick : engine_.AdvanceWatermark(watermark_ms)) {
     CityEngine* engine = engine_.city(tick.city);
     for (const OutputMessage& m : EncodeTick(tick, engine->zones()))
       Produce(TopicFor(m.subject), LastToken(m.subject), m.subject, m.msg_id, m.payload);
     ++counters_.ticks_closed;
-    metrics_.TickClosed(tick.city, tick.compute_ms / 1000.0, tick.tick);
-    metrics_.ZoneValues(tick.city, engine->zones(), tick.zones.multiplier.data(),
-                        tick.zones.supply.data(), tick.zones.demand.data());
-    metrics_.EventsUnzoned(tick.city, tick.stats.unzoned);
+    metrics_.Tick(tick, engine->zones());
   }
 }
 
@@ -223,7 +212,7 @@ void KafkaProcessor::Run(const std::atomic<bool>& stop) {
   while (!stop.load()) {
     const int64_t now = clock_.NowMs();
     loop_heartbeat_ms_.store(now, std::memory_order_relaxed);
-    const int wait = static_cast<int>(std::clamp<int64_t>(NextCloseMs() - now, 0, 50));
+    const int wait = static_cast<int>(std::clamp<int64_t>(engine_.NextCloseMs() - now, 0, 50));
     KafkaPtr<rd_kafka_message_t> msg(rd_kafka_consumer_poll(consumer_.get(), wait));
     if (!msg) {
       CloseTicks(clock_.NowMs());  // caught up: ticks close on the wall clock

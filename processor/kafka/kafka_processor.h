@@ -55,7 +55,6 @@ class KafkaProcessor {
   void Connect();
   void Handle(rd_kafka_message_t* msg);
   void CloseTicks(int64_t watermark_ms);
-  int64_t NextCloseMs() const;
   void Produce(const std::string& topic, const std::string& key, const std::string& subject,
                const std::string& msg_id, const std::string& payload,
                const std::vector<std::pair<std::string, std::string>>& extra_headers = {});

@@ -380,16 +380,8 @@ void LiveProcessor::DeadLetter(NatsPtr<natsMsg> input, const IngestOutcome& outc
   metrics_.DeadLettered(outcome.city);
 }
 
-int64_t LiveProcessor::NextCloseMs() const {
-  int64_t next = INT64_MAX;
-  for (const auto& [key, engine] : engine_.cities()) {
-    if (engine->started()) next = std::min(next, engine->next_tick() + config_.allowed_lateness_ms);
-  }
-  return next;
-}
-
 void LiveProcessor::CloseTicks(int64_t watermark_ms) {
-  if (watermark_ms < NextCloseMs()) return;  // the common case, once per event in a backlog
+  if (watermark_ms < engine_.NextCloseMs()) return;  // the common case, once per event in a backlog
   for (TickResult& tick : engine_.AdvanceWatermark(watermark_ms)) {
     CityEngine* engine = engine_.city(tick.city);
     PRICING_LOG(kDebug) << "city " << tick.city << ": closing tick " << tick.tick
@@ -428,10 +420,7 @@ void LiveProcessor::CloseTicks(int64_t watermark_ms) {
       });
     }
     ++counters_.ticks_closed;
-    metrics_.TickClosed(tick.city, tick.compute_ms / 1000.0, tick.tick);
-    metrics_.ZoneValues(tick.city, engine->zones(), tick.zones.multiplier.data(),
-                        tick.zones.supply.data(), tick.zones.demand.data());
-    metrics_.EventsUnzoned(tick.city, tick.stats.unzoned);
+    metrics_.Tick(tick, engine->zones());
   }
 }
 
@@ -600,15 +589,15 @@ void LiveProcessor::Run(const std::atomic<bool>& stop) {
     // Idle, the pull waits no longer than the next tick's close (but at least a round
     // trip, or it reports "nothing" while a backlog waits). Reading a backlog, it waits
     // the full time: data is there and a short expiry only cuts batches short.
-    const int64_t wait =
-        backlog ? config_.consumer.fetch_wait_ms
-                : std::clamp<int64_t>(NextCloseMs() - now, 10, config_.consumer.fetch_wait_ms);
+    const int64_t wait = backlog ? config_.consumer.fetch_wait_ms
+                                 : std::clamp<int64_t>(engine_.NextCloseMs() - now, 10,
+                                                       config_.consumer.fetch_wait_ms);
     // Each event is handled as it arrives, while the rest of the batch is on its way.
     backlog = false;
     const int handled = puller_->FetchEach(
         static_cast<int>(config_.consumer.batch), wait,
         [&](NatsPtr<natsMsg> m) { backlog = HandleInput(std::move(m), clock_.NowMs(), false); });
-    if (handled == 0 && clock_.NowMs() >= NextCloseMs()) {
+    if (handled == 0 && clock_.NowMs() >= engine_.NextCloseMs()) {
       // Nothing came back but a tick is due: close it only if nothing is waiting for us,
       // or it would miss events stored before its time.
       backlog = InputsOutstanding();

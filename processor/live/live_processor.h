@@ -91,7 +91,6 @@ class LiveProcessor {
   bool InputsOutstanding();
   void CloseTicks(int64_t watermark_ms);
   void PublishReadyCheckpoints();
-  int64_t NextCloseMs() const;
   // Where reading LOCATION_EVENTS must start for the window of the next tick.
   int64_t RebuildFromMs() const;
   // Every health_check_interval_seconds: reads stream and consumer state, updates the

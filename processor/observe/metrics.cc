@@ -2,6 +2,7 @@
 
 #include <prometheus/text_serializer.h>
 
+#include "engine/city_engine.h"
 #include "observe/build_info.h"
 
 namespace pricing {
@@ -268,6 +269,13 @@ void Metrics::TickClosed(const std::string& city, double compute_seconds, int64_
   c.ticks->Increment();
   c.compute->Observe(compute_seconds);
   c.last_tick->Set(static_cast<double>(tick_ms) / 1000.0);
+}
+
+void Metrics::Tick(const TickResult& tick, const ZoneSet& zones) {
+  TickClosed(tick.city, tick.compute_ms / 1000.0, tick.tick);
+  ZoneValues(tick.city, zones, tick.zones.multiplier.data(), tick.zones.supply.data(),
+             tick.zones.demand.data());
+  EventsUnzoned(tick.city, tick.stats.unzoned);
 }
 
 void Metrics::EventToPublish(const std::string& city, double seconds) {

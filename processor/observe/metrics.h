@@ -29,6 +29,8 @@
 
 namespace pricing {
 
+struct TickResult;
+
 struct MetricsOptions {
   bool zone_series = true;
   std::size_t max_zone_series = 2000;  // per city
@@ -54,6 +56,8 @@ class Metrics {
 
   // Ticks.
   void TickClosed(const std::string& city, double compute_seconds, int64_t tick_ms);
+  // Everything a closed tick updates: TickClosed, ZoneValues and EventsUnzoned.
+  void Tick(const TickResult& tick, const ZoneSet& zones);
   void EventToPublish(const std::string& city, double seconds);
   // Arrays of zones.size() values, in zone index order.
   void ZoneValues(const std::string& city, const ZoneSet& zones, const double* multiplier,

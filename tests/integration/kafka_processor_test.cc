@@ -15,6 +15,7 @@
 #include "engine/city_engine.h"
 #include "http_get.h"
 #include "perf/kafka_mock_process.h"
+#include "prometheus_text.h"
 #include "transport/kafka_handles.h"
 
 namespace pricing {
@@ -159,13 +160,8 @@ TEST(KafkaProcessor, PricesEventsFromKafkaAndDeadLettersBadOnes) {
   EXPECT_FALSE(reason.empty());
   EXPECT_EQ(payload, bad);
 
-  const std::string metrics = test::HttpGet(http_port, "/metrics").body;
-  double read = 0;
-  std::istringstream in(metrics);
-  for (std::string line; std::getline(in, line);)
-    if (line.rfind("pricing_events_read_total{", 0) == 0)
-      read += std::stod(line.substr(line.rfind(' ') + 1));
-  EXPECT_EQ(read, 9);
+  EXPECT_EQ(test::MetricSum(test::HttpGet(http_port, "/metrics").body, "pricing_events_read_total"),
+            9);
 
   processor.Signal(SIGTERM);
   EXPECT_EQ(processor.Wait(20000), 0);
