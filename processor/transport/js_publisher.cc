@@ -1,5 +1,6 @@
 #include "transport/js_publisher.h"
 
+#include <algorithm>
 #include <chrono>
 #include <string>
 #include <thread>
@@ -53,8 +54,14 @@ void JsPublisher::Send(natsMsg* msg) {
                        << " failed to send: " << natsStatus_GetText(s) << "; will retry";
     std::lock_guard<std::mutex> lock(mu_);
     retry_.push_back(msg);
+    BackOffLocked();
     return;
   }
+}
+
+void JsPublisher::BackOffLocked() {
+  backoff_ms_ = backoff_ms_ == 0 ? kFirstBackoffMs : std::min(backoff_ms_ * 2, kMaxBackoffMs);
+  retry_after_ = std::chrono::steady_clock::now() + std::chrono::milliseconds(backoff_ms_);
 }
 
 void JsPublisher::AckHandler(jsCtx*, natsMsg* msg, jsPubAck* pa, jsPubAckErr* pae, void* closure) {
@@ -65,6 +72,7 @@ void JsPublisher::AckHandler(jsCtx*, natsMsg* msg, jsPubAck* pa, jsPubAckErr* pa
     OnStored callback;
     {
       std::lock_guard<std::mutex> lock(self->mu_);
+      self->backoff_ms_ = 0;
       auto it = self->callbacks_.find(msg);
       if (it != self->callbacks_.end()) {
         callback = std::move(it->second);
@@ -98,12 +106,14 @@ void JsPublisher::AckHandler(jsCtx*, natsMsg* msg, jsPubAck* pa, jsPubAckErr* pa
   }
   std::lock_guard<std::mutex> lock(self->mu_);
   self->retry_.push_back(msg);
+  self->BackOffLocked();
 }
 
 void JsPublisher::Pump() {
   std::deque<natsMsg*> batch;
   {
     std::lock_guard<std::mutex> lock(mu_);
+    if (retry_.empty() || std::chrono::steady_clock::now() < retry_after_) return;
     batch.swap(retry_);
   }
   for (natsMsg* m : batch) {

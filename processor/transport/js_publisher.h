@@ -10,6 +10,7 @@
 #include <nats/nats.h>
 
 #include <atomic>
+#include <chrono>
 #include <cstdint>
 #include <deque>
 #include <functional>
@@ -59,6 +60,14 @@ class JsPublisher {
 
  private:
   void Send(natsMsg* msg);
+  // Under mu_: a send failed; retries wait a little longer each time in a row.
+  void BackOffLocked();
+
+  // Retries back off while publishes keep failing (no leader during an election, no
+  // quorum): 10 ms doubling to 1 s, reset by the next ack. Without it a publisher
+  // resends hundreds of thousands of times a second at a cluster busy electing.
+  static constexpr int64_t kFirstBackoffMs = 10;
+  static constexpr int64_t kMaxBackoffMs = 1000;
 
   jsCtx* js_ = nullptr;
   const int64_t ack_wait_ms_;
@@ -67,6 +76,8 @@ class JsPublisher {
   std::mutex mu_;
   std::unordered_map<natsMsg*, OnStored> callbacks_;  // by message, while in flight
   std::deque<natsMsg*> retry_;                        // failed sends, oldest first
+  int64_t backoff_ms_ = 0;                            // 0: the last publish succeeded
+  std::chrono::steady_clock::time_point retry_after_{};
 };
 
 }  // namespace pricing
