@@ -59,7 +59,35 @@ std::unique_ptr<NatsClient> NatsClient::Connect(const NatsSettings& settings, in
   CheckNats(natsOptions_SetMaxReconnect(opts.get(), -1), "reconnect forever");
   CheckNats(natsOptions_SetReconnectWait(opts.get(), settings.reconnect_wait_ms), "reconnect wait");
   CheckNats(natsOptions_SetReconnectBufSize(opts.get(), 64 * 1024 * 1024), "reconnect buffer");
+  CheckNats(natsOptions_SetPingInterval(opts.get(), settings.ping_interval_ms), "ping interval");
+  CheckNats(natsOptions_SetMaxPingsOut(opts.get(), settings.max_pings_out),
+            "max pings outstanding");
   CheckNats(natsOptions_SetSendAsap(opts.get(), settings.send_asap), "send asap");
+  const NatsAuth& a = settings.auth;
+  if (a.tls()) {
+    CheckNats(natsOptions_SetSecure(opts.get(), true), "TLS");
+    if (!a.ca_file.empty()) {
+      CheckNats(natsOptions_LoadCATrustedCertificates(opts.get(), a.ca_file.c_str()),
+                "loading CA file " + a.ca_file);
+    }
+    if (!a.cert_file.empty()) {
+      CheckNats(
+          natsOptions_LoadCertificatesChain(opts.get(), a.cert_file.c_str(), a.key_file.c_str()),
+          "loading client certificate " + a.cert_file + " and key " + a.key_file);
+    }
+  }
+  if (!a.user.empty()) {
+    CheckNats(natsOptions_SetUserInfo(opts.get(), a.user.c_str(), a.password.c_str()),
+              "user and password");
+  }
+  if (!a.creds_file.empty()) {
+    CheckNats(natsOptions_SetUserCredentialsFromFiles(opts.get(), a.creds_file.c_str(), nullptr),
+              "credentials file " + a.creds_file);
+  }
+  if (!a.nkey.empty()) {
+    CheckNats(natsOptions_SetNKeyFromSeed(opts.get(), a.nkey.c_str(), a.nkey_seed_file.c_str()),
+              "nkey seed file " + a.nkey_seed_file);
+  }
   CheckNats(natsOptions_SetDisconnectedCB(opts.get(), OnDisconnected, client.get()), "callbacks");
   CheckNats(natsOptions_SetReconnectedCB(opts.get(), OnReconnected, client.get()), "callbacks");
   CheckNats(natsOptions_SetClosedCB(opts.get(), OnClosed, client.get()), "callbacks");

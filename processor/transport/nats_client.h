@@ -10,6 +10,7 @@
 #include <mutex>
 #include <string>
 
+#include "common/nats_auth.h"
 #include "transport/nats_handles.h"
 
 namespace pricing {
@@ -24,6 +25,13 @@ struct NatsSettings {
   bool send_asap = true;
   int64_t publish_max_pending = 4096;  // async publishes awaiting a PubAck
   int64_t request_timeout_ms = 5000;   // JetStream API calls
+  // A server that stops answering (frozen, or cut off by a partition) with its TCP
+  // connection still open is given up after ping_interval_ms * (max_pings_out + 1),
+  // then the client reconnects to another. cnats' defaults (2 min, 2) would leave the
+  // client on a dead server for minutes (found by the chaos suite's SIGSTOP case).
+  int64_t ping_interval_ms = 1000;
+  int max_pings_out = 2;
+  NatsAuth auth;  // TLS and credentials (config key nats_auth, or NATS_CA, NATS_CERT, ...)
   jsPubAckHandler ack_handler = nullptr;
   void* ack_handler_closure = nullptr;
 };
