@@ -2,6 +2,8 @@
 
 #include <algorithm>
 #include <chrono>
+#include <cstdlib>
+#include <stdexcept>
 #include <thread>
 
 #include "common/log.h"
@@ -69,9 +71,16 @@ LiveProcessor::LiveProcessor(const Config& config, const Clock& clock)
       clock_(clock),
       engine_(config, clock),
       publisher_(config.publish.ack_wait_ms),
+      failpoint_ingest_(std::getenv("PRICING_FAILPOINT_INGEST") != nullptr
+                            ? std::getenv("PRICING_FAILPOINT_INGEST")
+                            : ""),
       metrics_(MetricsOptions{config.http.zone_metrics,
                               static_cast<std::size_t>(config.http.max_zone_metrics)}),
       started_ms_(clock.NowMs()) {
+  if (!failpoint_ingest_.empty()) {
+    PRICING_LOG(kWarn) << "FAULT INJECTION ON: events containing '" << failpoint_ingest_
+                       << "' fail to be handled (PRICING_FAILPOINT_INGEST)";
+  }
   for (const auto& [key, engine] : engine_.cities()) {
     last_tick_end_[key] = 0;
     event_ts_[key];
@@ -95,6 +104,7 @@ LiveProcessor::~LiveProcessor() {
 void LiveProcessor::Connect() {
   NatsSettings settings;
   settings.urls = config_.nats_url;
+  settings.auth = config_.nats_auth;
   settings.name = "pricing-processor";
   settings.send_asap = config_.nats_send_asap;
   settings.publish_max_pending = config_.publish.max_pending;
@@ -311,7 +321,7 @@ void LiveProcessor::Rebuild() {
 bool LiveProcessor::HandleInput(NatsPtr<natsMsg> msg, int64_t now_ms, bool rebuilding) {
   const Meta meta = MetaOf(msg.get());
   const bool more_waiting = meta.pending > 0;
-  if (meta.seq != 0 && meta.seq <= max_applied_seq_) {
+  if (meta.seq != 0 && meta.seq <= max_applied_seq_ && !failed_seqs_.contains(meta.seq)) {
     // Applied already (during the rebuild, or before a lost ack): acknowledge only.
     if (!rebuilding) PullConsumer::Ack(client_->connection(), msg.get());
     ++counters_.events_skipped;
@@ -325,8 +335,18 @@ bool LiveProcessor::HandleInput(NatsPtr<natsMsg> msg, int64_t now_ms, bool rebui
     now_ms = std::min(now_ms, meta.timestamp_ms);
     CloseTicks(now_ms);
   }
-  const IngestOutcome outcome =
-      engine_.Ingest(natsMsg_GetSubject(msg.get()), Data(msg.get()), meta.seq, now_ms);
+  IngestOutcome outcome;
+  try {
+    if (!failpoint_ingest_.empty() &&
+        Data(msg.get()).find(failpoint_ingest_) != std::string_view::npos) {
+      throw std::runtime_error("fault injected by PRICING_FAILPOINT_INGEST");
+    }
+    outcome = engine_.Ingest(natsMsg_GetSubject(msg.get()), Data(msg.get()), meta.seq, now_ms);
+  } catch (const std::exception& e) {
+    HandlingFailed(std::move(msg), meta.seq, meta.delivered, rebuilding, e.what());
+    return more_waiting;
+  }
+  if (!failed_seqs_.empty()) failed_seqs_.erase(meta.seq);
   max_applied_seq_ = std::max(max_applied_seq_, meta.seq);
   // Re-read events were counted by the run that first read them.
   if (!rebuilding) metrics_.EventRead(outcome.city, outcome.kind);
@@ -347,15 +367,48 @@ bool LiveProcessor::HandleInput(NatsPtr<natsMsg> msg, int64_t now_ms, bool rebui
   if (!rebuilding) ++counters_.events_rejected;
   if (!rebuilding) metrics_.EventRejected(outcome.city, outcome.reason);
   if (!rebuilding) {
-    DeadLetter(std::move(msg), outcome, meta.seq, true);
+    DeadLetter(std::move(msg), outcome.city, ToString(outcome.reason), outcome.detail, meta.seq,
+               true);
   } else if (meta.seq > rebuild_unhandled_after_) {
     // The durable redelivers it later and, finding it applied, only acknowledges it.
-    DeadLetter(std::move(msg), outcome, meta.seq, false);
+    DeadLetter(std::move(msg), outcome.city, ToString(outcome.reason), outcome.detail, meta.seq,
+               false);
   }
   return more_waiting;
 }
 
-void LiveProcessor::DeadLetter(NatsPtr<natsMsg> input, const IngestOutcome& outcome, uint64_t seq,
+void LiveProcessor::HandlingFailed(NatsPtr<natsMsg> msg, uint64_t seq, uint64_t delivered,
+                                   bool rebuilding, const char* what) {
+  // Not applied: a redelivery must not be taken for an event already in the window.
+  failed_seqs_.insert(seq);
+  if (rebuilding) return;  // the durable delivers it again
+  const bool last = delivered >= static_cast<uint64_t>(config_.consumer.max_deliver);
+  metrics_.HandlingFailed(last);
+  const std::string subject = natsMsg_GetSubject(msg.get());
+  if (!last) {
+    ++counters_.events_failed;
+    // Backing off: one second more per delivery, so a passing fault can pass.
+    const int64_t delay_ms = 1000 * static_cast<int64_t>(delivered);
+    PRICING_LOG(kWarn) << "event seq " << seq << " on " << subject << ": handling failed (" << what
+                       << "), delivery " << delivered << " of " << config_.consumer.max_deliver
+                       << "; redelivery in " << delay_ms << " ms";
+    PullConsumer::Nak(client_->connection(), msg.get(), delay_ms);
+    return;
+  }
+  ++counters_.events_poison;
+  failed_seqs_.erase(seq);
+  PRICING_LOG(kError) << "event seq " << seq << " on " << subject << ": handling failed on all "
+                      << delivered << " deliveries (" << what
+                      << "); dead-lettered with reason poison";
+  const auto parsed = ParseInputSubject(subject);
+  const std::string detail =
+      "handling failed on " + std::to_string(delivered) + " deliveries (max_deliver): " + what;
+  DeadLetter(std::move(msg), parsed ? parsed->city : std::string_view(), "poison", detail, seq,
+             true);
+}
+
+void LiveProcessor::DeadLetter(NatsPtr<natsMsg> input, std::string_view city,
+                               std::string_view reason, std::string_view detail, uint64_t seq,
                                bool ack_when_stored) {
   JsPublisher::Headers headers = HeadersOf(input.get());
   std::string msg_id;
@@ -364,8 +417,8 @@ void LiveProcessor::DeadLetter(NatsPtr<natsMsg> input, const IngestOutcome& outc
   }
   std::erase_if(headers, [](const auto& kv) { return kv.first == "Nats-Msg-Id"; });
   if (msg_id.empty()) msg_id = std::string(kEventsStream) + ":" + std::to_string(seq);
-  headers.emplace_back("Pricing-Reject-Reason", std::string(ToString(outcome.reason)));
-  headers.emplace_back("Pricing-Reject-Detail", outcome.detail);
+  headers.emplace_back("Pricing-Reject-Reason", std::string(reason));
+  headers.emplace_back("Pricing-Reject-Detail", std::string(detail));
   headers.emplace_back("Pricing-Original-Subject", natsMsg_GetSubject(input.get()));
   headers.emplace_back("Pricing-Stream-Seq", std::to_string(seq));
   const std::string payload(Data(input.get()));
@@ -375,9 +428,8 @@ void LiveProcessor::DeadLetter(NatsPtr<natsMsg> input, const IngestOutcome& outc
   JsPublisher::OnStored on_stored;
   if (ack_when_stored)
     on_stored = [held, conn = client_->connection()] { PullConsumer::Ack(conn, held.get()); };
-  publisher_.Publish(DeadLetterSubject(outcome.city), msg_id, payload, headers,
-                     std::move(on_stored));
-  metrics_.DeadLettered(outcome.city);
+  publisher_.Publish(DeadLetterSubject(city), msg_id, payload, headers, std::move(on_stored));
+  metrics_.DeadLettered(city);
 }
 
 void LiveProcessor::CloseTicks(int64_t watermark_ms) {

@@ -20,6 +20,7 @@
 #include <map>
 #include <memory>
 #include <mutex>
+#include <set>
 #include <string>
 #include <thread>
 #include <vector>
@@ -41,6 +42,8 @@ struct LiveCounters {
   std::atomic<uint64_t> events_applied{0};
   std::atomic<uint64_t> events_rejected{0};
   std::atomic<uint64_t> events_skipped{0};  // redeliveries of events already applied
+  std::atomic<uint64_t> events_failed{0};   // handling threw; redelivery asked for
+  std::atomic<uint64_t> events_poison{0};   // failed max_deliver times: dead-lettered
   std::atomic<uint64_t> ticks_closed{0};
   std::atomic<uint64_t> checkpoints{0};
   std::atomic<uint64_t> configs_applied{0};
@@ -82,8 +85,12 @@ class LiveProcessor {
   void Rebuild();
   // Applies, skips or dead-letters one input; returns whether more wait behind it.
   bool HandleInput(NatsPtr<natsMsg> msg, int64_t now_ms, bool rebuilding);
-  void DeadLetter(NatsPtr<natsMsg> input, const IngestOutcome& outcome, uint64_t seq,
-                  bool ack_when_stored);
+  // Handling threw: asks for redelivery, or dead-letters it as poison on the last
+  // delivery the consumer allows (max_deliver).
+  void HandlingFailed(NatsPtr<natsMsg> msg, uint64_t seq, uint64_t delivered, bool rebuilding,
+                      const char* what);
+  void DeadLetter(NatsPtr<natsMsg> input, std::string_view city, std::string_view reason,
+                  std::string_view detail, uint64_t seq, bool ack_when_stored);
   // At start (`live` false) reads the stored history; live, takes only what is queued.
   void PollConfigUpdates(bool live);
   void ApplyConfigDocument(std::string_view subject, std::string_view payload, uint64_t seq);
@@ -107,7 +114,11 @@ class LiveProcessor {
   NatsPtr<natsSubscription> events_;  // durable pull consumer on LOCATION_EVENTS
   Subscription configs_;              // ordered consumer on config.pricing.>
   std::unique_ptr<PullConsumer> puller_;
-  uint64_t max_applied_seq_ = 0;     // inputs up to here are in the window already
+  uint64_t max_applied_seq_ = 0;    // inputs up to here are in the window already
+  std::set<uint64_t> failed_seqs_;  // ... except these, whose handling failed
+  // Fault injection for the chaos suite (PRICING_FAILPOINT_INGEST): an event whose
+  // payload contains this text fails to be handled. Empty: off.
+  const std::string failpoint_ingest_;
   uint64_t config_history_seq_ = 0;  // config documents up to here were read at start
   std::map<std::string, uint64_t, std::less<>>
       answered_through_;                  // by city: last answered document

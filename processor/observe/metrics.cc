@@ -58,6 +58,14 @@ Metrics::Metrics(MetricsOptions options)
                                 .Help("Redelivered events already applied, acknowledged only")
                                 .Register(*registry_)
                                 .Add({})),
+      handling_failures_(BuildCounter()
+                             .Name("pricing_handling_failures_total")
+                             .Help("Events whose handling failed: retried (negatively "
+                                   "acknowledged for redelivery), or dead-lettered as poison "
+                                   "at the consumer's max_deliver")
+                             .Register(*registry_)),
+      handling_retried_(handling_failures_.Add({{"outcome", "retried"}})),
+      handling_dead_lettered_(handling_failures_.Add({{"outcome", "dead_lettered"}})),
       ticks_closed_(BuildCounter()
                         .Name("pricing_ticks_closed_total")
                         .Help("Ticks closed and published")
@@ -262,6 +270,10 @@ void Metrics::DeadLettered(std::string_view city) {
 }
 
 void Metrics::RedeliverySkipped() { redeliveries_skipped_.Increment(); }
+
+void Metrics::HandlingFailed(bool final) {
+  (final ? handling_dead_lettered_ : handling_retried_).Increment();
+}
 
 void Metrics::TickClosed(const std::string& city, double compute_seconds, int64_t tick_ms) {
   std::lock_guard<std::mutex> lock(mu_);

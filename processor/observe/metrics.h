@@ -53,6 +53,9 @@ class Metrics {
   void EventsUnzoned(std::string_view city, uint64_t count);
   void DeadLettered(std::string_view city);
   void RedeliverySkipped();
+  // An event whose handling failed (threw): `final` when it was the last delivery the
+  // consumer allows, so it goes to DEAD_LETTERS with reason `poison`.
+  void HandlingFailed(bool final);
 
   // Ticks.
   void TickClosed(const std::string& city, double compute_seconds, int64_t tick_ms);
@@ -98,6 +101,9 @@ class Metrics {
   prometheus::Family<prometheus::Counter>& events_unzoned_;
   prometheus::Family<prometheus::Counter>& dead_letters_;
   prometheus::Counter& redeliveries_skipped_;
+  prometheus::Family<prometheus::Counter>& handling_failures_;
+  prometheus::Counter& handling_retried_;
+  prometheus::Counter& handling_dead_lettered_;
   prometheus::Family<prometheus::Counter>& ticks_closed_;
   prometheus::Family<prometheus::Histogram>& tick_compute_;
   prometheus::Family<prometheus::Histogram>& event_to_publish_;

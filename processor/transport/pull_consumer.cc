@@ -2,6 +2,7 @@
 
 #include <chrono>
 #include <cstring>
+#include <string>
 
 #include "common/clock.h"
 #include "common/log.h"
@@ -104,6 +105,13 @@ int PullConsumer::FetchEach(int batch, int64_t wait_ms, const OnMessage& on_mess
 void PullConsumer::Ack(natsConnection* conn, natsMsg* msg) {
   const char* reply = natsMsg_GetReply(msg);
   if (reply != nullptr) natsConnection_Publish(conn, reply, "+ACK", 4);
+}
+
+void PullConsumer::Nak(natsConnection* conn, natsMsg* msg, int64_t delay_ms) {
+  const char* reply = natsMsg_GetReply(msg);
+  if (reply == nullptr) return;
+  const std::string body = "-NAK {\"delay\": " + std::to_string(delay_ms * 1'000'000) + "}";
+  natsConnection_Publish(conn, reply, body.data(), static_cast<int>(body.size()));
 }
 
 }  // namespace pricing

@@ -37,6 +37,8 @@ class PullConsumer {
 
   // Acknowledges a message fetched here (publishes +ACK to its reply subject).
   static void Ack(natsConnection* conn, natsMsg* msg);
+  // Asks for redelivery after `delay_ms` (-NAK with a delay; counts as a delivery).
+  static void Nak(natsConnection* conn, natsMsg* msg, int64_t delay_ms);
 
   uint64_t requests() const { return requests_; }
 
