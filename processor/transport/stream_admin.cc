@@ -138,6 +138,25 @@ std::vector<StreamApplyResult> ApplyStreamsWhenReady(jsCtx* js,
   }
 }
 
+namespace {
+
+// The raft group's leader and a line per other replica: "n2 current", "n3 behind lag 12".
+void DescribeCluster(const jsClusterInfo* cluster, std::string* leader,
+                     std::vector<std::string>* replicas) {
+  if (cluster == nullptr) return;
+  if (cluster->Leader != nullptr) *leader = cluster->Leader;
+  for (int i = 0; i < cluster->ReplicasLen; ++i) {
+    const jsPeerInfo* p = cluster->Replicas[i];
+    std::string line = p->Name ? p->Name : "?";
+    line += p->Current ? " current" : " behind";
+    if (p->Offline) line += " offline";
+    if (p->Lag) line += " lag " + std::to_string(p->Lag);
+    replicas->push_back(line);
+  }
+}
+
+}  // namespace
+
 StreamState GetStreamState(jsCtx* js, const std::string& name) {
   jsStreamInfo* raw = nullptr;
   jsErrCode jerr = static_cast<jsErrCode>(0);
@@ -153,17 +172,7 @@ StreamState GetStreamState(jsCtx* js, const std::string& name) {
   out.bytes = info->State.Bytes;
   out.first_seq = info->State.FirstSeq;
   out.last_seq = info->State.LastSeq;
-  if (info->Cluster != nullptr) {
-    if (info->Cluster->Leader != nullptr) out.leader = info->Cluster->Leader;
-    for (int i = 0; i < info->Cluster->ReplicasLen; ++i) {
-      const jsPeerInfo* p = info->Cluster->Replicas[i];
-      std::string line = p->Name ? p->Name : "?";
-      line += p->Current ? " current" : " behind";
-      if (p->Offline) line += " offline";
-      if (p->Lag) line += " lag " + std::to_string(p->Lag);
-      out.replicas_status.push_back(line);
-    }
-  }
+  DescribeCluster(info->Cluster, &out.leader, &out.replicas_status);
   return out;
 }
 
@@ -182,6 +191,7 @@ ConsumerState GetConsumerState(jsCtx* js, const std::string& stream, const std::
   out.delivered_stream_seq = info->Delivered.Stream;
   out.ack_floor_stream_seq = info->AckFloor.Stream;
   out.num_waiting = info->NumWaiting;
+  DescribeCluster(info->Cluster, &out.leader, &out.replicas_status);
   return out;
 }
 

@@ -54,6 +54,8 @@ struct ConsumerState {
   uint64_t delivered_stream_seq = 0;
   uint64_t ack_floor_stream_seq = 0;
   int64_t num_waiting = 0;
+  std::string leader;                        // the consumer's raft group
+  std::vector<std::string> replicas_status;  // as StreamState's
 };
 
 ConsumerState GetConsumerState(jsCtx* js, const std::string& stream, const std::string& consumer);
