@@ -162,6 +162,7 @@ int Main(int argc, char** argv) {
   JsPublisher publisher(config.publish.ack_wait_ms);
   NatsSettings settings;
   settings.urls = urls;
+  settings.auth = config.nats_auth;
   settings.name = "live-throughput";
   // The fetch+ack consumer writes its acks the way the processor does.
   settings.send_asap = config.nats_send_asap;

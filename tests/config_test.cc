@@ -186,6 +186,40 @@ TEST_F(ConfigTest, ReadsTheKafkaBackendAndRefusesItsBadValues) {
             std::string::npos);
 }
 
+TEST_F(ConfigTest, ReadsNatsAuthRelativeToTheFileAndLetsTheEnvironmentOverrideIt) {
+  dir_.Write("ca.pem", "ca");
+  dir_.Write("me.pem", "cert");
+  dir_.Write("me-key.pem", "key");
+  const Config c = LoadConfig(
+      Write(std::string("nats_auth: {ca: ca.pem, cert: me.pem, key: me-key.pem, user: u, "
+                        "password: p}\n") +
+            kCity),
+      Env({}));
+  EXPECT_EQ(c.nats_auth.ca_file, (dir_.path() / "ca.pem").string());
+  EXPECT_EQ(c.nats_auth.cert_file, (dir_.path() / "me.pem").string());
+  EXPECT_EQ(c.nats_auth.key_file, (dir_.path() / "me-key.pem").string());
+  EXPECT_EQ(c.nats_auth.user, "u");
+  EXPECT_EQ(c.nats_auth.password, "p");
+  EXPECT_TRUE(c.nats_auth.tls());
+  const std::string other = dir_.Write("other.pem", "cert").string();
+  EXPECT_EQ(LoadConfig(Write(std::string("nats_auth: {cert: me.pem, key: me-key.pem}\n") + kCity),
+                       Env({{"NATS_CERT", other}}))
+                .nats_auth.cert_file,
+            other);
+  EXPECT_FALSE(LoadConfig(Write(kCity), Env({})).nats_auth.tls());
+
+  EXPECT_EQ(ErrorOf(std::string("nats_auth: {ca: missing.pem}\n") + kCity),
+            Prefix() + "key 'nats_auth.ca': cannot read file '" +
+                (dir_.path() / "missing.pem").string() + "'");
+  EXPECT_EQ(
+      ErrorOf(std::string("nats_auth: {cert: me.pem}\n") + kCity),
+      Prefix() + "key 'nats_auth.key': missing: nats_auth.cert and nats_auth.key go together");
+  EXPECT_EQ(ErrorOf(std::string("nats_auth: {password: p}\n") + kCity),
+            Prefix() + "key 'nats_auth.user': missing: a password needs a user");
+  EXPECT_EQ(ErrorOf(std::string("nats_auth: {token: t}\n") + kCity).substr(0, Prefix().size() + 25),
+            Prefix() + "key 'nats_auth.token': un");
+}
+
 TEST_F(ConfigTest, RefusesLatenessOfAnIntervalOrMore) {
   EXPECT_EQ(ErrorOf(std::string("allowed_lateness_ms: 5000\n") + kCity),
             Prefix() +

@@ -6,6 +6,7 @@
 #include <chrono>
 #include <thread>
 
+#include "config/config.h"
 #include "perf/backend.h"
 #include "perf/schedule.h"
 #include "transport/nats_client.h"
@@ -18,6 +19,7 @@ NatsSettings SettingsFor(const std::string& urls, const std::string& name, Profi
   NatsSettings s;
   s.urls = urls;
   s.name = name;
+  s.auth = NatsAuthFromEnvironment();  // a secured cluster: NATS_CA, NATS_CERT, ...
   // Out of the box, libnats' flusher may hold a write up to 1 ms to batch it; tuned,
   // every publish and ack is written at once.
   s.send_asap = profile == Profile::kTuned;

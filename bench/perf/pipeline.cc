@@ -20,6 +20,7 @@
 #include <stdexcept>
 #include <thread>
 
+#include "config/config.h"
 #include "engine/city_engine.h"
 #include "http_get.h"
 #include "perf/schedule.h"
@@ -84,6 +85,7 @@ class NatsIo : public PipelineIo {
     NatsSettings s;
     s.urls = urls;
     s.name = "perf-pipeline";
+    s.auth = NatsAuthFromEnvironment();
     s.ack_handler = &JsPublisher::AckHandler;
     s.ack_handler_closure = &publisher_;
     client_ = NatsClient::Connect(s, 30000);

@@ -27,6 +27,7 @@ void OnSignal(int) { g_stop.store(true); }
 std::unique_ptr<NatsClient> ConnectAdmin(const Config& config) {
   NatsSettings settings;
   settings.urls = config.nats_url;
+  settings.auth = config.nats_auth;
   settings.name = "pricing-admin";
   auto client = NatsClient::Connect(settings, 15000);
   client->WaitForJetStream(30000);
@@ -181,6 +182,7 @@ int RunSimulateCommand(const std::vector<std::string>& args) {
   JsPublisher publisher(config.publish.ack_wait_ms);
   NatsSettings settings;
   settings.urls = config.nats_url;
+  settings.auth = config.nats_auth;
   settings.name = "pricing-simulator";
   settings.publish_max_pending = config.publish.max_pending;
   settings.ack_handler = &JsPublisher::AckHandler;
@@ -259,6 +261,7 @@ int RunWatchCommand(const std::vector<std::string>& args) {
   const int64_t count = flags.GetInt("count", 0);
   NatsSettings settings;
   settings.urls = config.nats_url;
+  settings.auth = config.nats_auth;
   settings.name = "pricing-watch";
   auto client = NatsClient::Connect(settings, 15000);
   natsSubscription* raw = nullptr;

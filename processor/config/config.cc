@@ -316,6 +316,77 @@ namespace {
 Config LoadConfigFile(const std::filesystem::path& path, const EnvLookup& env);
 }  // namespace
 
+namespace {
+
+// nats_auth: {ca, cert, key, user, password, creds, nkey, nkey_seed}, then the
+// environment; files must exist, and pairs come together.
+void ReadNatsAuth(const YAML::Node& n, const EnvLookup& env, const std::filesystem::path& base_dir,
+                  const Reporter& r, NatsAuth* out) {
+  struct Field {
+    const char* key;
+    const char* env;
+    std::string NatsAuth::*member;
+    bool is_file;
+  };
+  static const Field kFields[] = {
+      {"ca", "NATS_CA", &NatsAuth::ca_file, true},
+      {"cert", "NATS_CERT", &NatsAuth::cert_file, true},
+      {"key", "NATS_KEY", &NatsAuth::key_file, true},
+      {"user", "NATS_USER", &NatsAuth::user, false},
+      {"password", "NATS_PASSWORD", &NatsAuth::password, false},
+      {"creds", "NATS_CREDS", &NatsAuth::creds_file, true},
+      {"nkey", "NATS_NKEY", &NatsAuth::nkey, false},
+      {"nkey_seed", "NATS_NKEY_SEED", &NatsAuth::nkey_seed_file, true},
+  };
+  if (n) {
+    if (!n.IsMap()) r.Fail("nats_auth", "must be a mapping");
+    RejectUnknownKeys(n, {"ca", "cert", "key", "user", "password", "creds", "nkey", "nkey_seed"},
+                      "nats_auth.", r);
+  }
+  for (const Field& f : kFields) {
+    const std::string key = std::string("nats_auth.") + f.key;
+    std::string value;
+    std::string where = "key '" + key + "'";
+    if (n && n[f.key]) value = ReadString(n[f.key], key, r);
+    if (auto v = env(f.env)) {
+      value = *v;
+      where = std::string("environment variable ") + f.env;
+    }
+    if (value.empty()) continue;
+    if (f.is_file) {
+      const std::filesystem::path p(value);
+      const std::filesystem::path resolved =
+          p.is_absolute() ? p : (base_dir / p).lexically_normal();
+      std::ifstream probe(resolved);
+      if (!probe) {
+        throw ConfigError(r.file() + ": " + where + ": cannot read file '" + resolved.string() +
+                          "'");
+      }
+      value = resolved.string();
+    }
+    out->*f.member = value;
+  }
+  const auto pair = [&](const std::string& a, const std::string& b, const char* ka,
+                        const char* kb) {
+    if (a.empty() != b.empty()) {
+      r.Fail(std::string("nats_auth.") + (a.empty() ? ka : kb),
+             std::string("missing: nats_auth.") + ka + " and nats_auth." + kb + " go together");
+    }
+  };
+  pair(out->cert_file, out->key_file, "cert", "key");
+  pair(out->nkey, out->nkey_seed_file, "nkey", "nkey_seed");
+  if (!out->password.empty() && out->user.empty())
+    r.Fail("nats_auth.user", "missing: a password needs a user");
+}
+
+}  // namespace
+
+NatsAuth NatsAuthFromEnvironment(const EnvLookup& env) {
+  NatsAuth out;
+  ReadNatsAuth(YAML::Node(), env, std::filesystem::current_path(), Reporter("environment"), &out);
+  return out;
+}
+
 Config LoadConfig(const std::filesystem::path& path, const EnvLookup& env) {
   try {
     return LoadConfigFile(path, env);
@@ -345,7 +416,7 @@ Config LoadConfigFile(const std::filesystem::path& path, const EnvLookup& env) {
   RejectUnknownKeys(root,
                     {"window_seconds", "interval_seconds", "allowed_lateness_ms",
                      "max_future_skew_ms", "health_check_interval_seconds", "nats_url", "model",
-                     "cities", "streams", "consumer", "publish", "nats_send_asap",
+                     "cities", "streams", "consumer", "publish", "nats_send_asap", "nats_auth",
                      "max_catch_up_seconds", "http", "health", "gateway", "backend", "kafka"},
                     "", r);
   if (root["window_seconds"])
@@ -472,6 +543,8 @@ Config LoadConfigFile(const std::filesystem::path& path, const EnvLookup& env) {
     if (v->empty()) throw ConfigError("environment variable NATS_URL: must not be empty");
     c.nats_url = *v;
   }
+
+  ReadNatsAuth(root["nats_auth"], env, c.source.parent_path(), r, &c.nats_auth);
 
   if (auto v = env("KAFKA_BROKERS")) {
     if (v->empty()) throw ConfigError("environment variable KAFKA_BROKERS: must not be empty");

@@ -11,6 +11,8 @@
 #include <string>
 #include <vector>
 
+#include "common/nats_auth.h"
+
 namespace pricing {
 
 // Broken configuration. The message names the file, the key, the value and what is
@@ -136,6 +138,10 @@ struct Config {
   // every event, and a syscall per ack cut its throughput from 96 % of a bare
   // fetch+ack consumer to 36 % (docs/performance.md).
   bool nats_send_asap = false;
+  // TLS and credentials for every NATS connection (key nats_auth; environment NATS_CA,
+  // NATS_CERT, NATS_KEY, NATS_USER, NATS_PASSWORD, NATS_CREDS, NATS_NKEY,
+  // NATS_NKEY_SEED override it). Relative paths are relative to the file.
+  NatsAuth nats_auth;
   // A restarted processor recomputes the ticks it missed, from its checkpoint, when they
   // are at most this old; after a longer outage it resumes at the next tick instead.
   int64_t max_catch_up_seconds = 300;
@@ -163,6 +169,11 @@ EnvLookup ProcessEnvironment();
 // Throws ConfigError on anything invalid. Zone files are checked to exist here; their
 // contents are validated when the zones are loaded.
 Config LoadConfig(const std::filesystem::path& path, const EnvLookup& env = ProcessEnvironment());
+
+// TLS and credentials from NATS_CA, NATS_CERT, NATS_KEY, NATS_USER, NATS_PASSWORD,
+// NATS_CREDS, NATS_NKEY and NATS_NKEY_SEED alone (tools without a configuration file,
+// such as the performance harness). Throws ConfigError as LoadConfig does.
+NatsAuth NatsAuthFromEnvironment(const EnvLookup& env = ProcessEnvironment());
 
 // Validates model parameters; `where` prefixes messages (for example "file.yaml: key 'model").
 // Throws ConfigError naming `where`, the parameter and the allowed range.

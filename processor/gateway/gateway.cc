@@ -389,6 +389,7 @@ bool SurgeGateway::TrySubscribe() {
     if (!client_) {
       NatsSettings settings;
       settings.urls = config_.nats_url;
+      settings.auth = config_.nats_auth;
       settings.name = "pricing-gateway";
       client_ = NatsClient::Connect(settings, 5000);
     }
