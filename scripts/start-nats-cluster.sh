@@ -5,7 +5,14 @@
 # Running it again while the cluster is up is harmless: nodes already running are kept.
 #
 #   scripts/start-nats-cluster.sh [--state-dir DIR] [--base-port 4222] [--config FILE]
-#                                 [--no-streams] [--docker]
+#                                 [--no-streams] [--docker] [--secure]
+#
+# --secure: TLS on client and route connections, mutual TLS for every client, and
+# per-user subject permissions (deploy/nats/nats-secure.conf). A development CA and
+# certificates for the nodes and for three users (processor, publisher, readonly) are
+# generated with openssl into STATE/secure/ on first use (nothing secret is committed),
+# with an environment file per user (STATE/secure/<user>.env: NATS_URL, NATS_CA,
+# NATS_CERT, NATS_KEY) that `pricing` commands read.
 #
 # Ports: clients BASE..BASE+2, routes BASE+2000.., monitoring BASE+4000.. (defaults
 # 4222-4224, 6222-6224, 8222-8224). Data and logs live in the state directory
@@ -19,6 +26,7 @@ base=4222
 config="$root/config/nyc.yaml"
 streams=1
 docker=0
+secure=0
 while [ $# -gt 0 ]; do
   case "$1" in
     --state-dir) state=$2; shift 2 ;;
@@ -26,7 +34,8 @@ while [ $# -gt 0 ]; do
     --config) config=$2; shift 2 ;;
     --no-streams) streams=0; shift ;;
     --docker) docker=1; shift ;;
-    -h|--help) sed -n '2,16p' "$0"; exit 0 ;;
+    --secure) secure=1; shift ;;
+    -h|--help) sed -n '2,24p' "$0"; exit 0 ;;
     *) echo "start-nats-cluster: unknown argument '$1' (try --help)" >&2; exit 2 ;;
   esac
 done
@@ -45,8 +54,44 @@ fi
 command -v nats-server >/dev/null || { echo "start-nats-cluster: nats-server not installed (scripts/install-deps.sh)" >&2; exit 1; }
 mkdir -p "$state"
 state=$(cd "$state" && pwd)
+scheme=nats
+conf="$root/deploy/nats/nats.conf"
+if [ $secure -eq 1 ]; then
+  scheme=tls
+  conf="$root/deploy/nats/nats-secure.conf"
+  tls="$state/secure"
+  if [ ! -f "$tls/ca.pem" ]; then
+    command -v openssl >/dev/null || { echo "start-nats-cluster: --secure needs openssl (scripts/install-deps.sh)" >&2; exit 1; }
+    mkdir -p "$tls"
+    chmod 700 "$tls"
+    (
+      cd "$tls"
+      umask 077
+      openssl req -x509 -newkey rsa:2048 -nodes -days 365 -subj "/O=pricing-dev/CN=pricing-dev-ca" \
+        -keyout ca-key.pem -out ca.pem 2>/dev/null
+      # name, subject, extensions
+      issue() {
+        openssl req -newkey rsa:2048 -nodes -subj "$2" -keyout "$1-key.pem" -out "$1.csr" 2>/dev/null
+        printf '%s\n' "$3" > "$1.ext"
+        openssl x509 -req -in "$1.csr" -CA ca.pem -CAkey ca-key.pem -CAcreateserial -days 365 \
+          -extfile "$1.ext" -out "$1.pem" 2>/dev/null
+        rm -f "$1.csr" "$1.ext"
+      }
+      # The nodes' certificate serves clients and, as a client, the routes.
+      issue server "/O=pricing-dev/CN=pricing-nats" \
+        "subjectAltName=DNS:localhost,IP:127.0.0.1,DNS:nats-1,DNS:nats-2,DNS:nats-3
+extendedKeyUsage=serverAuth,clientAuth"
+      for user in processor publisher readonly; do
+        issue "$user" "/O=pricing-dev/CN=pricing-$user" "extendedKeyUsage=clientAuth"
+      done
+      chmod 644 ca.pem server.pem processor.pem publisher.pem readonly.pem
+    )
+    echo "secure: generated a development CA and certificates in $tls"
+  fi
+  export NATS_TLS_CERT="$tls/server.pem" NATS_TLS_KEY="$tls/server-key.pem" NATS_TLS_CA="$tls/ca.pem"
+fi
 urls=""
-for i in 1 2 3; do urls="$urls${urls:+,}nats://127.0.0.1:$((base + i - 1))"; done
+for i in 1 2 3; do urls="$urls${urls:+,}$scheme://127.0.0.1:$((base + i - 1))"; done
 
 for i in 1 2 3; do
   name="nats-$i"
@@ -73,7 +118,7 @@ for i in 1 2 3; do
   NATS_ROUTE_3=nats://127.0.0.1:$((base + 2002)) \
   NATS_STORE_DIR="$state/$name" \
   NATS_MAX_FILE_STORE="${NATS_MAX_FILE_STORE:-8GB}" \
-    setsid nats-server -c "$root/deploy/nats/nats.conf" -P "$pidfile" -l "$state/$name.log" \
+    setsid nats-server -c "$conf" -P "$pidfile" -l "$state/$name.log" \
     </dev/null >/dev/null 2>&1 &
   echo "$name: started (log $state/$name.log)"
 done
@@ -105,15 +150,29 @@ if [ $streams -eq 1 ]; then
     (cd "$root" && cmake --preset release >/dev/null && cmake --build --preset release --target pricing)
   fi
   # The meta leader answers the API a moment after it is elected: apply retries.
-  NATS_URL=$urls "$pricing" streams apply --config "$config"
+  if [ $secure -eq 1 ]; then
+    NATS_URL=$urls NATS_CA="$tls/ca.pem" NATS_CERT="$tls/processor.pem" NATS_KEY="$tls/processor-key.pem" \
+      "$pricing" streams apply --config "$config"
+  else
+    NATS_URL=$urls "$pricing" streams apply --config "$config"
+  fi
+fi
+if [ $secure -eq 1 ]; then
+  for user in processor publisher readonly; do
+    printf 'export NATS_URL=%s\nexport NATS_CA=%s\nexport NATS_CERT=%s\nexport NATS_KEY=%s\n' \
+      "$urls" "$tls/ca.pem" "$tls/$user.pem" "$tls/$user-key.pem" > "$tls/$user.env"
+  done
 fi
 
 echo "$urls" > "$state/urls"
+if [ $secure -eq 1 ]; then
+  secure_hint="source $tls/processor.env   (or publisher.env, readonly.env: TLS client certificates per user)"
+fi
 cat <<TXT
 
 client URLs:  $urls
 monitoring:   http://127.0.0.1:$((base + 4000))  http://127.0.0.1:$((base + 4001))  http://127.0.0.1:$((base + 4002))
 state:        $state
-use it:       export NATS_URL=$urls
+use it:       ${secure_hint:-export NATS_URL=$urls}
 stop it:      scripts/stop-nats-cluster.sh${state:+ --state-dir $state}
 TXT
