@@ -107,7 +107,7 @@ NatsCluster::~NatsCluster() {
     n.process.reset();
   }
   std::error_code ec;
-  std::filesystem::remove_all(dir_, ec);
+  if (!keep_files_) std::filesystem::remove_all(dir_, ec);
 }
 
 void NatsCluster::Start(int i) {

@@ -55,6 +55,12 @@ class NatsCluster {
   void Restart(int node);        // after a kill: same ports and store
   bool Alive(int node);
   void WaitReady(int timeout_ms = 30000);  // JetStream answers (meta leader elected)
+  // Keeps the store directories and server logs after the cluster stops (a failed
+  // test's evidence); returns where they are.
+  std::filesystem::path KeepFiles() {
+    keep_files_ = true;
+    return dir_;
+  }
 
  private:
   void Start(int node);
@@ -64,6 +70,7 @@ class NatsCluster {
     std::unique_ptr<ChildProcess> process;
   };
   std::filesystem::path dir_;
+  bool keep_files_ = false;
   std::vector<Node> nodes_;
 };
 
