@@ -15,6 +15,7 @@
 #include "config/config.h"
 #include "engine/pricing_engine.h"
 #include "http_get.h"
+#include "prometheus_text.h"
 #include "replay/replay.h"
 #include "test_util.h"
 #include "transport/stream_admin.h"
@@ -361,6 +362,27 @@ TEST_F(LiveProcessorTest, BadInputIsDeadLetteredWithItsReasonAndProcessingGoesOn
   const auto dlq = ReadStream(*client_, "DEAD_LETTERS", "dlq.location.demo");
   ASSERT_FALSE(dlq.empty());
   EXPECT_EQ(dlq[0].data, "{not json");  // the original payload, unchanged
+}
+
+TEST_F(LiveProcessorTest, DuplicateMessageIdsAreStoredAndCountedOnce) {
+  StartProcessor();
+  auto& pub = client_->publisher();
+  const std::string payload = R"({"driver_id":"dup","lat":40.705,"lon":-74.015,)"
+                              R"("status":"available","ts":)" +
+                              std::to_string(NowMs()) + "}";
+  for (int i = 0; i < 3; ++i) {
+    pub.Publish("location.driver.demo", "dup-1", payload);
+    ASSERT_TRUE(pub.Flush(10000));
+  }
+  EXPECT_EQ(pub.stats().duplicates.load(), 2u) << "the broker reports the copies as duplicates";
+  EXPECT_EQ(GetStreamState(client_->js(), "LOCATION_EVENTS").messages, 1u);
+  ASSERT_TRUE(WaitFor(
+      [&] {
+        return GetConsumerState(client_->js(), "LOCATION_EVENTS", "pricing-processor")
+                   .ack_floor_stream_seq == 1;
+      },
+      10000));
+  EXPECT_EQ(MetricSum(HttpGet(http_port_, "/metrics").body, "pricing_events_read_total"), 1.0);
 }
 
 TEST_F(LiveProcessorTest, ConfigUpdateAppliesFromTheNextTickAndStaleVersionsAreRefused) {
