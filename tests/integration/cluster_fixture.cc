@@ -84,12 +84,14 @@ int ChildProcess::Wait(int timeout_ms) {
   return -1;
 }
 
-NatsCluster::NatsCluster(int nodes) {
+NatsCluster::NatsCluster(int nodes, const std::map<int, std::filesystem::path>& stores) {
   std::random_device rd;
   dir_ = std::filesystem::temp_directory_path() / ("pricing-cluster-" + std::to_string(rd()));
   std::filesystem::create_directories(dir_);
   for (int i = 0; i < nodes; ++i) {
-    nodes_.push_back({FreePort(), FreePort(), FreePort(), dir_ / name(i), nullptr});
+    const auto store = stores.find(i);
+    nodes_.push_back({FreePort(), FreePort(), FreePort(),
+                      store != stores.end() ? store->second : dir_ / name(i), nullptr});
   }
   for (int i = 0; i < nodes; ++i) Start(i);
   WaitReady();

@@ -43,7 +43,9 @@ int FreePort();
 
 class NatsCluster {
  public:
-  explicit NatsCluster(int nodes = 3);
+  // `stores` puts a node's JetStream store elsewhere (by node index), e.g. on a
+  // small tmpfs.
+  explicit NatsCluster(int nodes = 3, const std::map<int, std::filesystem::path>& stores = {});
   ~NatsCluster();
 
   std::string urls() const;         // all client URLs, comma-separated
