@@ -83,6 +83,11 @@ double Median(std::vector<double> v) {
   return v[v.size() / 2];
 }
 
+// Runs a shell command quietly; true when it exits 0.
+bool Shell(const std::string& command) {
+  return std::system((command + " >/dev/null 2>&1").c_str()) == 0;
+}
+
 int64_t EnvInt(const char* name, int64_t fallback) {
   const char* v = std::getenv(name);
   return v != nullptr && *v != '\0' ? std::stoll(v) : fallback;
@@ -115,6 +120,10 @@ class ChaosTest : public ::testing::Test {
     client_.reset();
     cluster_.reset();
     if (!mounted_.empty()) umount2(mounted_.c_str(), MNT_DETACH);
+    if (!netns_.empty()) {
+      Shell("ip link delete " + veth_);  // both ends of the pair
+      Shell("ip netns delete " + netns_);
+    }
     if (!HasFailure()) std::filesystem::remove_all(dir_);
   }
 
@@ -196,7 +205,7 @@ class ChaosTest : public ::testing::Test {
     simdjson::dom::parser parser;
     for (int n = 0; n < 3; ++n) {
       if (!cluster_->Alive(n)) continue;
-      const HttpResult r = HttpGet(cluster_->monitor_port(n), "/jsz");
+      const HttpResult r = HttpGetAt(cluster_->host(n), cluster_->monitor_port(n), "/jsz");
       if (r.status != 200) continue;
       std::string_view leader;
       if (parser.parse(r.body)["meta_cluster"]["leader"].get(leader) == simdjson::SUCCESS &&
@@ -206,12 +215,46 @@ class ChaosTest : public ::testing::Test {
     return "";
   }
 
+  // Every node's own view of LOCATION_EVENTS (its monitoring endpoint): the same
+  // leader and the same last sequence everywhere. `views` describes them.
+  bool StreamViewsAgree(std::string* views) {
+    std::set<std::string> leaders;
+    std::set<uint64_t> last_seqs;
+    views->clear();
+    simdjson::dom::parser parser;
+    for (int n = 0; n < 3; ++n) {
+      const HttpResult r = HttpGetAt(cluster_->host(n), cluster_->monitor_port(n),
+                                     "/jsz?streams=true&accounts=true");
+      if (r.status != 200) return false;
+      bool found = false;
+      simdjson::dom::array accounts;
+      if (parser.parse(r.body)["account_details"].get(accounts) != simdjson::SUCCESS) return false;
+      for (auto account : accounts) {
+        simdjson::dom::array streams;
+        if (account["stream_detail"].get(streams) != simdjson::SUCCESS) continue;
+        for (auto st : streams) {
+          if (std::string_view(st["name"]) != "LOCATION_EVENTS") continue;
+          found = true;
+          std::string_view l;
+          if (st["cluster"]["leader"].get(l) != simdjson::SUCCESS) l = "";
+          leaders.insert(std::string(l));
+          const uint64_t seq = uint64_t(st["state"]["last_seq"]);
+          last_seqs.insert(seq);
+          *views += cluster_->name(n) + ": leader '" + std::string(l) + "' last_seq " +
+                    std::to_string(seq) + "; ";
+        }
+      }
+      if (!found) return false;
+    }
+    return leaders.size() == 1 && !leaders.begin()->empty() && last_seqs.size() == 1;
+  }
+
   // The meta leader sees both other servers as current members of the meta group.
   bool MetaGroupCurrent() {
     simdjson::dom::parser parser;
     for (int n = 0; n < 3; ++n) {
       if (!cluster_->Alive(n)) continue;
-      const HttpResult r = HttpGet(cluster_->monitor_port(n), "/jsz");
+      const HttpResult r = HttpGetAt(cluster_->host(n), cluster_->monitor_port(n), "/jsz");
       if (r.status != 200) continue;
       simdjson::dom::element meta;
       std::string_view leader;
@@ -233,29 +276,36 @@ class ChaosTest : public ::testing::Test {
   // Kills `node` with SIGKILL, measures until publishing (the stream grows) and
   // processing (the durable's ack floor passes the sequence at the kill) resume, then
   // restarts the node and waits until it serves JetStream again.
-  void KillAndRecover(int node, const std::string& what) {
-    // Seen from the generator (its acknowledged ids) and from the processor (events it
-    // read): neither depends on which node the test's own connection is on.
-    const uint64_t acked_at_kill = AckedSoFar();
-    const double read_at_kill = EventsRead();
-    const int64_t killed_at = NowMs();
-    cluster_->Kill(node, SIGKILL);
+  // Applies `fault`, then measures until publishing (seen from the generator: its
+  // acknowledged ids) and processing (seen from the processor: events it read) resume;
+  // neither depends on which node the test's own connection is on.
+  void FaultAndExpectResume(const std::string& what, const std::function<void()>& fault) {
+    const uint64_t acked_at_fault = AckedSoFar();
+    const double read_at_fault = EventsRead();
+    const int64_t fault_at = NowMs();
+    fault();
     int64_t published_at = 0, processed_at = 0;
-    while (NowMs() - killed_at < 30000 && (published_at == 0 || processed_at == 0)) {
+    while (NowMs() - fault_at < 30000 && (published_at == 0 || processed_at == 0)) {
       SleepMs(20);
-      if (published_at == 0 && AckedSoFar() > acked_at_kill + 500) published_at = NowMs();
-      if (processed_at == 0 && EventsRead() > read_at_kill + 50) processed_at = NowMs();
+      if (published_at == 0 && AckedSoFar() > acked_at_fault + 500) published_at = NowMs();
+      if (processed_at == 0 && EventsRead() > read_at_fault + 50) processed_at = NowMs();
     }
-    const bool published = published_at != 0, processed = processed_at != 0;
-    ASSERT_TRUE(published) << what << ": publishing did not resume in 30 s";
-    ASSERT_TRUE(processed) << what << ": processing did not resume in 30 s";
-    const double publish_s = (published_at - killed_at) / 1000.0;
-    const double process_s = (processed_at - killed_at) / 1000.0;
-    std::printf("chaos: %s killed: publishing resumed after %.2f s, processing after %.2f s\n",
+    ASSERT_NE(published_at, 0) << what << ": publishing did not resume in 30 s";
+    ASSERT_NE(processed_at, 0) << what << ": processing did not resume in 30 s";
+    const double publish_s = (published_at - fault_at) / 1000.0;
+    const double process_s = (processed_at - fault_at) / 1000.0;
+    std::printf("chaos: %s: publishing resumed after %.2f s, processing after %.2f s\n",
                 what.c_str(), publish_s, process_s);
     EXPECT_LE(publish_s, 10.0) << what << ": publishing resumed too late";
     EXPECT_LE(process_s, 15.0) << what << ": processing resumed too late";
-    disturbances_.push_back({killed_at, processed_at});
+    disturbances_.push_back({fault_at, processed_at});
+  }
+
+  // Kills `node` with SIGKILL, measures the resumption, then restarts the node and
+  // waits until it serves JetStream again.
+  void KillAndRecover(int node, const std::string& what) {
+    FaultAndExpectResume(what + " killed", [&] { cluster_->Kill(node, SIGKILL); });
+    if (HasFatalFailure()) return;
     cluster_->Restart(node);
     cluster_->WaitReady(30000);
     // The node is back as a current replica of the stream and of the processor's
@@ -456,6 +506,8 @@ class ChaosTest : public ::testing::Test {
   int starts_ = 0;
   int simulations_ = 0;
   std::filesystem::path mounted_;  // a tmpfs to unmount at the end
+  std::string netns_;              // a network namespace to delete at the end
+  std::string veth_;               // and its link to the host
 };
 
 TEST_F(ChaosTest, KillStreamLeaderThenFollowerThenMetaLeaderLosesNothing) {
@@ -465,16 +517,18 @@ TEST_F(ChaosTest, KillStreamLeaderThenFollowerThenMetaLeaderLosesNothing) {
   const int stream_leader =
       cluster_->NodeNamed(GetStreamState(client_->js(), "LOCATION_EVENTS").leader);
   ASSERT_GE(stream_leader, 0);
-  KillAndRecover(stream_leader, "stream leader " + cluster_->name(stream_leader));
+  ASSERT_NO_FATAL_FAILURE(
+      KillAndRecover(stream_leader, "stream leader " + cluster_->name(stream_leader)));
   SleepMs(3000);
   const std::string leader = GetStreamState(client_->js(), "LOCATION_EVENTS").leader;
   int follower = 0;
   while (cluster_->name(follower) == leader) ++follower;
-  KillAndRecover(follower, "follower " + cluster_->name(follower));
+  ASSERT_NO_FATAL_FAILURE(KillAndRecover(follower, "follower " + cluster_->name(follower)));
   SleepMs(3000);
   const int meta_leader = cluster_->NodeNamed(MetaLeader());
   ASSERT_GE(meta_leader, 0);
-  KillAndRecover(meta_leader, "meta leader " + cluster_->name(meta_leader));
+  ASSERT_NO_FATAL_FAILURE(
+      KillAndRecover(meta_leader, "meta leader " + cluster_->name(meta_leader)));
   WaitSimulator(120000);
   ExpectProcessorCaughtUp(60000);
   ReconcileAcknowledgedEvents();
@@ -519,46 +573,90 @@ TEST_F(ChaosTest, StoppedStreamLeaderResumedLeavesOneLeaderAndConvergedReplicas)
   SleepMs(4000);
   cluster_->Kill(leader, SIGCONT);
   const int64_t resumed_at = NowMs();
-  // Every node reports the same leader and the same last sequence.
+  // Every node reports the same leader and the same last sequence, once the
+  // generator is done.
   std::string views;
-  const bool converged = WaitFor(
-      [&] {
-        std::set<std::string> leaders;
-        std::set<uint64_t> last_seqs;
-        views.clear();
-        simdjson::dom::parser parser;
-        for (int n = 0; n < 3; ++n) {
-          const HttpResult r =
-              HttpGet(cluster_->monitor_port(n), "/jsz?streams=true&accounts=true");
-          if (r.status != 200) return false;
-          bool found = false;
-          for (auto account : parser.parse(r.body)["account_details"].get_array()) {
-            simdjson::dom::array streams;
-            if (account["stream_detail"].get(streams) != simdjson::SUCCESS) continue;
-            for (auto s : streams) {
-              if (std::string_view(s["name"]) != "LOCATION_EVENTS") continue;
-              found = true;
-              std::string_view l;
-              if (s["cluster"]["leader"].get(l) != simdjson::SUCCESS) l = "";
-              leaders.insert(std::string(l));
-              const uint64_t seq = uint64_t(s["state"]["last_seq"]);
-              last_seqs.insert(seq);
-              views += cluster_->name(n) + ": leader '" + std::string(l) + "' last_seq " +
-                       std::to_string(seq) + "; ";
-            }
-          }
-          if (!found) return false;
-        }
-        // Converged once the generator is done and every view agrees.
-        return simulator_->Running() == false && leaders.size() == 1 && !leaders.begin()->empty() &&
-               last_seqs.size() == 1;
-      },
-      60000);
+  const bool converged =
+      WaitFor([&] { return !simulator_->Running() && StreamViewsAgree(&views); }, 60000);
   const double converge_s = (NowMs() - std::max(resumed_at, stopped_at)) / 1000.0;
   std::printf("chaos: %s stopped %.1f s; views agree %.1f s after SIGCONT: %s\n",
               before.leader.c_str(), (resumed_at - stopped_at) / 1000.0, converge_s, views.c_str());
   ASSERT_TRUE(converged) << "replicas did not converge: " << views;
+  EXPECT_LE(converge_s, 30.0) << "replicas converged too late";
   disturbances_.push_back({stopped_at, resumed_at + 5000});
+  WaitSimulator(60000);
+  ExpectProcessorCaughtUp(60000);
+  ReconcileAcknowledgedEvents();
+  ReconcileOutputs();
+}
+
+// One node in its own network namespace, joined to the others by a veth pair; taking
+// the link down cuts it off from the other nodes and from every client while it keeps
+// running. Needs the right to create namespaces (root or CAP_NET_ADMIN); skipped
+// otherwise.
+//
+// Opt-in (PRICING_CHAOS_PARTITION=1, scripts/chaos.sh --partition): on nats-server
+// 2.9.10 here the two connected nodes elected a new stream leader in 7.7 s in one
+// run of three, and had none for the whole 26-30 s partition in the other two (with
+// the meta leader also cut off), so the case fails more often than it passes and
+// would make CI a coin toss. It stays runnable to measure newer servers.
+TEST_F(ChaosTest, PartitionedStreamLeaderIsReplacedAndRejoinsWithoutSplitBrain) {
+  if (EnvInt("PRICING_CHAOS_PARTITION", 0) == 0) {
+    GTEST_SKIP() << "opt-in: PRICING_CHAOS_PARTITION=1 (scripts/chaos.sh --partition); see the "
+                    "comment above the test";
+  }
+  const std::string id = std::to_string(::getpid() % 100000);
+  const std::string ns = "pricing-chaos-" + id, veth = "pcv" + id + "h", peer = "pcv" + id + "n";
+  const std::string subnet = "10.213." + std::to_string(::getpid() % 250) + ".";
+  const std::string host_ip = subnet + "1", ns_ip = subnet + "2";
+  if (!Shell("ip netns add " + ns)) {
+    GTEST_SKIP() << "cannot create a network namespace (needs root or CAP_NET_ADMIN)";
+  }
+  netns_ = ns;
+  veth_ = veth;
+  ASSERT_TRUE(Shell("ip link add " + veth + " type veth peer name " + peer + " netns " + ns));
+  ASSERT_TRUE(
+      Shell("ip addr add " + host_ip + "/30 dev " + veth + " && ip link set " + veth + " up"));
+  ASSERT_TRUE(Shell("ip netns exec " + ns + " sh -c 'ip addr add " + ns_ip + "/30 dev " + peer +
+                    " && ip link set " + peer + " up && ip link set lo up'"));
+  client_.reset();
+  cluster_ = std::make_unique<NatsCluster>(
+      3, std::map<int, std::filesystem::path>{},
+      std::map<int, NodePlacement>{
+          {0, {host_ip, {}}}, {1, {host_ip, {}}}, {2, {ns_ip, {"ip", "netns", "exec", ns}}}});
+  WriteConfig(5);
+  client_ = std::make_unique<TestClient>(cluster_->urls());
+  StartProcessor();
+  // Make the node to be cut off lead LOCATION_EVENTS, the hardest case.
+  const std::string isolated = cluster_->name(2);
+  WaitFor(
+      [&] {
+        if (GetStreamState(client_->js(), "LOCATION_EVENTS").leader == isolated) return true;
+        natsMsg* reply = nullptr;
+        natsConnection_RequestString(&reply, client_->connection(),
+                                     "$JS.API.STREAM.LEADER.STEPDOWN.LOCATION_EVENTS", "", 5000);
+        if (reply != nullptr) natsMsg_Destroy(reply);
+        SleepMs(1000);
+        return false;
+      },
+      30000);
+  const std::string leader_before = GetStreamState(client_->js(), "LOCATION_EVENTS").leader;
+  StartSimulator(1500, 35);
+  SleepMs(6000);
+  ASSERT_NO_FATAL_FAILURE(FaultAndExpectResume(
+      isolated + " (stream leader: " + (leader_before == isolated ? "yes" : "no") + ") partitioned",
+      [&] { ASSERT_TRUE(Shell("ip link set " + veth + " down")); }));
+  SleepMs(8000);
+  ASSERT_TRUE(Shell("ip link set " + veth + " up"));
+  const int64_t healed_at = NowMs();
+  std::string views;
+  ASSERT_TRUE(WaitFor([&] { return !simulator_->Running() && StreamViewsAgree(&views); }, 90000))
+      << "no single leader and converged replicas after the partition healed: " << views;
+  const double converge_s = (NowMs() - healed_at) / 1000.0;
+  std::printf("chaos: partition healed; views agree %.1f s later (generator done): %s\n",
+              converge_s, views.c_str());
+  EXPECT_LE(converge_s, 30.0);
+  disturbances_.back().to_ms = healed_at + 5000;  // the rejoin may move leaders again
   WaitSimulator(60000);
   ExpectProcessorCaughtUp(60000);
   ReconcileAcknowledgedEvents();

@@ -84,14 +84,16 @@ int ChildProcess::Wait(int timeout_ms) {
   return -1;
 }
 
-NatsCluster::NatsCluster(int nodes, const std::map<int, std::filesystem::path>& stores) {
+NatsCluster::NatsCluster(int nodes, const std::map<int, std::filesystem::path>& stores,
+                         const std::map<int, NodePlacement>& placements) {
   std::random_device rd;
   dir_ = std::filesystem::temp_directory_path() / ("pricing-cluster-" + std::to_string(rd()));
   std::filesystem::create_directories(dir_);
   for (int i = 0; i < nodes; ++i) {
     const auto store = stores.find(i);
     nodes_.push_back({FreePort(), FreePort(), FreePort(),
-                      store != stores.end() ? store->second : dir_ / name(i), nullptr});
+                      store != stores.end() ? store->second : dir_ / name(i), nullptr,
+                      placements.contains(i) ? placements.at(i) : NodePlacement{}});
   }
   for (int i = 0; i < nodes; ++i) Start(i);
   WaitReady();
@@ -116,22 +118,24 @@ void NatsCluster::Start(int i) {
   Node& n = nodes_[i];
   std::map<std::string, std::string> env = {
       {"NATS_SERVER_NAME", name(i)},
-      {"NATS_CLIENT_LISTEN", "127.0.0.1:" + std::to_string(n.client_port)},
-      {"NATS_HTTP_LISTEN", "127.0.0.1:" + std::to_string(n.http_port)},
-      {"NATS_CLUSTER_LISTEN", "127.0.0.1:" + std::to_string(n.cluster_port)},
+      {"NATS_CLIENT_LISTEN", n.placement.host + ":" + std::to_string(n.client_port)},
+      {"NATS_HTTP_LISTEN", n.placement.host + ":" + std::to_string(n.http_port)},
+      {"NATS_CLUSTER_LISTEN", n.placement.host + ":" + std::to_string(n.cluster_port)},
       {"NATS_STORE_DIR", n.store.string()},
       {"NATS_MAX_FILE_STORE", "1GB"}};
   for (std::size_t r = 0; r < 3; ++r) {
-    const int port = nodes_[r % nodes_.size()].cluster_port;
-    env["NATS_ROUTE_" + std::to_string(r + 1)] = "nats://127.0.0.1:" + std::to_string(port);
+    const Node& peer = nodes_[r % nodes_.size()];
+    env["NATS_ROUTE_" + std::to_string(r + 1)] =
+        "nats://" + peer.placement.host + ":" + std::to_string(peer.cluster_port);
   }
   const std::string conf = std::string(PRICING_SOURCE_DIR) + "/deploy/nats/nats.conf";
-  n.process = std::make_unique<ChildProcess>(std::vector<std::string>{"nats-server", "-c", conf},
-                                             env, dir_ / (name(i) + ".log"));
+  std::vector<std::string> argv = n.placement.exec_prefix;
+  argv.insert(argv.end(), {"nats-server", "-c", conf});
+  n.process = std::make_unique<ChildProcess>(argv, env, dir_ / (name(i) + ".log"));
 }
 
 std::string NatsCluster::url(int node) const {
-  return "nats://127.0.0.1:" + std::to_string(nodes_[node].client_port);
+  return "nats://" + nodes_[node].placement.host + ":" + std::to_string(nodes_[node].client_port);
 }
 
 std::string NatsCluster::urls() const {

@@ -41,16 +41,25 @@ class ChildProcess {
 // A TCP port on 127.0.0.1 that was free a moment ago.
 int FreePort();
 
+// Where a node runs: its address (all its listeners), and a command its nats-server
+// is run under (for example `ip netns exec NAME` to put it in a network namespace).
+struct NodePlacement {
+  std::string host = "127.0.0.1";
+  std::vector<std::string> exec_prefix;
+};
+
 class NatsCluster {
  public:
   // `stores` puts a node's JetStream store elsewhere (by node index), e.g. on a
   // small tmpfs.
-  explicit NatsCluster(int nodes = 3, const std::map<int, std::filesystem::path>& stores = {});
+  explicit NatsCluster(int nodes = 3, const std::map<int, std::filesystem::path>& stores = {},
+                       const std::map<int, NodePlacement>& placements = {});
   ~NatsCluster();
 
   std::string urls() const;         // all client URLs, comma-separated
   std::string url(int node) const;  // one node's client URL
   int monitor_port(int node) const { return nodes_[node].http_port; }
+  const std::string& host(int node) const { return nodes_[node].placement.host; }
   std::string name(int node) const { return "n" + std::to_string(node + 1); }
   int NodeNamed(const std::string& server_name) const;
   void Kill(int node, int sig);  // SIGKILL, SIGSTOP, SIGCONT, ...
@@ -70,6 +79,7 @@ class NatsCluster {
     int client_port, cluster_port, http_port;
     std::filesystem::path store;
     std::unique_ptr<ChildProcess> process;
+    NodePlacement placement;
   };
   std::filesystem::path dir_;
   bool keep_files_ = false;
