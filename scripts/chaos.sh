@@ -7,6 +7,7 @@
 #   scripts/chaos.sh --soak-rate 20000    # soak rate, events/s (default 5000)
 #   scripts/chaos.sh --partition          # also the network partition case (opt-in:
 #                                         # fails on nats-server 2.9.10, see the test)
+#   scripts/chaos.sh --sequence           # also three node kills in one run (opt-in)
 #   scripts/chaos.sh -R Poison            # further arguments go to ctest
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
@@ -18,7 +19,8 @@ while [ $# -gt 0 ]; do
     --soak-minutes) soak_seconds=$(( $2 * 60 )); shift 2 ;;
     --soak-rate) soak_rate=$2; shift 2 ;;
     --partition) export PRICING_CHAOS_PARTITION=1; shift ;;
-    -h|--help) sed -n '2,11p' "$0"; exit 0 ;;
+    --sequence) export PRICING_CHAOS_SEQUENCE=1; shift ;;
+    -h|--help) sed -n '2,12p' "$0"; exit 0 ;;
     *) break ;;
   esac
 done

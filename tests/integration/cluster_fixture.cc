@@ -196,9 +196,19 @@ std::vector<StoredMessage> ReadStream(const TestClient& client, const std::strin
   CheckNats(js_SubscribeSync(&raw, client.js(), filter.c_str(), nullptr, &so, &jerr),
             "reading " + stream, jerr);
   Subscription sub(client.connection(), raw);
+  // Large streams arrive faster than they are read: no slow-consumer drops.
+  natsSubscription_SetPendingLimits(sub.get(), -1, -1);
   while (true) {
     natsMsg* m = nullptr;
-    if (natsSubscription_NextMsg(&m, sub.get(), 1500) != NATS_OK) break;
+    // An empty stream (or filter) sends nothing; once messages flow, a pause means the
+    // ordered consumer stalled, and a short read would pass for lost messages.
+    if (natsSubscription_NextMsg(&m, sub.get(), out.empty() ? 1500 : 10000) != NATS_OK) {
+      if (!out.empty()) {
+        throw std::runtime_error("reading " + stream + ": no message for 10 s after sequence " +
+                                 std::to_string(out.back().seq));
+      }
+      break;
+    }
     NatsPtr<natsMsg> msg(m);
     jsMsgMetaData* meta_raw = nullptr;
     natsMsg_GetMetaData(&meta_raw, msg.get());
