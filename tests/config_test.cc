@@ -207,6 +207,10 @@ TEST_F(ConfigTest, ReadsNatsAuthRelativeToTheFileAndLetsTheEnvironmentOverrideIt
                 .nats_auth.cert_file,
             other);
   EXPECT_FALSE(LoadConfig(Write(kCity), Env({})).nats_auth.tls());
+  EXPECT_FALSE(LoadConfig(Write(std::string("nats_auth:\n") + kCity), Env({})).nats_auth.tls());
+  // Tools without a file read the environment alone (found by the perf harness).
+  EXPECT_EQ(NatsAuthFromEnvironment(Env({})).cert_file, "");
+  EXPECT_EQ(NatsAuthFromEnvironment(Env({{"NATS_USER", "u"}})).user, "u");
 
   EXPECT_EQ(ErrorOf(std::string("nats_auth: {ca: missing.pem}\n") + kCity),
             Prefix() + "key 'nats_auth.ca': cannot read file '" +

@@ -338,7 +338,8 @@ void ReadNatsAuth(const YAML::Node& n, const EnvLookup& env, const std::filesyst
       {"nkey", "NATS_NKEY", &NatsAuth::nkey, false},
       {"nkey_seed", "NATS_NKEY_SEED", &NatsAuth::nkey_seed_file, true},
   };
-  if (n) {
+  const bool present = n && !n.IsNull();  // absent, or `nats_auth:` with nothing
+  if (present) {
     if (!n.IsMap()) r.Fail("nats_auth", "must be a mapping");
     RejectUnknownKeys(n, {"ca", "cert", "key", "user", "password", "creds", "nkey", "nkey_seed"},
                       "nats_auth.", r);
@@ -347,7 +348,7 @@ void ReadNatsAuth(const YAML::Node& n, const EnvLookup& env, const std::filesyst
     const std::string key = std::string("nats_auth.") + f.key;
     std::string value;
     std::string where = "key '" + key + "'";
-    if (n && n[f.key]) value = ReadString(n[f.key], key, r);
+    if (present && n[f.key]) value = ReadString(n[f.key], key, r);
     if (auto v = env(f.env)) {
       value = *v;
       where = std::string("environment variable ") + f.env;
