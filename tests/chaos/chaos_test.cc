@@ -34,10 +34,9 @@
 #include "cluster_fixture.h"
 #include "common/clock.h"
 #include "config/config.h"
-#include "engine/pricing_engine.h"
 #include "http_get.h"
+#include "price_updates.h"
 #include "prometheus_text.h"
-#include "replay/replay.h"
 #include "transport/nats_handles.h"
 #include "transport/stream_admin.h"
 
@@ -151,12 +150,8 @@ class ChaosTest : public ::testing::Test {
     ++starts_;
     ASSERT_TRUE(WaitFor(
         [&] {
-          std::ifstream log(dir_ / "processor.log");
-          std::string line;
-          int ready = 0;
-          while (std::getline(log, line))
-            ready += line.find("processing LOCATION_EVENTS") != std::string::npos;
-          return ready >= starts_;
+          return CountLinesContaining(dir_ / "processor.log", "processing LOCATION_EVENTS") >=
+                 starts_;
         },
         60000))
         << "processor did not start processing; see " << dir_ / "processor.log";
@@ -392,29 +387,13 @@ class ChaosTest : public ::testing::Test {
         << "); see " << dir_ / "processor.log";
   }
 
-  struct Update {
-    int count = 0;
-    double multiplier = 0, raw = 0;
-    int64_t demand = 0, supply = 0;
-  };
-  using Updates = std::map<std::pair<int64_t, std::string>, Update>;  // (tick, zone)
-
-  static void AddUpdate(Updates& out, simdjson::dom::parser& parser, const std::string& data) {
-    const simdjson::dom::element e = parser.parse(simdjson::padded_string(data));
-    Update& u = out[{int64_t(e["tick"]), std::string(std::string_view(e["zone_id"]))}];
-    ++u.count;
-    u.multiplier = double(e["multiplier"]);
-    u.raw = double(e["raw"]);
-    u.demand = int64_t(e["demand"]);
-    u.supply = int64_t(e["supply"]);
-  }
+  using Updates = PriceUpdates;
 
   Updates LiveUpdates() {
-    Updates out;
-    simdjson::dom::parser parser;
+    std::vector<std::pair<std::string, std::string>> messages;
     for (const auto& m : ReadStream(*client_, "PRICING_UPDATES", "pricing.update.nyc.>"))
-      AddUpdate(out, parser, m.data);
-    return out;
+      messages.push_back({m.subject, m.data});
+    return ParsePriceUpdates(messages);
   }
 
   // `pricing replay` over the stored events (in stream order), minus `excluded` ids.
@@ -423,23 +402,9 @@ class ChaosTest : public ::testing::Test {
     for (const auto& m : stored_) {
       const auto id = m.headers.find("Nats-Msg-Id");
       if (id != m.headers.end() && excluded.contains(id->second)) continue;
-      input += R"({"subject":")" + m.subject + R"(","data":)" + m.data + "}\n";
+      input += ReplayInputLine(m.subject, m.data);
     }
-    SystemClock clock;
-    PricingEngine engine(config_, clock);
-    std::istringstream in(input);
-    std::ostringstream out;
-    RunReplay(engine, in, out);
-    Updates updates;
-    simdjson::dom::parser parser;
-    std::istringstream lines(out.str());
-    std::string line;
-    while (std::getline(lines, line)) {
-      const simdjson::dom::element e = parser.parse(line);
-      if (!std::string_view(e["subject"]).starts_with("pricing.update.")) continue;
-      AddUpdate(updates, parser, simdjson::minify(e["data"]));
-    }
-    return updates;
+    return ParsePriceUpdates(ReplayOutputs(config_, input));
   }
 
   bool Disturbed(int64_t tick) const {

@@ -8,6 +8,7 @@
 
 #include <chrono>
 #include <cstring>
+#include <fstream>
 #include <random>
 #include <stdexcept>
 #include <thread>
@@ -231,6 +232,14 @@ std::vector<StoredMessage> ReadStream(const TestClient& client, const std::strin
     if (meta && meta->NumPending == 0) break;
   }
   return out;
+}
+
+int CountLinesContaining(const std::filesystem::path& path, const std::string& text) {
+  std::ifstream in(path);
+  std::string line;
+  int count = 0;
+  while (std::getline(in, line)) count += line.find(text) != std::string::npos;
+  return count;
 }
 
 bool WaitFor(const std::function<bool()>& done, int timeout_ms) {

@@ -111,6 +111,10 @@ struct StoredMessage {
 std::vector<StoredMessage> ReadStream(const TestClient& client, const std::string& stream,
                                       const std::string& filter);
 
+// How many lines of the file at `path` contain `text` (0 when it cannot be read):
+// how tests see that a child process reached a point it logs.
+int CountLinesContaining(const std::filesystem::path& path, const std::string& text);
+
 // Polls `done` every 100 ms until it is true or `timeout_ms` passes; a NatsError
 // thrown by `done` counts as false.
 bool WaitFor(const std::function<bool()>& done, int timeout_ms);

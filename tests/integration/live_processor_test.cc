@@ -13,10 +13,9 @@
 #include "cluster_fixture.h"
 #include "common/clock.h"
 #include "config/config.h"
-#include "engine/pricing_engine.h"
 #include "http_get.h"
+#include "price_updates.h"
 #include "prometheus_text.h"
-#include "replay/replay.h"
 #include "test_util.h"
 #include "transport/stream_admin.h"
 
@@ -101,12 +100,8 @@ class LiveProcessorTest : public ::testing::Test {
     ++starts_;
     ASSERT_TRUE(WaitFor(
         [&] {
-          std::ifstream log(dir_ / "processor.log");
-          std::string line;
-          int ready = 0;
-          while (std::getline(log, line))
-            ready += line.find("processing LOCATION_EVENTS") != std::string::npos;
-          return ready >= starts_;
+          return CountLinesContaining(dir_ / "processor.log", "processing LOCATION_EVENTS") >=
+                 starts_;
         },
         30000))
         << "processor did not start processing (running: " << processor_->Running()
@@ -148,58 +143,21 @@ class LiveProcessorTest : public ::testing::Test {
     ASSERT_TRUE(client_->publisher().Flush(20000));
   }
 
-  struct Update {
-    int count = 0;
-    double multiplier = 0;
-    int64_t demand = 0, supply = 0;
-    int64_t config_version = 0;
-  };
-  using Updates = std::map<std::pair<int64_t, std::string>, Update>;  // (tick, zone)
-
-  static Updates Parse(const std::vector<std::pair<std::string, std::string>>& messages) {
-    Updates out;
-    simdjson::dom::parser parser;
-    for (const auto& [subject, data] : messages) {
-      if (!subject.starts_with("pricing.update.")) continue;
-      const simdjson::dom::element e = parser.parse(simdjson::padded_string(data));
-      Update& u = out[{int64_t(e["tick"]), std::string(std::string_view(e["zone_id"]))}];
-      ++u.count;
-      u.multiplier = double(e["multiplier"]);
-      u.demand = int64_t(e["demand"]);
-      u.supply = int64_t(e["supply"]);
-      u.config_version = int64_t(e["config_version"]);
-    }
-    return out;
-  }
+  using Updates = PriceUpdates;
 
   Updates LiveUpdates() {
     std::vector<std::pair<std::string, std::string>> messages;
     for (auto& m : ReadStream(*client_, "PRICING_UPDATES", "pricing.update.demo.>")) {
       messages.push_back({m.subject, m.data});
     }
-    return Parse(messages);
+    return ParsePriceUpdates(messages);
   }
 
   // What `pricing replay` makes of the published events: the uninterrupted reference.
   Updates ReplayUpdates() {
     std::string input;
-    for (const auto& p : published_)
-      input += R"({"subject":")" + p.subject + R"(","data":)" + p.payload + "}\n";
-    SystemClock clock;
-    PricingEngine engine(config_, clock);
-    std::istringstream in(input);
-    std::ostringstream out;
-    RunReplay(engine, in, out);
-    std::vector<std::pair<std::string, std::string>> messages;
-    simdjson::dom::parser parser;
-    std::istringstream lines(out.str());
-    std::string line;
-    while (std::getline(lines, line)) {
-      const simdjson::dom::element e = parser.parse(line);
-      messages.push_back(
-          {std::string(std::string_view(e["subject"])), simdjson::minify(e["data"])});
-    }
-    return Parse(messages);
+    for (const auto& p : published_) input += ReplayInputLine(p.subject, p.payload);
+    return ParsePriceUpdates(ReplayOutputs(config_, input));
   }
 
   // Every tick of the replay is in the stream exactly once per zone, with equal values.
