@@ -65,7 +65,16 @@ inline std::vector<std::pair<std::string, std::string>> ReplayOutputs(const Conf
   std::string line;
   while (std::getline(lines, line)) {
     const simdjson::dom::element e = parser.parse(line);
-    messages.push_back({std::string(std::string_view(e["subject"])), simdjson::minify(e["data"])});
+    // Outputs carry a JSON "data"; dead letters (late or rejected events) carry the
+    // rejected input verbatim as a "payload" string.
+    simdjson::dom::element data;
+    std::string body;
+    if (!e["data"].get(data)) {
+      body = simdjson::minify(data);
+    } else {
+      body = std::string(std::string_view(e["payload"]));
+    }
+    messages.push_back({std::string(std::string_view(e["subject"])), std::move(body)});
   }
   return messages;
 }
