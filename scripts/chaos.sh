@@ -3,7 +3,7 @@
 # while the generator and the processor run, then reconciled. Builds the release
 # preset and runs the tests labelled `chaos`, one at a time.
 #   scripts/chaos.sh                      # every case; the soak for 45 s (as CI)
-#   scripts/chaos.sh --soak-minutes 10    # the long soak
+#   scripts/chaos.sh --soak-minutes 10    # the long soak (run last, outside ctest)
 #   scripts/chaos.sh --soak-rate 20000    # soak rate, events/s (default 5000)
 #   scripts/chaos.sh --partition          # also the network partition case (opt-in:
 #                                         # fails on nats-server 2.9.10, see the test)
@@ -28,12 +28,31 @@ cmake --preset release >/dev/null
 cmake --build --preset release
 export PRICING_SOAK_SECONDS=$soak_seconds PRICING_SOAK_RATE=$soak_rate
 log=$(mktemp /tmp/pricing-chaos-XXXX.log)
-# The soak's own timeout grows with it. Every case prints its measurements
-# ("chaos: ..."); the whole output stays in the log.
+# ctest gives every chaos case 300 s (the TIMEOUT property wins over --timeout), so a
+# soak longer than the bounded one runs straight from the test binary afterwards,
+# with its own limit. Every case prints its measurements ("chaos: ..."); the whole
+# output stays in the log.
+soak_filter=ChaosTest.SoakKeepsMemoryFlatAndLagBounded
+long_soak=0
+[ "$soak_seconds" -gt 45 ] && long_soak=1
 set +e
-ctest --preset release -L chaos --timeout $(( soak_seconds + 600 )) --output-on-failure -V "$@" > "$log" 2>&1
+if [ $long_soak -eq 1 ]; then
+  ctest --preset release -L chaos -E "$soak_filter" --output-on-failure -V "$@" > "$log" 2>&1
+else
+  ctest --preset release -L chaos --output-on-failure -V "$@" > "$log" 2>&1
+fi
 rc=$?
 set -e
 grep -E '^[0-9]+: chaos:|Test +#|tests passed|tests failed' "$log" | sed -E 's/^[0-9]+: //'
+if [ $long_soak -eq 1 ]; then
+  echo "soak: $soak_seconds s at $soak_rate events/s (output in $log)"
+  set +e
+  timeout $(( soak_seconds + 600 )) build/bin/chaos_test --gtest_filter="$soak_filter" >> "$log" 2>&1
+  soak_rc=$?
+  set -e
+  grep -E '^chaos:|^\[ +(OK|FAILED) +\]' "$log" | tail -n 4
+  [ $soak_rc -eq 124 ] && echo "soak: did not end within $(( soak_seconds + 600 )) s"
+  [ $rc -eq 0 ] && rc=$soak_rc
+fi
 echo "chaos: full output in $log"
 exit $rc

@@ -177,6 +177,18 @@ class ChaosTest : public ::testing::Test {
                      << dir_ / "simulator.log";
   }
 
+  // The generator's closing line: events sent, the rate achieved against the rate
+  // asked, publish errors and retries.
+  std::string GeneratorSummary() {
+    std::ifstream log(dir_ / "simulator.log");
+    const std::string text((std::istreambuf_iterator<char>(log)), std::istreambuf_iterator<char>());
+    const auto at = text.rfind("simulate: sent");
+    if (at == std::string::npos) return "(no summary in " + (dir_ / "simulator.log").string() + ")";
+    std::string line = text.substr(at);
+    while (!line.empty() && line.back() == '\n') line.pop_back();
+    return line;
+  }
+
   // Ids the current generator has seen acknowledged so far.
   uint64_t AckedSoFar() {
     std::error_code ec;
@@ -748,11 +760,9 @@ TEST_F(ChaosTest, TwoOfThreeNodesDownFailsPublishesLoudlyAndRecoversByItself) {
               (NowMs() - restored_at) / 1000.0);
   disturbances_.push_back({lost_quorum_at, NowMs()});
   WaitSimulator(180000);
-  std::ifstream log(dir_ / "simulator.log");
-  const std::string sim_log((std::istreambuf_iterator<char>(log)),
-                            std::istreambuf_iterator<char>());
-  std::printf("chaos: generator: %s\n", sim_log.substr(sim_log.rfind("simulate: sent")).c_str());
-  EXPECT_EQ(sim_log.find(" 0 publish errors"), std::string::npos)
+  const std::string generator = GeneratorSummary();
+  std::printf("chaos: generator: %s\n", generator.c_str());
+  EXPECT_EQ(generator.find(" 0 publish errors"), std::string::npos)
       << "the generator reported no publish errors while the cluster had no quorum";
   EXPECT_TRUE(processor_->Running());
   ExpectProcessorCaughtUp(60000);
@@ -937,6 +947,15 @@ TEST_F(ChaosTest, SoakKeepsMemoryFlatAndLagBounded) {
     if (NowMs() - start > (seconds + 120) * 1000) break;
   }
   WaitSimulator(60000);
+  const std::string generator = GeneratorSummary();
+  std::printf("chaos: generator: %s\n", generator.c_str());
+  // A soak is only at the rate it names if the generator achieved it.
+  double achieved = 0;
+  const auto at = generator.find(" s (");
+  if (at != std::string::npos) achieved = std::strtod(generator.c_str() + at + 4, nullptr);
+  EXPECT_GE(achieved, 0.95 * static_cast<double>(rate))
+      << "the generator could not publish " << rate
+      << " events/s here; lower PRICING_SOAK_RATE (scripts/chaos.sh --soak-rate)";
   ExpectProcessorCaughtUp(60000);
   ASSERT_GE(rss.size(), 9u);
   // After warm-up (the first third): the last third's median RSS against the middle's.
