@@ -12,7 +12,9 @@
 # certificates for the nodes and for three users (processor, publisher, readonly) are
 # generated with openssl into STATE/secure/ on first use (nothing secret is committed),
 # with an environment file per user (STATE/secure/<user>.env: NATS_URL, NATS_CA,
-# NATS_CERT, NATS_KEY) that `pricing` commands read.
+# NATS_CERT, NATS_KEY) that `pricing` commands read. A fourth identity, `device`, is an
+# nkey (scripts/gen-nkey.py) with the publisher's permissions: device.env adds
+# NATS_NKEY and NATS_NKEY_SEED.
 #
 # Ports: clients BASE..BASE+2, routes BASE+2000.., monitoring BASE+4000.. (defaults
 # 4222-4224, 6222-6224, 8222-8224). Data and logs live in the state directory
@@ -60,35 +62,52 @@ if [ $secure -eq 1 ]; then
   scheme=tls
   conf="$root/deploy/nats/nats-secure.conf"
   tls="$state/secure"
-  if [ ! -f "$tls/ca.pem" ]; then
-    command -v openssl >/dev/null || { echo "start-nats-cluster: --secure needs openssl (scripts/install-deps.sh)" >&2; exit 1; }
-    mkdir -p "$tls"
-    chmod 700 "$tls"
-    (
-      cd "$tls"
-      umask 077
+  command -v openssl >/dev/null || { echo "start-nats-cluster: --secure needs openssl (scripts/install-deps.sh)" >&2; exit 1; }
+  mkdir -p "$tls"
+  chmod 700 "$tls"
+  # Each file is made once, on first use (a state directory from an earlier version
+  # gets only what it lacks).
+  (
+    cd "$tls"
+    umask 077
+    made=0
+    if [ ! -f ca.pem ]; then
       openssl req -x509 -newkey rsa:2048 -nodes -days 365 -subj "/O=pricing-dev/CN=pricing-dev-ca" \
         -keyout ca-key.pem -out ca.pem 2>/dev/null
-      # name, subject, extensions
-      issue() {
-        openssl req -newkey rsa:2048 -nodes -subj "$2" -keyout "$1-key.pem" -out "$1.csr" 2>/dev/null
-        printf '%s\n' "$3" > "$1.ext"
-        openssl x509 -req -in "$1.csr" -CA ca.pem -CAkey ca-key.pem -CAcreateserial -days 365 \
-          -extfile "$1.ext" -out "$1.pem" 2>/dev/null
-        rm -f "$1.csr" "$1.ext"
-      }
-      # The nodes' certificate serves clients and, as a client, the routes.
-      issue server "/O=pricing-dev/CN=pricing-nats" \
-        "subjectAltName=DNS:localhost,IP:127.0.0.1,DNS:nats-1,DNS:nats-2,DNS:nats-3
+      chmod 644 ca.pem
+      made=1
+    fi
+    # name, subject, extensions
+    issue() {
+      [ -f "$1.pem" ] && return 0
+      openssl req -newkey rsa:2048 -nodes -subj "$2" -keyout "$1-key.pem" -out "$1.csr" 2>/dev/null
+      printf '%s\n' "$3" > "$1.ext"
+      openssl x509 -req -in "$1.csr" -CA ca.pem -CAkey ca-key.pem -CAcreateserial -days 365 \
+        -extfile "$1.ext" -out "$1.pem" 2>/dev/null
+      rm -f "$1.csr" "$1.ext"
+      chmod 644 "$1.pem"
+      made=1
+    }
+    # The nodes' certificate serves clients and, as a client, the routes.
+    issue server "/O=pricing-dev/CN=pricing-nats" \
+      "subjectAltName=DNS:localhost,IP:127.0.0.1,DNS:nats-1,DNS:nats-2,DNS:nats-3
 extendedKeyUsage=serverAuth,clientAuth"
-      for user in processor publisher readonly; do
-        issue "$user" "/O=pricing-dev/CN=pricing-$user" "extendedKeyUsage=clientAuth"
-      done
-      chmod 644 ca.pem server.pem processor.pem publisher.pem readonly.pem
-    )
-    echo "secure: generated a development CA and certificates in $tls"
-  fi
+    for user in processor publisher readonly; do
+      issue "$user" "/O=pricing-dev/CN=pricing-$user" "extendedKeyUsage=clientAuth"
+    done
+    # Devices (a fleet of event producers) prove who they are with an nkey; their
+    # certificate only gets them through the TLS handshake (its subject names no user).
+    issue device "/O=pricing-dev/CN=pricing-device" "extendedKeyUsage=clientAuth"
+    if [ ! -f device.pub ]; then
+      "$root/scripts/gen-nkey.py" device.nk > device.pub.tmp && mv device.pub.tmp device.pub
+      chmod 644 device.pub
+      made=1
+    fi
+    [ $made -eq 0 ] || echo "secure: generated a development CA, certificates and an nkey in $tls"
+  )
   export NATS_TLS_CERT="$tls/server.pem" NATS_TLS_KEY="$tls/server-key.pem" NATS_TLS_CA="$tls/ca.pem"
+  NATS_DEVICE_NKEY=$(cat "$tls/device.pub")
+  export NATS_DEVICE_NKEY
 fi
 urls=""
 for i in 1 2 3; do urls="$urls${urls:+,}$scheme://127.0.0.1:$((base + i - 1))"; done
@@ -162,11 +181,14 @@ if [ $secure -eq 1 ]; then
     printf 'export NATS_URL=%s\nexport NATS_CA=%s\nexport NATS_CERT=%s\nexport NATS_KEY=%s\n' \
       "$urls" "$tls/ca.pem" "$tls/$user.pem" "$tls/$user-key.pem" > "$tls/$user.env"
   done
+  printf 'export NATS_URL=%s\nexport NATS_CA=%s\nexport NATS_CERT=%s\nexport NATS_KEY=%s\nexport NATS_NKEY=%s\nexport NATS_NKEY_SEED=%s\n' \
+    "$urls" "$tls/ca.pem" "$tls/device.pem" "$tls/device-key.pem" "$NATS_DEVICE_NKEY" "$tls/device.nk" \
+    > "$tls/device.env"
 fi
 
 echo "$urls" > "$state/urls"
 if [ $secure -eq 1 ]; then
-  secure_hint="source $tls/processor.env   (or publisher.env, readonly.env: TLS client certificates per user)"
+  secure_hint="source $tls/processor.env   (or publisher.env, readonly.env: TLS client certificates per user; device.env: an nkey)"
 fi
 cat <<TXT
 

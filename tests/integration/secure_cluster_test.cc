@@ -170,6 +170,78 @@ TEST_F(SecureClusterTest, PublisherPublishesLocationsOnlyAndCannotReadThem) {
   EXPECT_EQ(GetStreamState(processor->js(), "PRICING_UPDATES").messages, 0u);
 }
 
+// The variables of an environment file the script writes (`export K=V` lines).
+std::map<std::string, std::string> ReadEnvFile(const std::filesystem::path& file) {
+  std::map<std::string, std::string> env;
+  std::ifstream in(file);
+  std::string line;
+  while (std::getline(in, line)) {
+    if (!line.starts_with("export ")) continue;
+    const auto eq = line.find('=');
+    if (eq != std::string::npos) env[line.substr(7, eq - 7)] = line.substr(eq + 1);
+  }
+  return env;
+}
+
+TEST_F(SecureClusterTest, DeviceIdentifiedByNkeyPublishesLocationsOnly) {
+  const auto env = ReadEnvFile(Tls("device.env"));
+  ASSERT_TRUE(env.contains("NATS_NKEY") && env.contains("NATS_NKEY_SEED"))
+      << "device.env names no nkey: " << Tls("device.env");
+  NatsSettings device;
+  device.urls = Urls();
+  device.name = "secure-test-device";
+  device.auth = AuthOf("device");
+  device.auth.nkey = env.at("NATS_NKEY");
+  device.auth.nkey_seed_file = env.at("NATS_NKEY_SEED");
+  auto client = NatsClient::Connect(device, 10000);
+  jsPubAck* ack = nullptr;
+  jsErrCode jerr = static_cast<jsErrCode>(0);
+  const std::string payload =
+      R"({"driver_id":"sec-device-1","lat":40.75,"lon":-73.98,"status":"available","ts":1})";
+  ASSERT_EQ(js_Publish(&ack, client->js(), "location.driver.nyc", payload.data(),
+                       static_cast<int>(payload.size()), nullptr, &jerr),
+            NATS_OK)
+      << "the device may publish location events";
+  jsPubAck_Destroy(ack);
+  EXPECT_TRUE(PublishRefused(client->connection(), "pricing.update.nyc.1"));
+  auto reader = NatsClient::Connect(device, 10000);
+  EXPECT_THROW(GetStreamState(reader->js(), "LOCATION_EVENTS"), NatsError)
+      << "the device may not use the JetStream API";
+
+  // Its certificate alone names no user.
+  NatsSettings cert_only = device;
+  cert_only.auth.nkey.clear();
+  cert_only.auth.nkey_seed_file.clear();
+  EXPECT_THROW(NatsClient::Connect(cert_only, 3000), NatsError) << "the device's certificate alone";
+  // An nkey the servers do not list.
+  const auto other_seed = *dir_ / "other.nk";
+  ChildProcess gen({std::string(PRICING_SOURCE_DIR) + "/scripts/gen-nkey.py", other_seed.string()},
+                   {}, *dir_ / "gen-nkey.log");
+  ASSERT_EQ(gen.Wait(30000), 0) << "see " << *dir_ / "gen-nkey.log";
+  std::ifstream log(*dir_ / "gen-nkey.log");
+  std::string other_public;
+  std::getline(log, other_public);
+  ASSERT_TRUE(other_public.starts_with("U")) << other_public;
+  NatsSettings unknown = device;
+  unknown.auth.nkey = other_public;
+  unknown.auth.nkey_seed_file = other_seed.string();
+  EXPECT_THROW(NatsClient::Connect(unknown, 3000), NatsError) << "an nkey no server lists";
+  // The listed public key, signed with another seed: the signature does not verify.
+  NatsSettings forged = device;
+  forged.auth.nkey_seed_file = other_seed.string();
+  EXPECT_THROW(NatsClient::Connect(forged, 3000), NatsError) << "the device's key, another seed";
+
+  // The generator takes the nkey from the environment file.
+  std::ofstream(*dir_ / "device.yaml")
+      << "cities:\n  nyc:\n    zones: " << PRICING_SOURCE_DIR << "/data/nyc/taxi_zones.geojson\n"
+      << "    id_property: LocationID\n    name_property: zone\n";
+  EXPECT_EQ(RunCommand({std::string(PRICING_BIN_DIR) + "/pricing", "simulate", "--config",
+                        (*dir_ / "device.yaml").string(), "--rate", "200", "--duration", "1"},
+                       *dir_ / "simulate-device.log", env, 60000),
+            0)
+      << "see " << *dir_ / "simulate-device.log";
+}
+
 TEST_F(SecureClusterTest, ReadOnlyUserReadsButCannotPublish) {
   for (const std::string subject :
        {"pricing.update.nyc.1", "location.driver.nyc", "config.pricing.nyc", "dlq.location.nyc"}) {
