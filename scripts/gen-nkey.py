@@ -13,6 +13,10 @@ import os
 import subprocess
 import sys
 
+import tempfile
+
+PREFIX_OPERATOR = 14 << 3  # 'O'
+PREFIX_ACCOUNT = 0  # 'A'
 PREFIX_USER = 20 << 3  # 'U'
 PREFIX_SEED = 18 << 3  # 'S'
 
@@ -32,28 +36,48 @@ def encode(raw: bytes) -> str:
     return base64.b32encode(raw + bytes([crc & 0xFF, crc >> 8])).decode().rstrip("=")
 
 
+class KeyPair:
+    """An Ed25519 key pair of one NATS role (operator, account or user)."""
+
+    def __init__(self, prefix: int):
+        self.prefix = prefix
+        self.private_der = _openssl(["genpkey", "-algorithm", "ed25519", "-outform", "DER"])
+        public_der = _openssl(["pkey", "-inform", "DER", "-pubout", "-outform", "DER"],
+                              self.private_der)
+        # PKCS#8 and SubjectPublicKeyInfo for Ed25519 end with the 32 raw key bytes.
+        self.public_key = encode(bytes([prefix]) + public_der[-32:])
+        self.seed = encode(bytes([PREFIX_SEED | (prefix >> 5), (prefix & 31) << 3]) +
+                           self.private_der[-32:])
+
+    def sign(self, data: bytes) -> bytes:
+        with tempfile.TemporaryDirectory() as tmp:
+            key, message = os.path.join(tmp, "key.der"), os.path.join(tmp, "message")
+            with open(os.open(key, os.O_WRONLY | os.O_CREAT, 0o600), "wb") as f:
+                f.write(self.private_der)
+            with open(message, "wb") as f:
+                f.write(data)
+            return _openssl(["pkeyutl", "-sign", "-rawin", "-keyform", "DER", "-inkey", key,
+                             "-in", message])
+
+
+def _openssl(args, stdin: bytes = b"") -> bytes:
+    return subprocess.run(["openssl"] + args, input=stdin, capture_output=True,
+                          check=True).stdout
+
+
 def main() -> int:
     if len(sys.argv) != 2 or sys.argv[1].startswith("-"):
         print(__doc__.strip(), file=sys.stderr)
         return 2
-    seed_file = sys.argv[1]
     try:
-        private_der = subprocess.run(
-            ["openssl", "genpkey", "-algorithm", "ed25519", "-outform", "DER"],
-            capture_output=True, check=True).stdout
-        public_der = subprocess.run(
-            ["openssl", "pkey", "-inform", "DER", "-pubout", "-outform", "DER"],
-            input=private_der, capture_output=True, check=True).stdout
+        key = KeyPair(PREFIX_USER)
     except (OSError, subprocess.CalledProcessError) as e:
         print(f"gen-nkey: openssl could not make an Ed25519 key: {e}", file=sys.stderr)
         return 1
-    # PKCS#8 and SubjectPublicKeyInfo for Ed25519 end with the 32 raw key bytes.
-    seed, public = private_der[-32:], public_der[-32:]
-    seed_text = encode(bytes([PREFIX_SEED | (PREFIX_USER >> 5), (PREFIX_USER & 31) << 3]) + seed)
-    fd = os.open(seed_file, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    fd = os.open(sys.argv[1], os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
     with os.fdopen(fd, "w") as f:
-        f.write(seed_text + "\n")
-    print(encode(bytes([PREFIX_USER]) + public))
+        f.write(key.seed + "\n")
+    print(key.public_key)
     return 0
 
 

@@ -10,6 +10,8 @@ packages=(
   libeigen3-dev libyaml-cpp-dev libboost-dev libsimdjson-dev tzdata
   # messaging and observability
   libnats-dev nats-server librdkafka-dev prometheus-cpp-dev prometheus libcurl4-openssl-dev zlib1g-dev
+  # the secure cluster's development CA, certificates and nkeys
+  openssl
   # tests and benchmarks
   libgtest-dev libgmock-dev libbenchmark-dev python3 python3-yaml
   # validates deploy/docker-compose-nats.yml (no Docker engine is needed)
