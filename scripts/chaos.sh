@@ -27,6 +27,9 @@ done
 cmake --preset release >/dev/null
 cmake --build --preset release
 export PRICING_SOAK_SECONDS=$soak_seconds PRICING_SOAK_RATE=$soak_rate
+# Every soaked event stays in LOCATION_EVENTS (1 h retention), about 210 bytes a node:
+# each test node's JetStream store is sized with room to spare.
+export PRICING_TEST_MAX_FILE_STORE=$(( soak_rate * soak_seconds * 300 / 1000000000 + 1 ))GB
 log=$(mktemp /tmp/pricing-chaos-XXXX.log)
 # ctest gives every chaos case 300 s (the TIMEOUT property wins over --timeout), so a
 # soak longer than the bounded one runs straight from the test binary afterwards,

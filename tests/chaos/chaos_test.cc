@@ -932,6 +932,16 @@ TEST_F(ChaosTest, PoisonEventIsRedeliveredMaxDeliverTimesThenDeadLetteredAndOthe
 TEST_F(ChaosTest, SoakKeepsMemoryFlatAndLagBounded) {
   const int64_t seconds = EnvInt("PRICING_SOAK_SECONDS", 45);
   const int64_t rate = EnvInt("PRICING_SOAK_RATE", 5000);
+  // LOCATION_EVENTS keeps an hour: the whole soak stays in the store, about 210 bytes
+  // an event on each node (measured: 4.66 M events filled 1GB with the outputs). A
+  // full store makes nats-server 2.9 disable JetStream on the node, so a soak that
+  // cannot fit is refused up front.
+  const double needed_gb = static_cast<double>(rate) * static_cast<double>(seconds) * 300 / 1e9;
+  const char* store = std::getenv("PRICING_TEST_MAX_FILE_STORE");
+  const double store_gb = store != nullptr ? std::strtod(store, nullptr) : 1.0;
+  ASSERT_LE(needed_gb, store_gb)
+      << "the soak needs about " << needed_gb << " GB of JetStream store per node; set "
+      << "PRICING_TEST_MAX_FILE_STORE (in GB, e.g. 4GB; scripts/chaos.sh sets it)";
   StartProcessor();
   StartSimulator(static_cast<double>(rate), static_cast<double>(seconds));
   std::vector<double> rss, lag;

@@ -115,6 +115,13 @@ NatsCluster::~NatsCluster() {
   if (!keep_files_) std::filesystem::remove_all(dir_, ec);
 }
 
+// Each node's JetStream file store: 1GB, or PRICING_TEST_MAX_FILE_STORE (a long soak
+// stores more; a full store disables JetStream on that node).
+static std::string TestMaxFileStore() {
+  const char* v = std::getenv("PRICING_TEST_MAX_FILE_STORE");
+  return v != nullptr && *v != '\0' ? v : "1GB";
+}
+
 void NatsCluster::Start(int i) {
   Node& n = nodes_[i];
   std::map<std::string, std::string> env = {
@@ -123,7 +130,7 @@ void NatsCluster::Start(int i) {
       {"NATS_HTTP_LISTEN", n.placement.host + ":" + std::to_string(n.http_port)},
       {"NATS_CLUSTER_LISTEN", n.placement.host + ":" + std::to_string(n.cluster_port)},
       {"NATS_STORE_DIR", n.store.string()},
-      {"NATS_MAX_FILE_STORE", "1GB"}};
+      {"NATS_MAX_FILE_STORE", TestMaxFileStore()}};
   for (std::size_t r = 0; r < 3; ++r) {
     const Node& peer = nodes_[r % nodes_.size()];
     env["NATS_ROUTE_" + std::to_string(r + 1)] =
