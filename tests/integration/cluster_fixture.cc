@@ -201,8 +201,16 @@ std::vector<StoredMessage> ReadStream(const TestClient& client, const std::strin
   so.Config.DeliverPolicy = js_DeliverAll;
   natsSubscription* raw = nullptr;
   jsErrCode jerr = static_cast<jsErrCode>(0);
-  CheckNats(js_SubscribeSync(&raw, client.js(), filter.c_str(), nullptr, &so, &jerr),
-            "reading " + stream, jerr);
+  // Right after a fault, creating the reader's consumer can be refused for a moment
+  // ("JetStream system temporarily unavailable"): retried for up to 15 s.
+  natsStatus st = NATS_OK;
+  for (int attempt = 0; attempt < 30; ++attempt) {
+    jerr = static_cast<jsErrCode>(0);
+    st = js_SubscribeSync(&raw, client.js(), filter.c_str(), nullptr, &so, &jerr);
+    if (st == NATS_OK) break;
+    std::this_thread::sleep_for(std::chrono::milliseconds(500));
+  }
+  CheckNats(st, "reading " + stream, jerr);
   Subscription sub(client.connection(), raw);
   // Large streams arrive faster than they are read: no slow-consumer drops.
   natsSubscription_SetPendingLimits(sub.get(), -1, -1);
