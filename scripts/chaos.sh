@@ -8,6 +8,8 @@
 #   scripts/chaos.sh --partition          # also the network partition case (opt-in:
 #                                         # fails on nats-server 2.9.10, see the test)
 #   scripts/chaos.sh --sequence           # also three node kills in one run (opt-in)
+#   scripts/chaos.sh --sigstop            # also SIGSTOP of the stream leader (opt-in on
+#                                         # nats-server 2.9: a replica can diverge there)
 #   scripts/chaos.sh -R Poison            # further arguments go to ctest
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
@@ -20,7 +22,8 @@ while [ $# -gt 0 ]; do
     --soak-rate) soak_rate=$2; shift 2 ;;
     --partition) export PRICING_CHAOS_PARTITION=1; shift ;;
     --sequence) export PRICING_CHAOS_SEQUENCE=1; shift ;;
-    -h|--help) sed -n '2,12p' "$0"; exit 0 ;;
+    --sigstop) export PRICING_CHAOS_SIGSTOP=1; shift ;;
+    -h|--help) sed -n '2,14p' "$0"; exit 0 ;;
     *) break ;;
   esac
 done
