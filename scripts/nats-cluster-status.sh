@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Reports each node of the cluster started by scripts/start-nats-cluster.sh (process,
-# health, JetStream meta leader) and each stream's leader, replicas and message count.
+# health, JetStream meta leader), each node's last sequence of every stream, and each
+# stream's leader, replicas and message count.
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 state="$root/.nats-cluster"
@@ -23,6 +24,29 @@ for i in 1 2 3; do
   leader=$(curl -fsS "http://127.0.0.1:$port/jsz" 2>/dev/null | python3 -c 'import json,sys; print(json.load(sys.stdin).get("meta_cluster",{}).get("leader","-"))' 2>/dev/null || echo -)
   printf "%-8s %-8s %-9s %-10s %s\n" "$name" "$pid" "$health" "$leader" "nats://127.0.0.1:$((base + i - 1))"
 done
+echo
+# Each node's own last sequence of every stream. Under traffic a follower trails by a
+# moment; a node that stays behind after traffic stops has a replica that diverged
+# (seen on nats-server 2.9.10 after a frozen leader resumed; docs/chaos.md).
+python3 - "$base" <<'PY'
+import json, sys, urllib.request
+base = int(sys.argv[1])
+seqs = {}
+for n in (1, 2, 3):
+    url = "http://127.0.0.1:%d/jsz?streams=true&accounts=true" % (base + 4000 + n - 1)
+    try:
+        doc = json.load(urllib.request.urlopen(url, timeout=5))
+    except OSError:
+        continue
+    for account in doc.get("account_details") or []:
+        for st in account.get("stream_detail") or []:
+            seqs.setdefault(st["name"], {})[n] = st["state"]["last_seq"]
+print("%-18s %-10s %-10s %-10s %s" % ("stream", "nats-1", "nats-2", "nats-3", "last sequences"))
+for name in sorted(seqs):
+    row = seqs[name]
+    cells = [str(row.get(n, "-")) for n in (1, 2, 3)]
+    print("%-18s %-10s %-10s %-10s %s" % (name, *cells, "agree" if len(set(row.values())) == 1 else "DIFFER"))
+PY
 echo
 urls=$(cat "$state/urls" 2>/dev/null || echo "nats://127.0.0.1:$base")
 NATS_URL=$urls "$root/build/bin/pricing" streams info --config "$config"
