@@ -23,7 +23,7 @@ while [ $# -gt 0 ]; do
     --partition) export PRICING_CHAOS_PARTITION=1; shift ;;
     --sequence) export PRICING_CHAOS_SEQUENCE=1; shift ;;
     --sigstop) export PRICING_CHAOS_SIGSTOP=1; shift ;;
-    -h|--help) sed -n '2,14p' "$0"; exit 0 ;;
+    -h|--help) sed -n '2,13p' "$0"; exit 0 ;;
     *) break ;;
   esac
 done

@@ -644,8 +644,8 @@ TEST_F(ChaosTest, ProcessorKilledMidWindowRestartsToTheFaultFreeOutputs) {
 }
 
 // Opt-in on nats-server 2.9 (scripts/chaos.sh --sigstop, or PRICING_CHAOS_SIGSTOP=1):
-// on 2.9.10 the resumed node's replica of LOCATION_EVENTS did not converge in 11 of 16
-// runs on 2026-11-29 (earlier runs had converged). The 7 runs probed had diverged: the
+// on 2.9.10 the resumed node's replica of LOCATION_EVENTS did not converge in 12 of 17
+// runs on 2026-11-29 (earlier runs had converged). The 8 runs probed had diverged: the
 // replica was a run of messages short, the leader called it current, and it appended
 // new messages after its own last sequence; a reader placed on that node read a stream
 // without 2,534 acknowledged events. On 2.10+ the case always runs.
