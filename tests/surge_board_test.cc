@@ -110,6 +110,27 @@ TEST(SurgeBoard, ChangesApplyByTickInEitherOrderWithUpdates) {
   EXPECT_EQ(int64_t(snap["zones"].at(0)["demand"]), 11);
 }
 
+// Surge events name only zones whose multiplier changed: a zone's first price is
+// handed back as a change, so clients connected before it still learn it.
+TEST(SurgeBoard, AZonesFirstPriceIsReturnedAsAChangeOnce) {
+  SurgeBoard board("demo", Grid());
+  std::string error;
+  std::optional<SurgeChanges> first;
+  ASSERT_TRUE(board.ApplyUpdate(Update("3", 2000, 1.0), &error, &first)) << error;
+  ASSERT_TRUE(first.has_value());
+  EXPECT_EQ(first->city, "demo");
+  EXPECT_EQ(first->tick, 2000);
+  ASSERT_EQ(first->changes.size(), 1u);
+  EXPECT_DOUBLE_EQ(first->changes[0].multiplier, 1.0);
+  EXPECT_EQ(ChangesJson(*first, *Grid(), {}).has_value(), true);
+  first.reset();
+  ASSERT_TRUE(board.ApplyUpdate(Update("3", 4000, 1.2), &error, &first)) << error;
+  EXPECT_FALSE(first.has_value()) << "only the first price of a zone";
+  ASSERT_TRUE(board.ApplyUpdate(Update("1", 4000, 1.3), &error, &first)) << error;
+  ASSERT_TRUE(first.has_value());
+  EXPECT_EQ(first->changes[0].zone, *Grid()->Find("1"));
+}
+
 TEST(SurgeBoard, RefusesInvalidMessagesWholeWithAReason) {
   SurgeBoard board("demo", Grid());
   std::string error;

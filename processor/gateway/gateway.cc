@@ -316,13 +316,18 @@ void SurgeGateway::AddRoutes(HttpServer& server) {
 }
 
 void SurgeGateway::OnPricingUpdate(std::string_view subject, std::string_view payload) {
-  City* city = FindCity(CityOf(subject, "pricing.update."));
+  const std::string_view key = CityOf(subject, "pricing.update.");
+  City* city = FindCity(key);
   if (city == nullptr) return;
   std::string error;
+  std::optional<SurgeChanges> first;
   std::lock_guard<std::mutex> lock(mu_);
-  if (!city->board->ApplyUpdate(payload, &error)) {
+  if (!city->board->ApplyUpdate(payload, &error, &first)) {
     PRICING_LOG(kWarn) << "gateway: ignoring " << subject << ": " << error;
+    return;
   }
+  // A zone's first price reaches clients that connected before it was known.
+  if (first) Broadcast(key, *city, *first);
 }
 
 void SurgeGateway::OnSurgeEvent(std::string_view subject, std::string_view payload) {
@@ -336,13 +341,17 @@ void SurgeGateway::OnSurgeEvent(std::string_view subject, std::string_view paylo
     PRICING_LOG(kWarn) << "gateway: ignoring " << subject << ": " << error;
     return;
   }
+  Broadcast(key, *city, *changes);
+}
+
+void SurgeGateway::Broadcast(std::string_view key, const City& city, const SurgeChanges& changes) {
   // One encoding for every unfiltered client; filtered ones get theirs.
   Payload all;
   for (const auto& session : registry_->Of(std::string(key))) {
     if (session->filter().all()) {
-      if (!all) all = std::make_shared<const std::string>(*ChangesJson(*changes, *city->zones, {}));
+      if (!all) all = std::make_shared<const std::string>(*ChangesJson(changes, *city.zones, {}));
       session->Send(all);
-    } else if (auto mine = ChangesJson(*changes, *city->zones, session->filter())) {
+    } else if (auto mine = ChangesJson(changes, *city.zones, session->filter())) {
       session->Send(std::make_shared<const std::string>(std::move(*mine)));
     }
   }

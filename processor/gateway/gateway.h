@@ -59,6 +59,8 @@ class SurgeGateway {
     std::unique_ptr<std::once_flag> map_once = std::make_unique<std::once_flag>();
   };
   City* FindCity(std::string_view key);
+  // Sends `changes` to every client of city `key` that wants any of them (under mu_).
+  void Broadcast(std::string_view key, const City& city, const SurgeChanges& changes);
   void SubscribeLoop();
   static void OnSubscriptionDone(void* closure);
   bool TrySubscribe();

@@ -69,7 +69,8 @@ std::optional<ZoneFilter> ParseZoneFilter(std::string_view text, const ZoneSet& 
 SurgeBoard::SurgeBoard(std::string city, std::shared_ptr<const ZoneSet> zones)
     : city_(std::move(city)), zones_(std::move(zones)), zones_state_(zones_->size()) {}
 
-bool SurgeBoard::ApplyUpdate(std::string_view payload, std::string* error) {
+bool SurgeBoard::ApplyUpdate(std::string_view payload, std::string* error,
+                             std::optional<SurgeChanges>* first) {
   simdjson::dom::parser parser;
   simdjson::dom::object o;
   if (parser.parse(simdjson::padded_string(payload)).get_object().get(o)) {
@@ -99,6 +100,13 @@ bool SurgeBoard::ApplyUpdate(std::string_view payload, std::string* error) {
   }
   ZoneState& s = zones_state_[idx(*z)];
   if (tick < s.tick) return true;  // older than what is known: nothing to do
+  if (first != nullptr && s.tick == 0) {
+    SurgeChanges c;
+    c.city = city_;
+    c.tick = tick;
+    c.changes.push_back({*z, multiplier, previous, std::string(bound)});
+    *first = std::move(c);
+  }
   s.tick = tick;
   s.multiplier = multiplier;
   s.previous = previous;

@@ -48,8 +48,12 @@ class SurgeBoard {
   SurgeBoard(std::string city, std::shared_ptr<const ZoneSet> zones);
 
   // A PRICING_UPDATES payload for this city. Returns false and sets `error` when it is
-  // not a valid update of a known zone.
-  bool ApplyUpdate(std::string_view payload, std::string* error);
+  // not a valid update of a known zone. With `first`, the zone's first known state is
+  // returned there (a zone nothing was known of), as a change to tell clients: surge
+  // events only name zones whose multiplier changed, so a zone that stays at 1 would
+  // otherwise never reach a client connected before it had a price.
+  bool ApplyUpdate(std::string_view payload, std::string* error,
+                   std::optional<SurgeChanges>* first = nullptr);
   // A WEBSOCKET_EVENTS payload for this city. Returns the parsed changes (all of them,
   // also those older than what is known: clients order by tick themselves) or nullopt
   // with `error`.
