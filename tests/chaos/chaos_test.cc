@@ -222,10 +222,9 @@ class ChaosTest : public ::testing::Test {
     return "";
   }
 
-  // Every node's own view of LOCATION_EVENTS (its monitoring endpoint): the same
-  // leader and the same last sequence everywhere. `views` describes them.
-  // Each node's own view of LOCATION_EVENTS: its leader and last sequence (answered
-  // false where the node does not answer or does not hold the stream).
+  // Each node's own view of LOCATION_EVENTS (its monitoring endpoint): its leader and
+  // last sequence (answered false where the node does not answer or does not hold the
+  // stream).
   struct NodeView {
     bool answered = false;
     std::string leader;
@@ -256,6 +255,8 @@ class ChaosTest : public ::testing::Test {
     return views;
   }
 
+  // Every node answers with the same leader and the same last sequence. `views`
+  // describes them.
   bool StreamViewsAgree(std::string* views) {
     std::set<std::string> leaders;
     std::set<uint64_t> last_seqs;

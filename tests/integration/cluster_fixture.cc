@@ -205,10 +205,10 @@ std::vector<StoredMessage> ReadStream(const TestClient& client, const std::strin
   // ("JetStream system temporarily unavailable"): retried for up to 15 s.
   natsStatus st = NATS_OK;
   for (int attempt = 0; attempt < 30; ++attempt) {
+    if (attempt > 0) std::this_thread::sleep_for(std::chrono::milliseconds(500));
     jerr = static_cast<jsErrCode>(0);
     st = js_SubscribeSync(&raw, client.js(), filter.c_str(), nullptr, &so, &jerr);
     if (st == NATS_OK) break;
-    std::this_thread::sleep_for(std::chrono::milliseconds(500));
   }
   CheckNats(st, "reading " + stream, jerr);
   Subscription sub(client.connection(), raw);
