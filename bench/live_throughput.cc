@@ -96,7 +96,7 @@ double DrainFetchAckOnly(NatsClient& client, const ConsumerConfig& consumer,
   uint64_t count = 0, last_seq = 0;
   while (last_seq < target) {
     count += puller.FetchEach(static_cast<int>(consumer.batch), consumer.fetch_wait_ms,
-                              [&](NatsPtr<natsMsg> m) {
+                              [&](NatsPtr<natsMsg>& m) {
                                 if (first_at == Clock::time_point{}) first_at = Clock::now();
                                 jsMsgMetaData* meta = nullptr;
                                 if (natsMsg_GetMetaData(&meta, m.get()) == NATS_OK) {

@@ -307,7 +307,7 @@ void LiveProcessor::Rebuild() {
         break;  // nothing newer than the start
       NatsPtr<natsMsg> msg(m);
       if (MetaOf(msg.get()).seq > consumer.delivered_stream_seq) break;  // the durable's part
-      HandleInput(std::move(msg), clock_.NowMs(), true);
+      HandleInput(msg, clock_.NowMs(), true);
       ++count;
     }
   }
@@ -318,7 +318,7 @@ void LiveProcessor::Rebuild() {
                      << " events delivered to an earlier run, up to sequence " << max_applied_seq_;
 }
 
-bool LiveProcessor::HandleInput(NatsPtr<natsMsg> msg, int64_t now_ms, bool rebuilding) {
+bool LiveProcessor::HandleInput(NatsPtr<natsMsg>& msg, int64_t now_ms, bool rebuilding) {
   const Meta meta = MetaOf(msg.get());
   const bool more_waiting = meta.pending > 0;
   if (meta.seq != 0 && meta.seq <= max_applied_seq_ && !failed_seqs_.contains(meta.seq)) {
@@ -648,7 +648,7 @@ void LiveProcessor::Run(const std::atomic<bool>& stop) {
     backlog = false;
     const int handled = puller_->FetchEach(
         static_cast<int>(config_.consumer.batch), wait,
-        [&](NatsPtr<natsMsg> m) { backlog = HandleInput(std::move(m), clock_.NowMs(), false); });
+        [&](NatsPtr<natsMsg>& m) { backlog = HandleInput(m, clock_.NowMs(), false); });
     if (handled == 0 && clock_.NowMs() >= engine_.NextCloseMs()) {
       // Nothing came back but a tick is due: close it only if nothing is waiting for us,
       // or it would miss events stored before its time.

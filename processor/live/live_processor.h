@@ -84,7 +84,9 @@ class LiveProcessor {
   void RestoreCheckpoints();
   void Rebuild();
   // Applies, skips or dead-letters one input; returns whether more wait behind it.
-  bool HandleInput(NatsPtr<natsMsg> msg, int64_t now_ms, bool rebuilding);
+  // Takes `msg` only when it must outlive the call (a dead letter, a failure); the
+  // caller frees what is left.
+  bool HandleInput(NatsPtr<natsMsg>& msg, int64_t now_ms, bool rebuilding);
   // Handling threw: asks for redelivery, or dead-letters it as poison on the last
   // delivery the consumer allows (max_deliver).
   void HandlingFailed(NatsPtr<natsMsg> msg, uint64_t seq, uint64_t delivered, bool rebuilding,

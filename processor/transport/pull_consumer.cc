@@ -39,7 +39,7 @@ bool PullConsumer::Collect(int64_t wait_ms, int handed, int room, const OnMessag
   NatsPtr<natsMsg> msg(raw);
   if (IsUserMessage(msg.get())) {
     if (handed < room) {
-      on_message(std::move(msg));
+      Hand(std::move(msg), on_message);
       return true;
     }
     early_.push_back(std::move(msg));
@@ -59,18 +59,31 @@ bool PullConsumer::Collect(int64_t wait_ms, int handed, int room, const OnMessag
   return false;
 }
 
+void PullConsumer::Hand(NatsPtr<natsMsg> msg, const OnMessage& on_message) {
+  on_message(msg);
+  if (msg == nullptr) return;
+  retired_.push_back(std::move(msg));
+  if (retired_.size() >= kRetireEvery) retired_.clear();
+}
+
 std::vector<NatsPtr<natsMsg>> PullConsumer::Fetch(int batch, int64_t wait_ms) {
   std::vector<NatsPtr<natsMsg>> out;
-  FetchEach(batch, wait_ms, [&out](NatsPtr<natsMsg> m) { out.push_back(std::move(m)); });
+  FetchEach(batch, wait_ms, [&out](NatsPtr<natsMsg>& m) { out.push_back(std::move(m)); });
   return out;
 }
 
 int PullConsumer::FetchEach(int batch, int64_t wait_ms, const OnMessage& on_message) {
+  const int handed = FetchInto(batch, wait_ms, on_message);
+  retired_.clear();
+  return handed;
+}
+
+int PullConsumer::FetchInto(int batch, int64_t wait_ms, const OnMessage& on_message) {
   int handed = 0;
   while (!early_.empty() && handed < batch) {
     NatsPtr<natsMsg> m = std::move(early_.front());
     early_.pop_front();
-    on_message(std::move(m));
+    Hand(std::move(m), on_message);
     ++handed;
   }
   // Whatever earlier requests brought meanwhile.

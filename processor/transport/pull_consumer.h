@@ -32,8 +32,15 @@ class PullConsumer {
   // The same, but hands each message to `on_message` as soon as it is there rather than
   // once the batch is complete: the work on a batch overlaps its delivery, with still
   // one request in flight. Returns how many messages were handed over.
-  using OnMessage = std::function<void(NatsPtr<natsMsg>)>;
+  //
+  // `on_message` may keep a message by moving it out; one it leaves is freed with
+  // others, kRetireEvery at a time and at the end of the call. libnats frees a received
+  // message on its garbage-collector thread and wakes that thread when it is idle:
+  // freed one at a time between two events' work, every message cost a futex wake and
+  // a context switch (40 % of the processor's loop in a profile of a drain).
+  using OnMessage = std::function<void(NatsPtr<natsMsg>&)>;
   int FetchEach(int batch, int64_t wait_ms, const OnMessage& on_message);
+  static constexpr std::size_t kRetireEvery = 256;
 
   // Acknowledges a message fetched here (publishes +ACK to its reply subject).
   static void Ack(natsConnection* conn, natsMsg* msg);
@@ -48,12 +55,17 @@ class PullConsumer {
   // ending the request sets `request_done`. True when a message was handed over.
   bool Collect(int64_t wait_ms, int handed, int room, const OnMessage& on_message,
                bool* request_done);
+  // FetchEach, without freeing what is left of the messages at the end.
+  int FetchInto(int batch, int64_t wait_ms, const OnMessage& on_message);
+  // Hands `msg` over and keeps it, if left, to be freed with others.
+  void Hand(NatsPtr<natsMsg> msg, const OnMessage& on_message);
 
   natsConnection* conn_;
   std::string next_subject_;
   std::string inbox_;
   Subscription sub_;
-  std::deque<NatsPtr<natsMsg>> early_;  // arrived beyond a batch: first in the next one
+  std::deque<NatsPtr<natsMsg>> early_;     // arrived beyond a batch: first in the next one
+  std::vector<NatsPtr<natsMsg>> retired_;  // handed over and left: freed together
   uint64_t requests_ = 0;
 };
 
