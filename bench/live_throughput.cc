@@ -2,8 +2,9 @@
 // R3 stream in one run: a backlog of fresh events is preloaded once; then, alternately,
 // a consumer that only fetches and acknowledges drains it with a new durable, and the
 // real `pricing run` binary drains it with a new durable (decode, validate, zone,
-// window, ticks and publishing included), in alternating order. The fetch+ack consumer
-// times itself; the processor is timed from its own /metrics. Over several rounds,
+// window, ticks and publishing included), in alternating order. Both are timed alike
+// from their progress sampled every 50 ms (the fetch+ack consumer's own count; the
+// processor's /metrics). Over several rounds,
 // medians, their ratio and the median of each round's ratio are printed as Markdown.
 //
 //   live_throughput --nats URLS --config FILE --pricing BIN [--events N] [--rounds R]
@@ -12,6 +13,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <atomic>
 #include <chrono>
 #include <cstdio>
 #include <fstream>
@@ -48,33 +50,64 @@ std::string Arg(int argc, char** argv, const std::string& name, const std::strin
   return fallback;
 }
 
-// Polls the processor's own /metrics (events read, summed over cities and kinds) every
-// 50 ms until it has read `events`; returns their rate from the first poll that saw
-// one to the poll that saw the last. It asks the processor, not the cluster: consumer
-// info requests make the server compute the consumer's pending count, and polling them
+// A consumer's progress, sampled every 50 ms while it drains: when, and how many events
+// it had read by then.
+struct Sample {
+  Clock::time_point at;
+  double read;
+};
+constexpr auto kSampleEvery = std::chrono::milliseconds(50);
+
+// The rate both consumers are judged by, from their sampled progress: the events read
+// between the first and the last sample taken while the drain was under way (some read,
+// not all), over the time between those two samples. Both are sampled and estimated
+// alike, so neither gains or loses by where its first or last event falls between two
+// samples. (The processor used to be timed up to the first sample that saw it done:
+// up to 50 ms too long, against the fetch+ack consumer's exact last message.) A drain
+// too short for two such samples is timed from the first sample that saw an event to
+// the first that saw all.
+double SampledRate(const std::vector<Sample>& samples, double total) {
+  const Sample* first = nullptr;
+  const Sample* last = nullptr;
+  for (const Sample& s : samples) {
+    if (s.read > 0 && s.read < total) {
+      if (first == nullptr) first = &s;
+      last = &s;
+    }
+  }
+  if (first == nullptr || last == first) {
+    first = nullptr;
+    last = nullptr;
+    for (const Sample& s : samples) {
+      if (first == nullptr && s.read > 0) first = &s;
+      if (last == nullptr && s.read >= total) last = &s;
+    }
+    if (first == nullptr || last == nullptr || last == first) {
+      throw std::runtime_error("a drain left too few samples to time it");
+    }
+  }
+  return (last->read - first->read) / Seconds(first->at, last->at);
+}
+
+// Samples the processor's own /metrics (events read, summed over cities and kinds)
+// until it has read `events`. It asks the processor, not the cluster: consumer info
+// requests make the server compute the consumer's pending count, and polling them
 // during a drain was found to slow the drain itself (docs/performance.md).
-double WatchDrain(int http_port, uint64_t events) {
-  Clock::time_point started{};
-  double read_at_start = 0;
+std::vector<Sample> WatchDrain(int http_port, uint64_t events) {
+  std::vector<Sample> samples;
   const auto deadline = Clock::now() + std::chrono::minutes(10);
   while (Clock::now() < deadline) {
     const double read =
         test::MetricSum(test::HttpGet(http_port, "/metrics").body, "pricing_events_read_total");
-    const auto now = Clock::now();
-    if (started == Clock::time_point{} && read > 0) {
-      started = now;
-      read_at_start = read;
-    }
-    if (read >= static_cast<double>(events)) {
-      return (read - read_at_start) / Seconds(started, now);
-    }
-    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    samples.push_back({Clock::now(), read});
+    if (read >= static_cast<double>(events)) return samples;
+    std::this_thread::sleep_for(kSampleEvery);
   }
   throw std::runtime_error("the processor did not read every event within 10 minutes");
 }
 
 // A consumer that only fetches and acknowledges, like the processor's loop without
-// work; it times itself from its first to its last message.
+// work; a thread samples its count as WatchDrain samples the processor's.
 double DrainFetchAckOnly(NatsClient& client, const ConsumerConfig& consumer,
                          const std::string& durable, uint64_t target, int64_t from_ms) {
   jsSubOptions so;
@@ -92,21 +125,32 @@ double DrainFetchAckOnly(NatsClient& client, const ConsumerConfig& consumer,
   // The processor's own pull mechanism (each message handled as it arrives), with
   // nothing done per message but the ack.
   PullConsumer puller(client.connection(), "LOCATION_EVENTS", durable);
-  Clock::time_point first_at{};
-  uint64_t count = 0, last_seq = 0;
+  std::atomic<uint64_t> read{0};
+  std::atomic<bool> drained{false};
+  std::vector<Sample> samples;
+  std::thread sampler([&] {
+    while (!drained.load()) {
+      samples.push_back({Clock::now(), static_cast<double>(read.load())});
+      std::this_thread::sleep_for(kSampleEvery);
+    }
+    samples.push_back({Clock::now(), static_cast<double>(read.load())});
+  });
+  uint64_t last_seq = 0;
   while (last_seq < target) {
-    count += puller.FetchEach(static_cast<int>(consumer.batch), consumer.fetch_wait_ms,
-                              [&](NatsPtr<natsMsg>& m) {
-                                if (first_at == Clock::time_point{}) first_at = Clock::now();
-                                jsMsgMetaData* meta = nullptr;
-                                if (natsMsg_GetMetaData(&meta, m.get()) == NATS_OK) {
-                                  last_seq = meta->Sequence.Stream;
-                                  jsMsgMetaData_Destroy(meta);
-                                }
-                                PullConsumer::Ack(client.connection(), m.get());
-                              });
+    puller.FetchEach(static_cast<int>(consumer.batch), consumer.fetch_wait_ms,
+                     [&](NatsPtr<natsMsg>& m) {
+                       jsMsgMetaData* meta = nullptr;
+                       if (natsMsg_GetMetaData(&meta, m.get()) == NATS_OK) {
+                         last_seq = meta->Sequence.Stream;
+                         jsMsgMetaData_Destroy(meta);
+                       }
+                       PullConsumer::Ack(client.connection(), m.get());
+                       read.fetch_add(1, std::memory_order_relaxed);
+                     });
   }
-  return count / Seconds(first_at, Clock::now());
+  drained = true;
+  sampler.join();
+  return SampledRate(samples, static_cast<double>(read.load()));
 }
 
 int FreePort() {
@@ -137,11 +181,12 @@ double DrainWithProcessor(const std::string& pricing_bin, const std::string& con
           nullptr);
     _exit(127);
   }
-  const double rate = WatchDrain(http_port, target - first + 1);
+  const uint64_t events = target - first + 1;
+  const std::vector<Sample> samples = WatchDrain(http_port, events);
   kill(pid, SIGTERM);
   int status = 0;
   waitpid(pid, &status, 0);
-  return rate;
+  return SampledRate(samples, static_cast<double>(events));
 }
 
 double Median(std::vector<double> v) {
