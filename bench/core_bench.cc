@@ -120,6 +120,26 @@ void BM_ZoneLookupNycPickups(benchmark::State& state) {
 }
 BENCHMARK(BM_ZoneLookupNycPickups);
 
+// Points spread evenly over the zones' extent, as the simulator's drivers are: unlike
+// the Manhattan-heavy pickups, they touch the whole grid, most of it out of cache.
+void BM_ZoneLookupNycUniform(benchmark::State& state) {
+  const auto& index = Nyc()->index;
+  const Box& ext = Nyc()->zones.extent();
+  Rng rng(11);
+  std::vector<std::pair<double, double>> points(1 << 20);
+  for (auto& [lon, lat] : points) {
+    lon = ext.min_x + rng.Uniform() * (ext.max_x - ext.min_x);
+    lat = ext.min_y + rng.Uniform() * (ext.max_y - ext.min_y);
+  }
+  std::size_t i = 0;
+  for (auto _ : state) {
+    const auto& [lon, lat] = points[i++ & (points.size() - 1)];
+    benchmark::DoNotOptimize(index.Locate(lon, lat));
+  }
+  state.SetItemsProcessed(state.iterations());
+}
+BENCHMARK(BM_ZoneLookupNycUniform);
+
 void BM_ZoneLookupNycPlainRtreeBoost(benchmark::State& state) {
   const auto& index = Nyc()->index;
   const auto& pickups = Pickups();
