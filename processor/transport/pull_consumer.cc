@@ -127,4 +127,11 @@ void PullConsumer::Nak(natsConnection* conn, natsMsg* msg, int64_t delay_ms) {
   natsConnection_Publish(conn, reply, body.data(), static_cast<int>(body.size()));
 }
 
+uint64_t PullConsumer::StreamSeq(natsMsg* msg) {
+  jsMsgMetaData* raw = nullptr;
+  if (natsMsg_GetMetaData(&raw, msg) != NATS_OK) return 0;
+  const NatsPtr<jsMsgMetaData> meta(raw);
+  return meta->Sequence.Stream;
+}
+
 }  // namespace pricing

@@ -46,6 +46,8 @@ class PullConsumer {
   static void Ack(natsConnection* conn, natsMsg* msg);
   // Asks for redelivery after `delay_ms` (-NAK with a delay; counts as a delivery).
   static void Nak(natsConnection* conn, natsMsg* msg, int64_t delay_ms);
+  // The stream sequence of a message fetched here (0 when it carries no metadata).
+  static uint64_t StreamSeq(natsMsg* msg);
 
   uint64_t requests() const { return requests_; }
 

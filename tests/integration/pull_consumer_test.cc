@@ -54,14 +54,6 @@ class PullConsumerTest : public ::testing::Test {
 
   static std::string Body(int i) { return "event-" + std::to_string(i); }
 
-  static uint64_t Seq(natsMsg* m) {
-    jsMsgMetaData* meta = nullptr;
-    if (natsMsg_GetMetaData(&meta, m) != NATS_OK) return 0;
-    const uint64_t seq = meta->Sequence.Stream;
-    jsMsgMetaData_Destroy(meta);
-    return seq;
-  }
-
   std::unique_ptr<NatsCluster> cluster_;
   std::unique_ptr<NatsClient> client_;
   NatsPtr<natsSubscription> durable_;
@@ -77,7 +69,7 @@ TEST_F(PullConsumerTest, EveryMessageIsHandedOverOnceInOrderAcrossBatches) {
     ++calls;
     const int handed = puller.FetchEach(300, 2000, [&](NatsPtr<natsMsg>& m) {
       ASSERT_NE(m, nullptr);
-      seqs.push_back(Seq(m.get()));
+      seqs.push_back(PullConsumer::StreamSeq(m.get()));
       EXPECT_EQ(std::string(natsMsg_GetData(m.get())), Body(static_cast<int>(seqs.back())));
       PullConsumer::Ack(client_->connection(), m.get());
     });
@@ -105,7 +97,7 @@ TEST_F(PullConsumerTest, AMessageTheHandlerKeepsOutlivesTheCall) {
   // message freed while kept).
   for (std::size_t k = 0; k < kept.size(); ++k) {
     const int n = static_cast<int>((k + 1) * 7);
-    EXPECT_EQ(Seq(kept[k].get()), static_cast<uint64_t>(n));
+    EXPECT_EQ(PullConsumer::StreamSeq(kept[k].get()), static_cast<uint64_t>(n));
     EXPECT_EQ(std::string(natsMsg_GetData(kept[k].get())), Body(n));
   }
 }
