@@ -139,7 +139,7 @@ double DrainFetchAckOnly(NatsClient& client, const ConsumerConfig& consumer,
   while (last_seq < target) {
     puller.FetchEach(static_cast<int>(consumer.batch), consumer.fetch_wait_ms,
                      [&](NatsPtr<natsMsg>& m) {
-                       if (const uint64_t seq = PullConsumer::StreamSeq(m.get())) last_seq = seq;
+                       if (const uint64_t seq = PullConsumer::MetaOf(m.get()).seq) last_seq = seq;
                        PullConsumer::Ack(client.connection(), m.get());
                        read.fetch_add(1, std::memory_order_relaxed);
                      });

@@ -29,26 +29,6 @@ std::string_view Data(natsMsg* m) {
   return {natsMsg_GetData(m), static_cast<std::size_t>(natsMsg_GetDataLength(m))};
 }
 
-struct Meta {
-  uint64_t seq = 0;
-  int64_t timestamp_ms = 0;  // when the stream stored it
-  uint64_t delivered = 0;
-  uint64_t pending = 0;  // messages behind this one not yet delivered to the consumer
-};
-
-Meta MetaOf(natsMsg* m) {
-  jsMsgMetaData* raw = nullptr;
-  Meta out;
-  if (natsMsg_GetMetaData(&raw, m) == NATS_OK) {
-    NatsPtr<jsMsgMetaData> meta(raw);
-    out.seq = meta->Sequence.Stream;
-    out.timestamp_ms = meta->Timestamp / kNsPerMs;
-    out.delivered = meta->NumDelivered;
-    out.pending = meta->NumPending;
-  }
-  return out;
-}
-
 JsPublisher::Headers HeadersOf(natsMsg* m) {
   JsPublisher::Headers out;
   const char** keys = nullptr;
@@ -201,7 +181,7 @@ void LiveProcessor::PollConfigUpdates(bool live) {
     const int64_t wait = live ? 0 : 500;
     if (natsSubscription_NextMsg(&raw, configs_.get(), wait) != NATS_OK) return;
     NatsPtr<natsMsg> msg(raw);
-    const Meta meta = MetaOf(msg.get());
+    const PullConsumer::Meta meta = PullConsumer::MetaOf(msg.get());
     ApplyConfigDocument(natsMsg_GetSubject(msg.get()), Data(msg.get()), meta.seq);
     if (!live && meta.seq >= config_history_seq_) return;
   }
@@ -306,7 +286,8 @@ void LiveProcessor::Rebuild() {
       if (natsSubscription_NextMsg(&m, sub.get(), 3000) != NATS_OK)
         break;  // nothing newer than the start
       NatsPtr<natsMsg> msg(m);
-      if (MetaOf(msg.get()).seq > consumer.delivered_stream_seq) break;  // the durable's part
+      if (PullConsumer::MetaOf(msg.get()).seq > consumer.delivered_stream_seq)
+        break;  // the durable's part
       HandleInput(msg, clock_.NowMs(), true);
       ++count;
     }
@@ -319,7 +300,7 @@ void LiveProcessor::Rebuild() {
 }
 
 bool LiveProcessor::HandleInput(NatsPtr<natsMsg>& msg, int64_t now_ms, bool rebuilding) {
-  const Meta meta = MetaOf(msg.get());
+  const PullConsumer::Meta meta = PullConsumer::MetaOf(msg.get());
   const bool more_waiting = meta.pending > 0;
   if (meta.seq != 0 && meta.seq <= max_applied_seq_ && !failed_seqs_.contains(meta.seq)) {
     // Applied already (during the rebuild, or before a lost ack): acknowledge only.

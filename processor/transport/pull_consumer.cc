@@ -127,11 +127,16 @@ void PullConsumer::Nak(natsConnection* conn, natsMsg* msg, int64_t delay_ms) {
   natsConnection_Publish(conn, reply, body.data(), static_cast<int>(body.size()));
 }
 
-uint64_t PullConsumer::StreamSeq(natsMsg* msg) {
+PullConsumer::Meta PullConsumer::MetaOf(natsMsg* msg) {
+  Meta out;
   jsMsgMetaData* raw = nullptr;
-  if (natsMsg_GetMetaData(&raw, msg) != NATS_OK) return 0;
+  if (natsMsg_GetMetaData(&raw, msg) != NATS_OK) return out;
   const NatsPtr<jsMsgMetaData> meta(raw);
-  return meta->Sequence.Stream;
+  out.seq = meta->Sequence.Stream;
+  out.timestamp_ms = meta->Timestamp / 1'000'000;
+  out.delivered = meta->NumDelivered;
+  out.pending = meta->NumPending;
+  return out;
 }
 
 }  // namespace pricing

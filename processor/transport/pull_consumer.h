@@ -46,8 +46,14 @@ class PullConsumer {
   static void Ack(natsConnection* conn, natsMsg* msg);
   // Asks for redelivery after `delay_ms` (-NAK with a delay; counts as a delivery).
   static void Nak(natsConnection* conn, natsMsg* msg, int64_t delay_ms);
-  // The stream sequence of a message fetched here (0 when it carries no metadata).
-  static uint64_t StreamSeq(natsMsg* msg);
+  // A fetched message's JetStream metadata (all 0 when it carries none).
+  struct Meta {
+    uint64_t seq = 0;          // its stream sequence
+    int64_t timestamp_ms = 0;  // when the stream stored it
+    uint64_t delivered = 0;
+    uint64_t pending = 0;  // messages behind this one not yet delivered to the consumer
+  };
+  static Meta MetaOf(natsMsg* msg);
 
   uint64_t requests() const { return requests_; }
 

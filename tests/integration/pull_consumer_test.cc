@@ -69,7 +69,7 @@ TEST_F(PullConsumerTest, EveryMessageIsHandedOverOnceInOrderAcrossBatches) {
     ++calls;
     const int handed = puller.FetchEach(300, 2000, [&](NatsPtr<natsMsg>& m) {
       ASSERT_NE(m, nullptr);
-      seqs.push_back(PullConsumer::StreamSeq(m.get()));
+      seqs.push_back(PullConsumer::MetaOf(m.get()).seq);
       EXPECT_EQ(std::string(natsMsg_GetData(m.get())), Body(static_cast<int>(seqs.back())));
       PullConsumer::Ack(client_->connection(), m.get());
     });
@@ -97,7 +97,7 @@ TEST_F(PullConsumerTest, AMessageTheHandlerKeepsOutlivesTheCall) {
   // message freed while kept).
   for (std::size_t k = 0; k < kept.size(); ++k) {
     const int n = static_cast<int>((k + 1) * 7);
-    EXPECT_EQ(PullConsumer::StreamSeq(kept[k].get()), static_cast<uint64_t>(n));
+    EXPECT_EQ(PullConsumer::MetaOf(kept[k].get()).seq, static_cast<uint64_t>(n));
     EXPECT_EQ(std::string(natsMsg_GetData(kept[k].get())), Body(n));
   }
 }
