@@ -2,32 +2,104 @@
 
 #include <netinet/in.h>
 #include <signal.h>
+#include <simdjson.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
+#include <cerrno>
 #include <chrono>
 #include <cstring>
+#include <deque>
 #include <fstream>
+#include <mutex>
 #include <random>
+#include <set>
 #include <stdexcept>
 #include <thread>
 
+#include "http_get.h"
 #include "transport/nats_handles.h"
 
 namespace pricing::test {
-int FreePort() {
+namespace {
+
+// The kernel's range for outgoing connections' local ports ("32768 60999" on Debian).
+std::pair<int, int> EphemeralRange() {
+  std::ifstream in("/proc/sys/net/ipv4/ip_local_port_range");
+  int low = 32768, high = 60999;
+  in >> low >> high;
+  return {low, high};
+}
+
+bool CanBind(int port) {
   const int fd = socket(AF_INET, SOCK_STREAM, 0);
+  if (fd < 0) throw std::runtime_error(std::string("socket: ") + std::strerror(errno));
   sockaddr_in addr{};
   addr.sin_family = AF_INET;
   addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  addr.sin_port = 0;
-  if (bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0)
-    throw std::runtime_error("bind");
-  socklen_t len = sizeof addr;
-  getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len);
+  addr.sin_port = htons(static_cast<uint16_t>(port));
+  const bool ok = bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0;
   close(fd);
-  return ntohs(addr.sin_port);
+  return ok;
+}
+
+}  // namespace
+
+int FreePort() {
+  // Below the ephemeral range: a port handed out here cannot be taken, before its
+  // server binds it, by the local end of some outgoing connection (the tests' own
+  // clients, the nodes' routes) - ports from bind(0) come from that same range. Below
+  // 20000 too: scripts/performance_comparison.sh, run by ctest beside other tests,
+  // uses 24222-28224. Never the same port twice in one process.
+  static std::mutex mu;
+  static std::set<int> given;
+  static std::mt19937 rng(std::random_device{}());
+  const std::lock_guard<std::mutex> lock(mu);
+  const int low = 10000, high = std::min(20000, EphemeralRange().first) - 1;
+  if (high - low >= 1000) {
+    std::uniform_int_distribution<int> pick(low, high);
+    for (int attempt = 0; attempt < 1000; ++attempt) {
+      const int port = pick(rng);
+      if (!given.contains(port) && CanBind(port)) {
+        given.insert(port);
+        return port;
+      }
+    }
+  }
+  // An unusual ephemeral range: the kernel's choice, still never repeated.
+  for (int attempt = 0; attempt < 1000; ++attempt) {
+    const int fd = socket(AF_INET, SOCK_STREAM, 0);
+    sockaddr_in addr{};
+    addr.sin_family = AF_INET;
+    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    addr.sin_port = 0;
+    if (bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0) {
+      close(fd);
+      throw std::runtime_error(std::string("bind: ") + std::strerror(errno));
+    }
+    socklen_t len = sizeof addr;
+    getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len);
+    close(fd);
+    const int port = ntohs(addr.sin_port);
+    if (given.insert(port).second) return port;
+  }
+  throw std::runtime_error("no free TCP port on 127.0.0.1");
+}
+
+std::string TailLines(const std::filesystem::path& path, int lines) {
+  std::ifstream in(path);
+  if (!in) return "(" + path.string() + " cannot be read)\n";
+  std::deque<std::string> last;
+  std::string line;
+  while (std::getline(in, line)) {
+    last.push_back(std::move(line));
+    if (static_cast<int>(last.size()) > lines) last.pop_front();
+  }
+  std::string out;
+  for (const auto& l : last) out += "  | " + l + "\n";
+  return out;
 }
 
 ChildProcess::ChildProcess(const std::vector<std::string>& argv,
@@ -174,11 +246,95 @@ void NatsCluster::Restart(int node) {
 }
 
 void NatsCluster::WaitReady(int timeout_ms) {
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(timeout_ms);
+  const auto left_ms = [&] {
+    return std::max<int64_t>(0, std::chrono::duration_cast<std::chrono::milliseconds>(
+                                    deadline - std::chrono::steady_clock::now())
+                                    .count());
+  };
+  // Every node started listens. One that exited (a port taken after all, a bad store)
+  // is named with its log, not left to surface later as a cluster that cannot place
+  // three replicas.
+  for (std::size_t i = 0; i < nodes_.size(); ++i) {
+    Node& n = nodes_[i];
+    if (!n.process) continue;
+    while (HttpGetAt(n.placement.host, n.http_port, "/varz").status == 0) {
+      if (!n.process->Running()) {
+        throw std::runtime_error("nats-server " + name(static_cast<int>(i)) + " exited (" +
+                                 std::to_string(n.process->Wait(0)) + "); the end of " +
+                                 (dir_ / (name(static_cast<int>(i)) + ".log")).string() + ":\n" +
+                                 TailLines(dir_ / (name(static_cast<int>(i)) + ".log"), 15));
+      }
+      if (left_ms() == 0) {
+        throw std::runtime_error("nats-server " + name(static_cast<int>(i)) +
+                                 " does not answer on its monitoring port " +
+                                 std::to_string(n.http_port));
+      }
+      std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    }
+  }
   NatsSettings s;
   s.urls = urls();
   s.name = "cluster-fixture";
-  auto client = NatsClient::Connect(s, timeout_ms);
-  client->WaitForJetStream(timeout_ms);
+  auto client = NatsClient::Connect(s, static_cast<int>(left_ms()));
+  client->WaitForJetStream(left_ms());
+  // The meta group has every running node as a current member: until then an R3
+  // stream can be refused for want of peers.
+  std::string seen;
+  while (true) {
+    if (MetaGroupComplete(&seen)) return;
+    if (left_ms() == 0) {
+      throw std::runtime_error("the JetStream meta group did not take in every node within " +
+                               std::to_string(timeout_ms) + " ms: " + seen);
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  }
+}
+
+std::string NatsCluster::LogTails(int lines) const {
+  std::string out;
+  for (std::size_t i = 0; i < nodes_.size(); ++i) {
+    const auto log = dir_ / (name(static_cast<int>(i)) + ".log");
+    out += "the end of " + log.string() + ":\n" + TailLines(log, lines);
+  }
+  return out;
+}
+
+bool NatsCluster::MetaGroupComplete(std::string* seen) {
+  simdjson::dom::parser parser;
+  std::size_t running = 0;
+  for (std::size_t i = 0; i < nodes_.size(); ++i) running += Alive(static_cast<int>(i));
+  seen->clear();
+  for (std::size_t i = 0; i < nodes_.size(); ++i) {
+    const Node& n = nodes_[i];
+    if (!Alive(static_cast<int>(i))) {
+      *seen += name(static_cast<int>(i)) + ": not running; ";
+      continue;
+    }
+    const HttpResult r = HttpGetAt(n.placement.host, n.http_port, "/jsz");
+    simdjson::dom::element meta;
+    if (r.status != 200 || parser.parse(r.body)["meta_cluster"].get(meta) != simdjson::SUCCESS) {
+      *seen += name(static_cast<int>(i)) + ": no meta_cluster in /jsz; ";
+      continue;
+    }
+    std::string_view leader;
+    if (meta["leader"].get(leader) != simdjson::SUCCESS) leader = "";
+    simdjson::dom::array replicas;
+    if (meta["replicas"].get(replicas) != simdjson::SUCCESS) {
+      // Only the leader lists the others.
+      *seen += name(static_cast<int>(i)) + ": leader '" + std::string(leader) + "'; ";
+      continue;
+    }
+    std::size_t current = 0;
+    for (simdjson::dom::element p : replicas) {
+      bool ok = false;
+      if (p["current"].get(ok) == simdjson::SUCCESS && ok) ++current;
+    }
+    *seen += name(static_cast<int>(i)) + ": leads, " + std::to_string(current) + " of " +
+             std::to_string(replicas.size()) + " others current; ";
+    if (leader == name(static_cast<int>(i)) && current + 1 >= running) return true;
+  }
+  return false;
 }
 
 TestClient::TestClient(const std::string& urls) {

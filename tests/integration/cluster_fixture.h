@@ -38,8 +38,12 @@ class ChildProcess {
   int status_ = -1;
 };
 
-// A TCP port on 127.0.0.1 that was free a moment ago.
+// A TCP port on 127.0.0.1 that was free a moment ago, outside the range the kernel
+// gives outgoing connections, and never the same one twice in a process.
 int FreePort();
+
+// The last `lines` lines of a file, each indented "  | " (for failure messages).
+std::string TailLines(const std::filesystem::path& path, int lines);
 
 // Where a node runs: its address (all its listeners), and a command its nats-server
 // is run under (for example `ip netns exec NAME` to put it in a network namespace).
@@ -65,9 +69,14 @@ class NatsCluster {
   void Kill(int node, int sig);  // SIGKILL, SIGSTOP, SIGCONT, ...
   void Restart(int node);        // after a kill: same ports and store
   bool Alive(int node);
-  void WaitReady(int timeout_ms = 30000);  // JetStream answers (meta leader elected)
+  // Every running node listens, JetStream answers, and the meta leader counts every
+  // other running node as a current member; throws, saying what it saw, if not in
+  // time.
+  void WaitReady(int timeout_ms = 30000);
   // Keeps the store directories and server logs after the cluster stops (a failed
   // test's evidence); returns where they are.
+  // The end of each node's log, for a failure message (CI keeps only the output).
+  std::string LogTails(int lines) const;
   std::filesystem::path KeepFiles() {
     keep_files_ = true;
     return dir_;
@@ -75,6 +84,7 @@ class NatsCluster {
 
  private:
   void Start(int node);
+  bool MetaGroupComplete(std::string* seen);
   struct Node {
     int client_port, cluster_port, http_port;
     std::filesystem::path store;
