@@ -112,6 +112,12 @@ class ChaosTest : public ::testing::Test {
 
   void TearDown() override {
     if (HasFailure()) {
+      // CI keeps the output, not the files: the ends of the logs go with it.
+      std::printf("chaos: the end of %s:\n%s", (dir_ / "processor.log").c_str(),
+                  TailLines(dir_ / "processor.log", 40).c_str());
+      std::printf("chaos: the end of %s:\n%s", (dir_ / "simulator.log").c_str(),
+                  TailLines(dir_ / "simulator.log", 10).c_str());
+      std::printf("chaos: %s", cluster_->LogTails(15).c_str());
       std::printf("chaos: server logs and stores kept in %s\n", cluster_->KeepFiles().c_str());
     }
     simulator_.reset();
@@ -148,13 +154,19 @@ class ChaosTest : public ::testing::Test {
                                  (dir_ / "pricing.yaml").string()},
         env, dir_ / "processor.log");
     ++starts_;
-    ASSERT_TRUE(WaitFor(
+    // Stops waiting if it exits (TearDown prints the end of its log).
+    WaitFor(
         [&] {
           return CountLinesContaining(dir_ / "processor.log", "processing LOCATION_EVENTS") >=
-                 starts_;
+                     starts_ ||
+                 !processor_->Running();
         },
-        60000))
-        << "processor did not start processing; see " << dir_ / "processor.log";
+        60000);
+    ASSERT_TRUE(processor_->Running() &&
+                CountLinesContaining(dir_ / "processor.log", "processing LOCATION_EVENTS") >=
+                    starts_)
+        << "processor did not start processing (running: " << processor_->Running()
+        << ", exit: " << processor_->Wait(0) << "); see " << dir_ / "processor.log";
   }
 
   // The generator as a child process: `rate` events/s for `seconds`, recording every

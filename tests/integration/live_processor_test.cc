@@ -4,6 +4,7 @@
 #include <simdjson.h>
 
 #include <chrono>
+#include <cstdio>
 #include <fstream>
 #include <map>
 #include <set>
@@ -74,6 +75,12 @@ class LiveProcessorTest : public ::testing::Test {
   }
 
   void TearDown() override {
+    if (HasFailure()) {
+      // CI keeps the output, not the files: the ends of the logs go with it.
+      std::printf("the end of %s:\n%s", (dir_ / "processor.log").c_str(),
+                  TailLines(dir_ / "processor.log", 40).c_str());
+      if (cluster_) std::printf("%s", cluster_->LogTails(15).c_str());
+    }
     processor_.reset();
     client_.reset();
     cluster_.reset();
