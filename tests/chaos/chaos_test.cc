@@ -29,6 +29,7 @@
 #include <map>
 #include <set>
 #include <sstream>
+#include <stdexcept>
 #include <thread>
 
 #include "cluster_fixture.h"
@@ -154,7 +155,9 @@ class ChaosTest : public ::testing::Test {
                                  (dir_ / "pricing.yaml").string()},
         env, dir_ / "processor.log");
     ++starts_;
-    // Stops waiting if it exits (TearDown prints the end of its log).
+    // Stops waiting if it exits (TearDown prints the end of its log). Thrown, not
+    // asserted: an assertion would return from here only, and the case would go on
+    // to fail again for the same reason.
     WaitFor(
         [&] {
           return CountLinesContaining(dir_ / "processor.log", "processing LOCATION_EVENTS") >=
@@ -162,11 +165,13 @@ class ChaosTest : public ::testing::Test {
                  !processor_->Running();
         },
         60000);
-    ASSERT_TRUE(processor_->Running() &&
-                CountLinesContaining(dir_ / "processor.log", "processing LOCATION_EVENTS") >=
-                    starts_)
-        << "processor did not start processing (running: " << processor_->Running()
-        << ", exit: " << processor_->Wait(0) << "); see " << dir_ / "processor.log";
+    if (!processor_->Running() ||
+        CountLinesContaining(dir_ / "processor.log", "processing LOCATION_EVENTS") < starts_) {
+      throw std::runtime_error(
+          "processor did not start processing (running: " + std::to_string(processor_->Running()) +
+          ", exit: " + std::to_string(processor_->Wait(0)) + "); see " +
+          (dir_ / "processor.log").string());
+    }
   }
 
   // The generator as a child process: `rate` events/s for `seconds`, recording every
