@@ -146,10 +146,18 @@ std::string NatsClient::connected_url() const {
 
 void NatsClient::WaitForJetStream(int64_t deadline_ms) const {
   const int64_t give_up = SteadyNowMs() + deadline_ms;
+  // Until a meta leader exists nobody answers, and a request waits out its whole
+  // timeout. For the first 10 s the asks wait 0.5 s, not the context's 5 s: a fresh
+  // cluster here elects in well under a second, and a 5 s first ask made every start
+  // take 5 s. After that, 5 s, for a cluster that answers but slowly.
+  const int64_t patient_from = SteadyNowMs() + 10000;
+  jsOptions opts;
+  CheckNats(jsOptions_Init(&opts), "JetStream options");
   while (true) {
     jsAccountInfo* info = nullptr;
     jsErrCode jerr = static_cast<jsErrCode>(0);
-    const natsStatus s = js_GetAccountInfo(&info, js_.get(), nullptr, &jerr);
+    opts.Wait = SteadyNowMs() < patient_from ? 500 : 5000;
+    const natsStatus s = js_GetAccountInfo(&info, js_.get(), &opts, &jerr);
     if (s == NATS_OK) {
       jsAccountInfo_Destroy(info);
       return;
