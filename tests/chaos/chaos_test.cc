@@ -113,7 +113,7 @@ class ChaosTest : public ::testing::Test {
 
   void TearDown() override {
     if (HasFailure()) {
-      // CI keeps the output, not the files: the ends of the logs go with it.
+      // A CI report shows the output, not the files: the ends of the logs go with it.
       std::printf("chaos: the end of %s:\n%s", (dir_ / "processor.log").c_str(),
                   TailLines(dir_ / "processor.log", 40).c_str());
       std::printf("chaos: the end of %s:\n%s", (dir_ / "simulator.log").c_str(),

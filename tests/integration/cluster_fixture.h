@@ -75,7 +75,7 @@ class NatsCluster {
   void WaitReady(int timeout_ms = 30000);
   // Keeps the store directories and server logs after the cluster stops (a failed
   // test's evidence); returns where they are.
-  // The end of each node's log, for a failure message (CI keeps only the output).
+  // The end of each node's log, for a failure message (a CI report shows only the output).
   std::string LogTails(int lines) const;
   std::filesystem::path KeepFiles() {
     keep_files_ = true;

@@ -76,7 +76,7 @@ class LiveProcessorTest : public ::testing::Test {
 
   void TearDown() override {
     if (HasFailure()) {
-      // CI keeps the output, not the files: the ends of the logs go with it.
+      // A CI report shows the output, not the files: the ends of the logs go with it.
       std::printf("the end of %s:\n%s", (dir_ / "processor.log").c_str(),
                   TailLines(dir_ / "processor.log", 40).c_str());
       if (cluster_) std::printf("%s", cluster_->LogTails(15).c_str());
