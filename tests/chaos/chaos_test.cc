@@ -158,15 +158,11 @@ class ChaosTest : public ::testing::Test {
     // Stops waiting if it exits (TearDown prints the end of its log). Thrown, not
     // asserted: an assertion would return from here only, and the case would go on
     // to fail again for the same reason.
-    WaitFor(
-        [&] {
-          return CountLinesContaining(dir_ / "processor.log", "processing LOCATION_EVENTS") >=
-                     starts_ ||
-                 !processor_->Running();
-        },
-        60000);
-    if (!processor_->Running() ||
-        CountLinesContaining(dir_ / "processor.log", "processing LOCATION_EVENTS") < starts_) {
+    const auto processing = [&] {
+      return CountLinesContaining(dir_ / "processor.log", "processing LOCATION_EVENTS") >= starts_;
+    };
+    WaitFor([&] { return processing() || !processor_->Running(); }, 60000);
+    if (!processor_->Running() || !processing()) {
       throw std::runtime_error(
           "processor did not start processing (running: " + std::to_string(processor_->Running()) +
           ", exit: " + std::to_string(processor_->Wait(0)) + "); see " +

@@ -33,16 +33,23 @@ std::pair<int, int> EphemeralRange() {
   return {low, high};
 }
 
-bool CanBind(int port) {
+// Binds 127.0.0.1:`port` (0: a port the kernel picks) and releases it at once;
+// returns the port bound, or -1 when it is taken.
+int BindAndRelease(int port) {
   const int fd = socket(AF_INET, SOCK_STREAM, 0);
   if (fd < 0) throw std::runtime_error(std::string("socket: ") + std::strerror(errno));
   sockaddr_in addr{};
   addr.sin_family = AF_INET;
   addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
   addr.sin_port = htons(static_cast<uint16_t>(port));
-  const bool ok = bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0;
+  int bound = -1;
+  if (bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0) {
+    socklen_t len = sizeof addr;
+    getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len);
+    bound = ntohs(addr.sin_port);
+  }
   close(fd);
-  return ok;
+  return bound;
 }
 
 }  // namespace
@@ -58,32 +65,11 @@ int FreePort() {
   static std::mt19937 rng(std::random_device{}());
   const std::lock_guard<std::mutex> lock(mu);
   const int low = 10000, high = std::min(20000, EphemeralRange().first) - 1;
-  if (high - low >= 1000) {
-    std::uniform_int_distribution<int> pick(low, high);
-    for (int attempt = 0; attempt < 1000; ++attempt) {
-      const int port = pick(rng);
-      if (!given.contains(port) && CanBind(port)) {
-        given.insert(port);
-        return port;
-      }
-    }
-  }
-  // An unusual ephemeral range: the kernel's choice, still never repeated.
+  std::uniform_int_distribution<int> pick(low, std::max(low, high));
   for (int attempt = 0; attempt < 1000; ++attempt) {
-    const int fd = socket(AF_INET, SOCK_STREAM, 0);
-    sockaddr_in addr{};
-    addr.sin_family = AF_INET;
-    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    addr.sin_port = 0;
-    if (bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0) {
-      close(fd);
-      throw std::runtime_error(std::string("bind: ") + std::strerror(errno));
-    }
-    socklen_t len = sizeof addr;
-    getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len);
-    close(fd);
-    const int port = ntohs(addr.sin_port);
-    if (given.insert(port).second) return port;
+    // An unusual ephemeral range leaves no room below it: the kernel's choice then.
+    const int port = BindAndRelease(high - low >= 1000 ? pick(rng) : 0);
+    if (port > 0 && given.insert(port).second) return port;
   }
   throw std::runtime_error("no free TCP port on 127.0.0.1");
 }
@@ -211,7 +197,7 @@ void NatsCluster::Start(int i) {
   const std::string conf = std::string(PRICING_SOURCE_DIR) + "/deploy/nats/nats.conf";
   std::vector<std::string> argv = n.placement.exec_prefix;
   argv.insert(argv.end(), {"nats-server", "-c", conf});
-  n.process = std::make_unique<ChildProcess>(argv, env, dir_ / (name(i) + ".log"));
+  n.process = std::make_unique<ChildProcess>(argv, env, LogPath(i));
 }
 
 std::string NatsCluster::url(int node) const {
@@ -255,18 +241,17 @@ void NatsCluster::WaitReady(int timeout_ms) {
   // Every node started listens. One that exited (a port taken after all, a bad store)
   // is named with its log, not left to surface later as a cluster that cannot place
   // three replicas.
-  for (std::size_t i = 0; i < nodes_.size(); ++i) {
+  for (int i = 0; i < static_cast<int>(nodes_.size()); ++i) {
     Node& n = nodes_[i];
     if (!n.process) continue;
     while (HttpGetAt(n.placement.host, n.http_port, "/varz").status == 0) {
       if (!n.process->Running()) {
-        throw std::runtime_error("nats-server " + name(static_cast<int>(i)) + " exited (" +
+        throw std::runtime_error("nats-server " + name(i) + " exited (" +
                                  std::to_string(n.process->Wait(0)) + "); the end of " +
-                                 (dir_ / (name(static_cast<int>(i)) + ".log")).string() + ":\n" +
-                                 TailLines(dir_ / (name(static_cast<int>(i)) + ".log"), 15));
+                                 LogPath(i).string() + ":\n" + TailLines(LogPath(i), 15));
       }
       if (left_ms() == 0) {
-        throw std::runtime_error("nats-server " + name(static_cast<int>(i)) +
+        throw std::runtime_error("nats-server " + name(i) +
                                  " does not answer on its monitoring port " +
                                  std::to_string(n.http_port));
       }
@@ -293,9 +278,8 @@ void NatsCluster::WaitReady(int timeout_ms) {
 
 std::string NatsCluster::LogTails(int lines) const {
   std::string out;
-  for (std::size_t i = 0; i < nodes_.size(); ++i) {
-    const auto log = dir_ / (name(static_cast<int>(i)) + ".log");
-    out += "the end of " + log.string() + ":\n" + TailLines(log, lines);
+  for (int i = 0; i < static_cast<int>(nodes_.size()); ++i) {
+    out += "the end of " + LogPath(i).string() + ":\n" + TailLines(LogPath(i), lines);
   }
   return out;
 }
@@ -303,18 +287,18 @@ std::string NatsCluster::LogTails(int lines) const {
 bool NatsCluster::MetaGroupComplete(std::string* seen) {
   simdjson::dom::parser parser;
   std::size_t running = 0;
-  for (std::size_t i = 0; i < nodes_.size(); ++i) running += Alive(static_cast<int>(i));
+  for (int i = 0; i < static_cast<int>(nodes_.size()); ++i) running += Alive(i);
   seen->clear();
-  for (std::size_t i = 0; i < nodes_.size(); ++i) {
+  for (int i = 0; i < static_cast<int>(nodes_.size()); ++i) {
     const Node& n = nodes_[i];
-    if (!Alive(static_cast<int>(i))) {
-      *seen += name(static_cast<int>(i)) + ": not running; ";
+    if (!Alive(i)) {
+      *seen += name(i) + ": not running; ";
       continue;
     }
     const HttpResult r = HttpGetAt(n.placement.host, n.http_port, "/jsz");
     simdjson::dom::element meta;
     if (r.status != 200 || parser.parse(r.body)["meta_cluster"].get(meta) != simdjson::SUCCESS) {
-      *seen += name(static_cast<int>(i)) + ": no meta_cluster in /jsz; ";
+      *seen += name(i) + ": no meta_cluster in /jsz; ";
       continue;
     }
     std::string_view leader;
@@ -322,7 +306,7 @@ bool NatsCluster::MetaGroupComplete(std::string* seen) {
     simdjson::dom::array replicas;
     if (meta["replicas"].get(replicas) != simdjson::SUCCESS) {
       // Only the leader lists the others.
-      *seen += name(static_cast<int>(i)) + ": leader '" + std::string(leader) + "'; ";
+      *seen += name(i) + ": leader '" + std::string(leader) + "'; ";
       continue;
     }
     std::size_t current = 0;
@@ -330,9 +314,9 @@ bool NatsCluster::MetaGroupComplete(std::string* seen) {
       bool ok = false;
       if (p["current"].get(ok) == simdjson::SUCCESS && ok) ++current;
     }
-    *seen += name(static_cast<int>(i)) + ": leads, " + std::to_string(current) + " of " +
+    *seen += name(i) + ": leads, " + std::to_string(current) + " of " +
              std::to_string(replicas.size()) + " others current; ";
-    if (leader == name(static_cast<int>(i)) && current + 1 >= running) return true;
+    if (leader == name(i) && current + 1 >= running) return true;
   }
   return false;
 }

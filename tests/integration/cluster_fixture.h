@@ -73,10 +73,10 @@ class NatsCluster {
   // other running node as a current member; throws, saying what it saw, if not in
   // time.
   void WaitReady(int timeout_ms = 30000);
-  // Keeps the store directories and server logs after the cluster stops (a failed
-  // test's evidence); returns where they are.
   // The end of each node's log, for a failure message (a CI report shows only the output).
   std::string LogTails(int lines) const;
+  // Keeps the store directories and server logs after the cluster stops (a failed
+  // test's evidence); returns where they are.
   std::filesystem::path KeepFiles() {
     keep_files_ = true;
     return dir_;
@@ -85,6 +85,7 @@ class NatsCluster {
  private:
   void Start(int node);
   bool MetaGroupComplete(std::string* seen);
+  std::filesystem::path LogPath(int node) const { return dir_ / (name(node) + ".log"); }
   struct Node {
     int client_port, cluster_port, http_port;
     std::filesystem::path store;
