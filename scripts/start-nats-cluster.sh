@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Starts a 3-node NATS JetStream cluster from Debian's nats-server with the config file
+# Starts a 3-node NATS JetStream cluster from the pinned nats-server (versions.env,
+# installed into .tools/ by scripts/install-deps.sh) with the config file
 # deploy/nats/nats.conf, waits until every node is healthy and the JetStream meta
 # leader is elected, then creates or updates the streams of the configuration.
 # Running it again while the cluster is up is harmless: nodes already running are kept.
@@ -18,9 +19,15 @@
 #
 # Ports: clients BASE..BASE+2, routes BASE+2000.., monitoring BASE+4000.. (defaults
 # 4222-4224, 6222-6224, 8222-8224). Data and logs live in the state directory
-# (default .nats-cluster/ in the repository). Durability: nats-server 2.9 flushes to
-# disk every 2 minutes, so an acknowledged message is held in memory on a quorum of
-# nodes, not yet on disk.
+# (default .nats-cluster/ in the repository).
+#
+# Environment:
+#   NATS_SYNC_INTERVAL   when a node fsyncs its store: "always" (before it acknowledges
+#                        anything) or a duration (10s, 2m; default 10s). Either way a
+#                        publish is acknowledged once a quorum (2 of 3) has it; with a
+#                        duration, an acknowledged message can be in the nodes' page
+#                        cache only, not on disk, for up to that long.
+#   NATS_MAX_FILE_STORE  each node's JetStream store cap (default 8GB)
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 state="$root/.nats-cluster"
@@ -37,7 +44,7 @@ while [ $# -gt 0 ]; do
     --no-streams) streams=0; shift ;;
     --docker) docker=1; shift ;;
     --secure) secure=1; shift ;;
-    -h|--help) sed -n '2,24p' "$0"; exit 0 ;;
+    -h|--help) sed -n '2,31p' "$0"; exit 0 ;;
     *) echo "start-nats-cluster: unknown argument '$1' (try --help)" >&2; exit 2 ;;
   esac
 done
@@ -47,13 +54,18 @@ if [ $docker -eq 1 ]; then
     echo "start-nats-cluster: --docker needs a running Docker engine; none answers here" >&2
     exit 1
   fi
-    if docker compose version >/dev/null 2>&1; then
-    exec docker compose -f "$root/deploy/docker-compose-nats.yml" up -d --build
-  fi
-  exec docker-compose -f "$root/deploy/docker-compose-nats.yml" up -d --build
+  # The same versions and sync interval as the native cluster.
+  . "$root/scripts/lib/tools.sh"
+  NATS_SYNC_INTERVAL_DEFAULT=$(nats_sync_interval "${NATS_SYNC_INTERVAL:-$NATS_SYNC_INTERVAL_DEFAULT}") || exit 2
+  export NATS_SYNC_INTERVAL_DEFAULT
+  compose=(docker-compose)
+  docker compose version >/dev/null 2>&1 && compose=(docker compose)
+  exec "${compose[@]}" --env-file "$root/versions.env" -f "$root/deploy/docker-compose-nats.yml" up -d --build
 fi
 
-command -v nats-server >/dev/null || { echo "start-nats-cluster: nats-server not installed (scripts/install-deps.sh)" >&2; exit 1; }
+. "$root/scripts/lib/tools.sh"
+nats_server=$(tool_path nats-server) || exit 1
+sync_interval=$(nats_sync_interval "${NATS_SYNC_INTERVAL:-$NATS_SYNC_INTERVAL_DEFAULT}") || exit 2
 mkdir -p "$state"
 state=$(cd "$state" && pwd)
 scheme=nats
@@ -137,9 +149,10 @@ for i in 1 2 3; do
   NATS_ROUTE_3=nats://127.0.0.1:$((base + 2002)) \
   NATS_STORE_DIR="$state/$name" \
   NATS_MAX_FILE_STORE="${NATS_MAX_FILE_STORE:-8GB}" \
-    setsid nats-server -c "$conf" -P "$pidfile" -l "$state/$name.log" \
+  NATS_SYNC_INTERVAL="$sync_interval" \
+    setsid "$nats_server" -c "$conf" -P "$pidfile" -l "$state/$name.log" \
     </dev/null >/dev/null 2>&1 &
-  echo "$name: started (log $state/$name.log)"
+  echo "$name: started (nats-server $NATS_SERVER_VERSION, sync_interval $sync_interval, log $state/$name.log)"
 done
 
 echo "waiting for the nodes and the JetStream meta leader..."

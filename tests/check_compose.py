@@ -6,7 +6,10 @@ import os, subprocess, sys, yaml
 
 root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 compose = os.path.join(root, "deploy", "docker-compose-nats.yml")
-out = subprocess.run(["docker-compose", "-f", compose, "config"], capture_output=True, text=True)
+# As scripts/start-nats-cluster.sh --docker runs it: every version from versions.env.
+versions = os.path.join(root, "versions.env")
+out = subprocess.run(["docker-compose", "--env-file", versions, "-f", compose, "config"],
+                     capture_output=True, text=True)
 if out.returncode != 0:
     sys.exit("docker-compose config failed:\n" + out.stderr)
 config = yaml.safe_load(out.stdout)
@@ -36,6 +39,15 @@ for name, svc in config["services"].items():
                     for src in parts[1:-1]:
                         if not os.path.exists(os.path.join(ctx, src)):
                             problems.append(f"{name}: Dockerfile copies a missing path: {src}")
+pins = dict(line.strip().split("=", 1) for line in open(versions)
+            if "=" in line and not line.lstrip().startswith("#"))
+for name in ["nats-1", "nats-2", "nats-3"]:
+    image = config["services"][name]["image"]
+    if image != f"nats:{pins['NATS_SERVER_VERSION']}-alpine":
+        problems.append(f"{name}: image {image} is not the pinned nats-server {pins['NATS_SERVER_VERSION']}")
+    env = config["services"][name]["environment"]
+    if env.get("NATS_SYNC_INTERVAL") != pins["NATS_SYNC_INTERVAL_DEFAULT"]:
+        problems.append(f"{name}: NATS_SYNC_INTERVAL {env.get('NATS_SYNC_INTERVAL')} is not versions.env's")
 services = sorted(config["services"])
 for needed in ["nats-1", "nats-2", "nats-3", "nats-box", "processor", "generator"]:
     if needed not in services:

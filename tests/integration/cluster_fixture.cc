@@ -54,6 +54,29 @@ int BindAndRelease(int port) {
 
 }  // namespace
 
+namespace {
+
+std::string PinnedBinary(const char* path, const char* what) {
+  if (::access(path, X_OK) != 0) {
+    throw std::runtime_error(std::string(what) + " is not installed at " + path +
+                             ": run scripts/install-deps.sh");
+  }
+  return path;
+}
+
+}  // namespace
+
+std::string NatsServerBinary() {
+  return PinnedBinary(PRICING_NATS_SERVER, "nats-server " PRICING_NATS_SERVER_VERSION);
+}
+
+std::string NatsCliBinary() { return PinnedBinary(PRICING_NATS_CLI, "the nats CLI"); }
+
+std::string DefaultSyncInterval() {
+  const char* v = std::getenv("NATS_SYNC_INTERVAL");
+  return v != nullptr && *v != '\0' ? v : PRICING_NATS_SYNC_INTERVAL_DEFAULT;
+}
+
 int FreePort() {
   // Below the ephemeral range: a port handed out here cannot be taken, before its
   // server binds it, by the local end of some outgoing connection (the tests' own
@@ -144,7 +167,9 @@ int ChildProcess::Wait(int timeout_ms) {
 }
 
 NatsCluster::NatsCluster(int nodes, const std::map<int, std::filesystem::path>& stores,
-                         const std::map<int, NodePlacement>& placements) {
+                         const std::map<int, NodePlacement>& placements,
+                         const std::string& sync_interval)
+    : sync_interval_(sync_interval.empty() ? DefaultSyncInterval() : sync_interval) {
   std::random_device rd;
   dir_ = std::filesystem::temp_directory_path() / ("pricing-cluster-" + std::to_string(rd()));
   std::filesystem::create_directories(dir_);
@@ -188,7 +213,8 @@ void NatsCluster::Start(int i) {
       {"NATS_HTTP_LISTEN", n.placement.host + ":" + std::to_string(n.http_port)},
       {"NATS_CLUSTER_LISTEN", n.placement.host + ":" + std::to_string(n.cluster_port)},
       {"NATS_STORE_DIR", n.store.string()},
-      {"NATS_MAX_FILE_STORE", TestMaxFileStore()}};
+      {"NATS_MAX_FILE_STORE", TestMaxFileStore()},
+      {"NATS_SYNC_INTERVAL", sync_interval_}};
   for (std::size_t r = 0; r < 3; ++r) {
     const Node& peer = nodes_[r % nodes_.size()];
     env["NATS_ROUTE_" + std::to_string(r + 1)] =
@@ -196,7 +222,7 @@ void NatsCluster::Start(int i) {
   }
   const std::string conf = std::string(PRICING_SOURCE_DIR) + "/deploy/nats/nats.conf";
   std::vector<std::string> argv = n.placement.exec_prefix;
-  argv.insert(argv.end(), {"nats-server", "-c", conf});
+  argv.insert(argv.end(), {NatsServerBinary(), "-c", conf});
   n.process = std::make_unique<ChildProcess>(argv, env, LogPath(i));
 }
 

@@ -1,7 +1,7 @@
-// Real processes for integration tests: a 3-node nats-server cluster started from
-// deploy/nats/nats.conf on ports the OS picks, each test with its own store
-// directories, and the `pricing` binary run as a child process (so it can be killed
-// with SIGKILL). Used from one test thread.
+// Real processes for integration tests: a 3-node cluster of the pinned nats-server
+// (versions.env) started from deploy/nats/nats.conf on ports the OS picks, each test with its own
+// store directories, and the `pricing` binary run as a child process (so it can be killed with
+// SIGKILL). Used from one test thread.
 #pragma once
 
 #include <sys/types.h>
@@ -38,6 +38,15 @@ class ChildProcess {
   int status_ = -1;
 };
 
+// The pinned binaries (versions.env, installed by scripts/install-deps.sh); each throws,
+// naming the install script, when it is not there.
+std::string NatsServerBinary();
+std::string NatsCliBinary();
+
+// The sync interval test clusters run with: NATS_SYNC_INTERVAL from the environment,
+// else the project's default (versions.env).
+std::string DefaultSyncInterval();
+
 // A TCP port on 127.0.0.1 that was free a moment ago, outside the range the kernel
 // gives outgoing connections, and never the same one twice in a process.
 int FreePort();
@@ -55,15 +64,18 @@ struct NodePlacement {
 class NatsCluster {
  public:
   // `stores` puts a node's JetStream store elsewhere (by node index), e.g. on a
-  // small tmpfs.
+  // small tmpfs. `sync_interval` is nats.conf's jetstream.sync_interval ("always", or
+  // a duration such as "10s"; empty: DefaultSyncInterval()).
   explicit NatsCluster(int nodes = 3, const std::map<int, std::filesystem::path>& stores = {},
-                       const std::map<int, NodePlacement>& placements = {});
+                       const std::map<int, NodePlacement>& placements = {},
+                       const std::string& sync_interval = "");
   ~NatsCluster();
 
   std::string urls() const;         // all client URLs, comma-separated
   std::string url(int node) const;  // one node's client URL
   int monitor_port(int node) const { return nodes_[node].http_port; }
   const std::string& host(int node) const { return nodes_[node].placement.host; }
+  const std::string& sync_interval() const { return sync_interval_; }
   std::string name(int node) const { return "n" + std::to_string(node + 1); }
   int NodeNamed(const std::string& server_name) const;
   void Kill(int node, int sig);  // SIGKILL, SIGSTOP, SIGCONT, ...
@@ -93,6 +105,7 @@ class NatsCluster {
     NodePlacement placement;
   };
   std::filesystem::path dir_;
+  std::string sync_interval_;
   bool keep_files_ = false;
   std::vector<Node> nodes_;
 };

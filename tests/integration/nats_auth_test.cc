@@ -35,7 +35,7 @@ class NatsAuthTest : public ::testing::Test {
                                         << "jetstream { store_dir: " << (dir_ / "store") << " }\n"
                                         << auth;
     server_ = std::make_unique<ChildProcess>(
-        std::vector<std::string>{"nats-server", "-c", (dir_ / "server.conf").string()},
+        std::vector<std::string>{NatsServerBinary(), "-c", (dir_ / "server.conf").string()},
         std::map<std::string, std::string>{}, dir_ / "server.log");
     ASSERT_TRUE(WaitFor(
         [&] {
