@@ -212,7 +212,7 @@ int Main(int argc, char** argv) {
   auto client = NatsClient::Connect(settings, 30000);
   publisher.Attach(client->js());
   client->WaitForJetStream(30000);
-  ApplyStreamsWhenReady(client->js(), config.streams, 30000);
+  ApplyStreamsWhenReady(client->connection(), config.streams, 30000);
 
   // Preload: fresh events, so they are all inside the (long) window of the config.
   const int64_t from_ms = SystemClock().NowMs() - 1000;

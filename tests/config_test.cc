@@ -132,6 +132,36 @@ cities:
   EXPECT_TRUE(nyc.overrides.at("3").disabled);
 }
 
+TEST_F(ConfigTest, StreamsDefaultToSpecLimitsWithS2OnLocationEventsAndTakeOverrides) {
+  const Config defaults = LoadConfig(Write(kCity), Env({}));
+  for (const StreamConfig& s : defaults.streams) {
+    EXPECT_EQ(s.compression, s.name == "LOCATION_EVENTS" ? "s2" : "none") << s.name;
+  }
+  const Config c = LoadConfig(Write(std::string(kCity) + R"(
+streams:
+  replicas: 1
+  definitions:
+    LOCATION_EVENTS: {compression: none, max_age_seconds: 7200}
+    PRICING_UPDATES: {compression: s2}
+)"),
+                              Env({}));
+  for (const StreamConfig& s : c.streams) {
+    EXPECT_EQ(s.replicas, 1) << s.name;
+    if (s.name == "LOCATION_EVENTS") {
+      EXPECT_EQ(s.compression, "none");
+      EXPECT_EQ(s.max_age_seconds, 7200);
+    }
+    if (s.name == "PRICING_UPDATES") {
+      EXPECT_EQ(s.compression, "s2");
+    }
+  }
+  EXPECT_EQ(ErrorOf(std::string(kCity) +
+                    "streams: {definitions: {LOCATION_EVENTS: {compression: zstd}}}\n"),
+            Prefix() +
+                "key 'streams.definitions.LOCATION_EVENTS.compression': value zstd is not "
+                "allowed; allowed: none, s2");
+}
+
 TEST_F(ConfigTest, EnvironmentOverridesTheFile) {
   const Config c = LoadConfig(Write(std::string("window_seconds: 30\n") + kCity),
                               Env({{"WINDOW_SIZE_SECONDS", "60"},

@@ -208,7 +208,7 @@ int RunStreamsCommand(const std::vector<std::string>& args) {
   const Config config = LoadConfig(flags.Require("config"));
   auto client = ConnectAdmin(config);
   if (args[0] == "apply") {
-    for (const auto& r : ApplyStreamsWhenReady(client->js(), config.streams, 30000)) {
+    for (const auto& r : ApplyStreamsWhenReady(client->connection(), config.streams, 30000)) {
       const std::string_view action = ToString(r.action);
       std::cout << r.name << ": " << action << "\n";
       for (const auto& c : r.changes) std::cout << "  " << c << "\n";

@@ -221,7 +221,7 @@ void ReadStreams(const YAML::Node& node, const Reporter& r, std::vector<StreamCo
     if (!d.IsMap()) r.Fail(prefix, "must be a mapping of stream limits");
     RejectUnknownKeys(d,
                       {"subjects", "max_age_seconds", "max_msgs_per_subject", "max_msg_size",
-                       "duplicate_window_seconds", "replicas"},
+                       "duplicate_window_seconds", "replicas", "compression"},
                       prefix + ".", r);
     if (d["subjects"]) it->subjects = ReadStringList(d["subjects"], prefix + ".subjects", r);
     if (d["max_age_seconds"])
@@ -236,6 +236,13 @@ void ReadStreams(const YAML::Node& node, const Reporter& r, std::vector<StreamCo
       it->duplicate_window_seconds =
           ReadPositive(d["duplicate_window_seconds"], prefix + ".duplicate_window_seconds", r, 1);
     if (d["replicas"]) it->replicas = ReadPositive(d["replicas"], prefix + ".replicas", r, 1);
+    if (d["compression"]) {
+      it->compression = ReadString(d["compression"], prefix + ".compression", r);
+      if (it->compression != "none" && it->compression != "s2") {
+        r.Fail(prefix + ".compression",
+               "value " + it->compression + " is not allowed; allowed: none, s2");
+      }
+    }
   }
 }
 
@@ -244,7 +251,9 @@ void ReadStreams(const YAML::Node& node, const Reporter& r, std::vector<StreamCo
 std::vector<StreamConfig> DefaultStreams(int64_t replicas) {
   constexpr int64_t kHour = 3600, kWeek = 7 * 24 * kHour;
   return {
-      {"LOCATION_EVENTS", {"location.>"}, kHour, -1, 4096, 120, replicas},
+      // The busiest stream by far, and the one a restart reads back: s2 keeps about half
+      // its bytes (docs/performance.md, "Stream compression").
+      {"LOCATION_EVENTS", {"location.>"}, kHour, -1, 4096, 120, replicas, "s2"},
       {"PRICING_UPDATES", {"pricing.>"}, kWeek, 1000, -1, 120, replicas},
       {"WEBSOCKET_EVENTS", {"ws.>"}, kHour, -1, -1, 120, replicas},
       {"ANALYTICS_EVENTS", {"analytics.>"}, kWeek, -1, -1, 120, replicas},

@@ -68,6 +68,7 @@ struct StreamConfig {
   int32_t max_msg_size = -1;          // bytes; -1: server default
   int64_t duplicate_window_seconds = 120;
   int64_t replicas = 3;
+  std::string compression = "none";  // none | s2 (the stored blocks, file storage)
 
   bool operator==(const StreamConfig&) const = default;
 };

@@ -93,7 +93,7 @@ void LiveProcessor::Connect() {
   client_ = NatsClient::Connect(settings, 60000);
   publisher_.Attach(client_->js());
   client_->WaitForJetStream(60000);
-  for (const auto& r : ApplyStreamsWhenReady(client_->js(), config_.streams, 60000)) {
+  for (const auto& r : ApplyStreamsWhenReady(client_->connection(), config_.streams, 60000)) {
     const std::string_view action = ToString(r.action);
     std::string changes;
     for (const auto& c : r.changes) changes += "; " + c;

@@ -1,68 +1,152 @@
 #include "transport/stream_admin.h"
 
+#include <simdjson.h>
+
 #include <algorithm>
 #include <chrono>
 #include <thread>
 
 #include "common/clock.h"
+#include "common/json_writer.h"
 #include "common/log.h"
 
 namespace pricing {
 namespace {
 
 constexpr int64_t kNsPerSecond = 1'000'000'000;
+constexpr int64_t kApiTimeoutMs = 5000;
 
 std::string Seconds(int64_t ns) { return std::to_string(ns / kNsPerSecond) + "s"; }
 
-std::string Join(const char** items, int count) {
+// A stream's definition as JetStream states it; the fields this project sets.
+struct Definition {
+  std::vector<std::string> subjects;
+  std::string storage = "file", retention = "limits", compression = "none";
+  int64_t max_age_ns = 0, max_msgs_per_subject = -1, max_msg_size = -1, duplicates_ns = 0;
+  int64_t replicas = 1;
+};
+
+Definition Wanted(const StreamConfig& s) {
+  Definition d;
+  d.subjects = s.subjects;
+  d.compression = s.compression;
+  d.max_age_ns = s.max_age_seconds * kNsPerSecond;
+  d.max_msgs_per_subject = s.max_msgs_per_subject;
+  d.max_msg_size = s.max_msg_size;
+  d.duplicates_ns = s.duplicate_window_seconds * kNsPerSecond;
+  d.replicas = s.replicas;
+  return d;
+}
+
+// The request body of $JS.API.STREAM.CREATE/UPDATE. Written here rather than by
+// libnats 3.4.1, whose stream configuration predates compression (nats-server 2.10);
+// every field the server is not told keeps its default.
+std::string RequestBody(const std::string& name, const Definition& d) {
   std::string out;
-  for (int i = 0; i < count; ++i) out += (i ? "," : "") + std::string(items[i]);
+  JsonWriter w(&out);
+  w.BeginObject().Key("name").String(name).Key("subjects").BeginArray();
+  for (const auto& subject : d.subjects) w.String(subject);
+  w.EndArray()
+      .Key("retention")
+      .String("limits")
+      .Key("storage")
+      .String("file")
+      .Key("num_replicas")
+      .Int(d.replicas)
+      .Key("max_age")
+      .Int(d.max_age_ns)
+      .Key("max_msgs_per_subject")
+      .Int(d.max_msgs_per_subject)
+      .Key("max_msg_size")
+      .Int(d.max_msg_size)
+      .Key("duplicate_window")
+      .Int(d.duplicates_ns)
+      .Key("discard")
+      .String("old")
+      .Key("compression")
+      .String(d.compression)
+      .EndObject();
   return out;
 }
 
-// Fills `cfg` (whose subject array must outlive the call) from a StreamConfig.
-void ToJetStream(const StreamConfig& s, std::vector<const char*>* subjects, jsStreamConfig* cfg) {
-  jsStreamConfig_Init(cfg);
-  subjects->clear();
-  for (const auto& subj : s.subjects) subjects->push_back(subj.c_str());
-  cfg->Name = s.name.c_str();
-  cfg->Subjects = subjects->data();
-  cfg->SubjectsLen = static_cast<int>(subjects->size());
-  cfg->Storage = js_FileStorage;
-  cfg->Retention = js_LimitsPolicy;
-  cfg->Replicas = s.replicas;
-  cfg->MaxAge = s.max_age_seconds * kNsPerSecond;
-  cfg->MaxMsgsPerSubject = s.max_msgs_per_subject;
-  cfg->MaxMsgSize = s.max_msg_size;
-  cfg->Duplicates = s.duplicate_window_seconds * kNsPerSecond;
+// One JetStream API request; throws NatsError for a transport failure or an API error
+// (its err_code as the JetStream error, so retryable() tells "not now" from "never").
+simdjson::dom::element ApiRequest(natsConnection* nc, simdjson::dom::parser& parser,
+                                  const std::string& subject, const std::string& body,
+                                  const std::string& what) {
+  natsMsg* raw = nullptr;
+  CheckNats(natsConnection_Request(&raw, nc, subject.c_str(), body.data(),
+                                   static_cast<int>(body.size()), kApiTimeoutMs),
+            what);
+  NatsPtr<natsMsg> reply(raw);
+  simdjson::dom::element doc;
+  if (parser.parse(natsMsg_GetData(raw), static_cast<std::size_t>(natsMsg_GetDataLength(raw)))
+          .get(doc) != simdjson::SUCCESS) {
+    throw NatsError(what + ": the JetStream API answered with something that is not JSON", NATS_ERR,
+                    static_cast<jsErrCode>(0));
+  }
+  simdjson::dom::element error;
+  if (doc["error"].get(error) == simdjson::SUCCESS) {
+    int64_t code = 0;
+    std::string_view description = "";
+    if (error["err_code"].get(code) != simdjson::SUCCESS) code = 0;
+    if (error["description"].get(description) != simdjson::SUCCESS) description = "";
+    throw NatsError(
+        what + ": " + std::string(description) + " (JetStream error " + std::to_string(code) + ")",
+        NATS_ERR, static_cast<jsErrCode>(code));
+  }
+  return doc;
 }
 
-std::vector<std::string> Differences(const jsStreamConfig& have, const jsStreamConfig& want) {
+int64_t IntOr(simdjson::dom::element e, const char* key, int64_t fallback) {
+  int64_t v = 0;
+  return e[key].get(v) == simdjson::SUCCESS ? v : fallback;
+}
+
+std::string StringOr(simdjson::dom::element e, const char* key, std::string_view fallback) {
+  std::string_view v;
+  return std::string(e[key].get(v) == simdjson::SUCCESS ? v : fallback);
+}
+
+Definition Stated(simdjson::dom::element config) {
+  Definition d;
+  simdjson::dom::array subjects;
+  if (config["subjects"].get(subjects) == simdjson::SUCCESS) {
+    for (auto subject : subjects) {
+      std::string_view v;
+      if (subject.get(v) == simdjson::SUCCESS) d.subjects.emplace_back(v);
+    }
+  }
+  d.storage = StringOr(config, "storage", "file");
+  d.retention = StringOr(config, "retention", "limits");
+  d.compression = StringOr(config, "compression", "none");
+  d.max_age_ns = IntOr(config, "max_age", 0);
+  d.max_msgs_per_subject = IntOr(config, "max_msgs_per_subject", -1);
+  d.max_msg_size = IntOr(config, "max_msg_size", -1);
+  d.duplicates_ns = IntOr(config, "duplicate_window", 0);
+  d.replicas = IntOr(config, "num_replicas", 1);
+  return d;
+}
+
+std::string Join(const std::vector<std::string>& items) {
+  std::string out;
+  for (std::size_t i = 0; i < items.size(); ++i) out += (i ? "," : "") + items[i];
+  return out;
+}
+
+std::vector<std::string> Differences(const Definition& have, const Definition& want) {
   std::vector<std::string> out;
-  const std::string have_subjects = Join(have.Subjects, have.SubjectsLen);
-  std::vector<std::string> want_list(want.Subjects, want.Subjects + want.SubjectsLen);
-  std::string want_subjects;
-  for (std::size_t i = 0; i < want_list.size(); ++i) want_subjects += (i ? "," : "") + want_list[i];
-  if (have_subjects != want_subjects)
-    out.push_back("subjects: " + have_subjects + " -> " + want_subjects);
-  if (have.MaxAge != want.MaxAge)
-    out.push_back("max_age: " + Seconds(have.MaxAge) + " -> " + Seconds(want.MaxAge));
-  if (have.MaxMsgsPerSubject != want.MaxMsgsPerSubject) {
-    out.push_back("max_msgs_per_subject: " + std::to_string(have.MaxMsgsPerSubject) + " -> " +
-                  std::to_string(want.MaxMsgsPerSubject));
-  }
-  if (have.MaxMsgSize != want.MaxMsgSize) {
-    out.push_back("max_msg_size: " + std::to_string(have.MaxMsgSize) + " -> " +
-                  std::to_string(want.MaxMsgSize));
-  }
-  if (have.Duplicates != want.Duplicates) {
-    out.push_back("duplicate_window: " + Seconds(have.Duplicates) + " -> " +
-                  Seconds(want.Duplicates));
-  }
-  if (have.Replicas != want.Replicas) {
-    out.push_back("replicas: " + std::to_string(have.Replicas) + " -> " +
-                  std::to_string(want.Replicas));
-  }
+  const auto changed = [&](const char* what, const std::string& from, const std::string& to) {
+    if (from != to) out.push_back(std::string(what) + ": " + from + " -> " + to);
+  };
+  changed("subjects", Join(have.subjects), Join(want.subjects));
+  changed("max_age", Seconds(have.max_age_ns), Seconds(want.max_age_ns));
+  changed("max_msgs_per_subject", std::to_string(have.max_msgs_per_subject),
+          std::to_string(want.max_msgs_per_subject));
+  changed("max_msg_size", std::to_string(have.max_msg_size), std::to_string(want.max_msg_size));
+  changed("duplicate_window", Seconds(have.duplicates_ns), Seconds(want.duplicates_ns));
+  changed("replicas", std::to_string(have.replicas), std::to_string(want.replicas));
+  changed("compression", have.compression, want.compression);
   return out;
 }
 
@@ -80,31 +164,33 @@ std::string_view ToString(StreamApplyResult::Action action) {
   return "unchanged";
 }
 
-std::vector<StreamApplyResult> ApplyStreams(jsCtx* js, const std::vector<StreamConfig>& streams) {
+std::vector<StreamApplyResult> ApplyStreams(natsConnection* nc,
+                                            const std::vector<StreamConfig>& streams) {
   std::vector<StreamApplyResult> results;
+  simdjson::dom::parser parser;
   for (const StreamConfig& s : streams) {
     StreamApplyResult result;
     result.name = s.name;
-    std::vector<const char*> subjects;
-    jsStreamConfig want;
-    ToJetStream(s, &subjects, &want);
-
-    jsStreamInfo* raw = nullptr;
-    jsErrCode jerr = static_cast<jsErrCode>(0);
-    natsStatus st = js_GetStreamInfo(&raw, js, s.name.c_str(), nullptr, &jerr);
-    NatsPtr<jsStreamInfo> info(raw);
-    if (st == NATS_NOT_FOUND || jerr == JSStreamNotFoundErr) {
-      raw = nullptr;
-      st = js_AddStream(&raw, js, &want, nullptr, &jerr);
-      NatsPtr<jsStreamInfo> created(raw);
-      CheckNats(st, "creating stream " + s.name, jerr);
+    const Definition want = Wanted(s);
+    const std::string body = RequestBody(s.name, want);
+    Definition have;
+    try {
+      const simdjson::dom::element info =
+          ApiRequest(nc, parser, "$JS.API.STREAM.INFO." + s.name, "", "reading stream " + s.name);
+      simdjson::dom::element config;
+      if (info["config"].get(config) != simdjson::SUCCESS) {
+        throw NatsError("reading stream " + s.name + ": the answer has no config", NATS_ERR,
+                        static_cast<jsErrCode>(0));
+      }
+      have = Stated(config);
+    } catch (const NatsError& e) {
+      if (e.js_code() != JSStreamNotFoundErr) throw;
+      ApiRequest(nc, parser, "$JS.API.STREAM.CREATE." + s.name, body, "creating stream " + s.name);
       result.action = StreamApplyResult::Action::kCreated;
       results.push_back(std::move(result));
       continue;
     }
-    CheckNats(st, "reading stream " + s.name, jerr);
-    const jsStreamConfig& have = *info->Config;
-    if (have.Storage != js_FileStorage || have.Retention != js_LimitsPolicy) {
+    if (have.storage != "file" || have.retention != "limits") {
       throw ConfigError("stream " + s.name +
                         " exists with a storage type or retention policy other than file storage "
                         "with limits retention; JetStream cannot change these in place. Move its "
@@ -112,10 +198,7 @@ std::vector<StreamApplyResult> ApplyStreams(jsCtx* js, const std::vector<StreamC
     }
     result.changes = Differences(have, want);
     if (!result.changes.empty()) {
-      raw = nullptr;
-      st = js_UpdateStream(&raw, js, &want, nullptr, &jerr);
-      NatsPtr<jsStreamInfo> updated(raw);
-      CheckNats(st, "updating stream " + s.name, jerr);
+      ApiRequest(nc, parser, "$JS.API.STREAM.UPDATE." + s.name, body, "updating stream " + s.name);
       result.action = StreamApplyResult::Action::kUpdated;
     }
     results.push_back(std::move(result));
@@ -123,13 +206,13 @@ std::vector<StreamApplyResult> ApplyStreams(jsCtx* js, const std::vector<StreamC
   return results;
 }
 
-std::vector<StreamApplyResult> ApplyStreamsWhenReady(jsCtx* js,
+std::vector<StreamApplyResult> ApplyStreamsWhenReady(natsConnection* nc,
                                                      const std::vector<StreamConfig>& streams,
                                                      int64_t deadline_ms) {
   const int64_t give_up = SteadyNowMs() + deadline_ms;
   while (true) {
     try {
-      return ApplyStreams(js, streams);
+      return ApplyStreams(nc, streams);
     } catch (const NatsError& e) {
       if (!e.retryable() || SteadyNowMs() >= give_up) throw;
       PRICING_LOG(kWarn) << e.what() << "; the cluster is not ready, retrying";

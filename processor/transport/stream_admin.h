@@ -22,12 +22,14 @@ struct StreamApplyResult {
 std::string_view ToString(StreamApplyResult::Action action);  // "created", "updated", "unchanged"
 
 // Throws NatsError on API failures, ConfigError on a change that needs a new stream.
-std::vector<StreamApplyResult> ApplyStreams(jsCtx* js, const std::vector<StreamConfig>& streams);
+// Speaks the JetStream API itself (libnats 3.4.1 knows no stream compression).
+std::vector<StreamApplyResult> ApplyStreams(natsConnection* nc,
+                                            const std::vector<StreamConfig>& streams);
 
 // ApplyStreams, retried while the cluster answers "not now" (a forming cluster has a
 // meta leader before every peer joined it: "no suitable peers for placement"), for up
 // to `deadline_ms`; each wait is logged. Other errors are thrown at once.
-std::vector<StreamApplyResult> ApplyStreamsWhenReady(jsCtx* js,
+std::vector<StreamApplyResult> ApplyStreamsWhenReady(natsConnection* nc,
                                                      const std::vector<StreamConfig>& streams,
                                                      int64_t deadline_ms);
 

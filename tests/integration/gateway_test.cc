@@ -50,7 +50,7 @@ class GatewayTest : public ::testing::Test {
     cluster_ = std::make_unique<NatsCluster>(3);
     cluster_->WaitReady();
     client_ = std::make_unique<TestClient>(cluster_->urls());
-    ApplyStreamsWhenReady(client_->js(), DefaultStreams(3), 30000);
+    ApplyStreamsWhenReady(client_->connection(), DefaultStreams(3), 30000);
     zones_ = std::make_unique<ZoneSet>(ZoneSet::LoadGeoJson(
         SourcePath("data/nyc/taxi_zones.geojson"), "LocationID", "zone", 1e-4));
   }

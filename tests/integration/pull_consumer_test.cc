@@ -31,7 +31,7 @@ class PullConsumerTest : public ::testing::Test {
     StreamConfig stream;
     stream.name = "PULL_TEST";
     stream.subjects = {"pull.>"};
-    ApplyStreamsWhenReady(client_->js(), {stream}, 30000);
+    ApplyStreamsWhenReady(client_->connection(), {stream}, 30000);
     for (int i = 1; i <= kMessages; ++i) {
       const std::string body = Body(i);
       jsErrCode jerr = static_cast<jsErrCode>(0);
