@@ -80,6 +80,8 @@ class NatsCluster {
   int NodeNamed(const std::string& server_name) const;
   void Kill(int node, int sig);  // SIGKILL, SIGSTOP, SIGCONT, ...
   void Restart(int node);        // after a kill: same ports and store
+  // Waits for `node` to exit: its exit code, 128 + signal, or -1 on timeout.
+  int Wait(int node, int timeout_ms) { return nodes_[node].process->Wait(timeout_ms); }
   bool Alive(int node);
   // Every running node listens, JetStream answers, and the meta leader counts every
   // other running node as a current member; throws, saying what it saw, if not in
