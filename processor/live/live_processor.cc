@@ -490,6 +490,27 @@ bool LiveProcessor::InputsOutstanding() {
   }
 }
 
+bool LiveProcessor::StoredEventsRead() {
+  const int64_t due = engine_.NextCloseMs();
+  if (barrier_close_ms_ != due) {
+    try {
+      barrier_seq_ = GetStreamState(client_->js(), kEventsStream).last_seq;
+      barrier_close_ms_ = due;
+    } catch (const NatsError& e) {
+      const int64_t now = clock_.NowMs();
+      if (now - last_state_warning_ms_ >= 5000) {
+        last_state_warning_ms_ = now;
+        PRICING_LOG(kWarn) << "ticks wait: cannot read the stream's state: " << e.what();
+      }
+      return false;
+    }
+  }
+  // A failed event waiting for its redelivery is accounted for, like an applied one.
+  const uint64_t read =
+      std::max(max_applied_seq_, failed_seqs_.empty() ? 0 : *failed_seqs_.rbegin());
+  return read >= barrier_seq_;
+}
+
 Readiness LiveProcessor::readiness() const {
   std::lock_guard<std::mutex> lock(readiness_mu_);
   Readiness r = readiness_;
@@ -630,10 +651,10 @@ void LiveProcessor::Run(const std::atomic<bool>& stop) {
     const int handled = puller_->FetchEach(
         static_cast<int>(config_.consumer.batch), wait,
         [&](NatsPtr<natsMsg>& m) { backlog = HandleInput(m, clock_.NowMs(), false); });
-    if (handled == 0 && clock_.NowMs() >= engine_.NextCloseMs()) {
-      // Nothing came back but a tick is due: close it only if nothing is waiting for us,
-      // or it would miss events stored before its time.
-      backlog = InputsOutstanding();
+    if (!backlog && clock_.NowMs() >= engine_.NextCloseMs()) {
+      // A tick is due: close it only once nothing stored before its time is still on
+      // its way to us, or it would miss those events.
+      backlog = !StoredEventsRead() || (handled == 0 && InputsOutstanding());
     }
     PollConfigUpdates(true);
     // With a backlog still waiting, ticks wait for it (HandleInput closed what it could).

@@ -98,6 +98,10 @@ class LiveProcessor {
   void ApplyConfigDocument(std::string_view subject, std::string_view payload, uint64_t seq);
   // True when events the durable holds for us may still arrive (asked of the server).
   bool InputsOutstanding();
+  // True once every event the stream had acknowledged when the due tick's close time
+  // came has been read here. Asked of the stream's leader, once per tick: the
+  // consumer's own leader answers from its copy of the stream, which can be behind.
+  bool StoredEventsRead();
   void CloseTicks(int64_t watermark_ms);
   void PublishReadyCheckpoints();
   // Where reading LOCATION_EVENTS must start for the window of the next tick.
@@ -145,6 +149,8 @@ class LiveProcessor {
   bool monitor_stop_ = false;
   std::thread monitor_;
   int64_t last_state_warning_ms_ = 0;
+  int64_t barrier_close_ms_ = -1;  // the close time the barrier below was taken for
+  uint64_t barrier_seq_ = 0;       // the stream's last sequence then
   LiveCounters counters_;
   std::mutex ready_mu_;
   std::vector<PendingCheckpoint> ready_;  // checkpoints whose tick is fully stored
