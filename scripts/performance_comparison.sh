@@ -65,6 +65,9 @@ trap cleanup EXIT
 echo "starting a 3-node nats-server cluster (ports $base_port-$((base_port + 2)))" >&2
 "$root/scripts/start-nats-cluster.sh" --state-dir "$work/cluster" --base-port "$base_port" --no-streams >/dev/null
 urls=$(cat "$work/cluster/urls")
+# What the servers' acknowledgements mean goes into every JetStream label.
+. "$root/scripts/lib/tools.sh"
+sync_interval=$(nats_sync_interval "${NATS_SYNC_INTERVAL:-$NATS_SYNC_INTERVAL_DEFAULT}")
 
 kafka=(--kafka-mock "$build/bin/kafka_mock_cluster")
 [ -z "$kafka_brokers" ] || kafka=(--kafka-brokers "$kafka_brokers")
@@ -85,7 +88,7 @@ case "$mode" in
 esac
 
 echo "running the sweep ($mode); results in $out" >&2
-"$build/bin/perf_compare" --out "$out" --nats "$urls" "${kafka[@]}" "${sweep[@]}" "${pipeline[@]}"
+"$build/bin/perf_compare" --out "$out" --nats "$urls" --nats-sync-interval "$sync_interval" "${kafka[@]}" "${sweep[@]}" "${pipeline[@]}"
 python3 "$root/scripts/perf_report.py" "$out" >&2
 
 if [ "$mode" != smoke ] && [ "$core_bench" = 1 ]; then

@@ -49,6 +49,16 @@ while [ $# -gt 0 ]; do
   esac
 done
 
+mkdir -p "$state"
+state=$(cd "$state" && pwd)
+# The password of the system account's user `sys` (nats.conf), made once per state
+# directory; scripts/nats --system uses it.
+if [ ! -s "$state/system-password" ]; then
+  (umask 077; head -c 24 /dev/urandom | base64 | tr -d '/+=' > "$state/system-password")
+fi
+NATS_SYSTEM_PASSWORD=$(cat "$state/system-password")
+export NATS_SYSTEM_PASSWORD
+
 if [ $docker -eq 1 ]; then
   if ! docker info >/dev/null 2>&1; then
     echo "start-nats-cluster: --docker needs a running Docker engine; none answers here" >&2
@@ -66,8 +76,6 @@ fi
 . "$root/scripts/lib/tools.sh"
 nats_server=$(tool_path nats-server) || exit 1
 sync_interval=$(nats_sync_interval "${NATS_SYNC_INTERVAL:-$NATS_SYNC_INTERVAL_DEFAULT}") || exit 2
-mkdir -p "$state"
-state=$(cd "$state" && pwd)
 scheme=nats
 conf="$root/deploy/nats/nats.conf"
 if [ $secure -eq 1 ]; then
@@ -209,5 +217,6 @@ client URLs:  $urls
 monitoring:   http://127.0.0.1:$((base + 4000))  http://127.0.0.1:$((base + 4001))  http://127.0.0.1:$((base + 4002))
 state:        $state
 use it:       ${secure_hint:-export NATS_URL=$urls}
+nats CLI:     scripts/nats stream report    (server-wide, as the system user: scripts/nats --system server report jetstream)
 stop it:      scripts/stop-nats-cluster.sh${state:+ --state-dir $state}
 TXT

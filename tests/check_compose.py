@@ -8,8 +8,9 @@ root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 compose = os.path.join(root, "deploy", "docker-compose-nats.yml")
 # As scripts/start-nats-cluster.sh --docker runs it: every version from versions.env.
 versions = os.path.join(root, "versions.env")
+env = dict(os.environ, NATS_SYSTEM_PASSWORD="compose-check")
 out = subprocess.run(["docker-compose", "--env-file", versions, "-f", compose, "config"],
-                     capture_output=True, text=True)
+                     capture_output=True, text=True, env=env)
 if out.returncode != 0:
     sys.exit("docker-compose config failed:\n" + out.stderr)
 config = yaml.safe_load(out.stdout)

@@ -56,6 +56,9 @@ class Backend {
 
 struct Endpoints {
   std::string nats_urls = "nats://127.0.0.1:4222";
+  // The servers' jetstream.sync_interval ("always" or a duration), for the labels that
+  // say what an acknowledgement means; empty: not known.
+  std::string nats_sync_interval;
   std::string kafka_brokers;  // empty: none
   bool kafka_is_mock = false;
   int kafka_replication = 3;  // of the topics the harness creates
@@ -66,13 +69,18 @@ struct Endpoints {
   TopicCreator kafka_create_topic;
 };
 
+// What a JetStream acknowledgement means on servers that fsync on `sync_interval`, for
+// `replicas` replicas: one sentence for the labels of the harness's tables.
+std::string JetStreamAckMeaning(int replicas, const std::string& sync_interval);
+
 // nullptr for an unknown name.
 std::unique_ptr<Backend> MakeBackend(const std::string& name, const Endpoints& endpoints);
 std::vector<std::string> BackendNames();
 
 std::unique_ptr<Backend> MakeLoopbackBackend();
 std::unique_ptr<Backend> MakeNatsCoreBackend(const std::string& urls);
-std::unique_ptr<Backend> MakeJetStreamBackend(const std::string& urls, int replicas);
+std::unique_ptr<Backend> MakeJetStreamBackend(const std::string& urls, int replicas,
+                                              const std::string& sync_interval);
 std::unique_ptr<Backend> MakeKafkaBackend(const Endpoints& endpoints);
 
 }  // namespace pricing::perf

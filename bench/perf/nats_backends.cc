@@ -99,17 +99,13 @@ class NatsCoreBackend : public Backend {
 
 class JetStreamBackend : public Backend {
  public:
-  JetStreamBackend(std::string urls, int replicas) : urls_(std::move(urls)), replicas_(replicas) {}
+  JetStreamBackend(std::string urls, int replicas, std::string sync_interval)
+      : urls_(std::move(urls)), replicas_(replicas), sync_interval_(std::move(sync_interval)) {}
 
   std::string Label() const override { return "jetstream-r" + std::to_string(replicas_); }
   std::string Durability() const override {
-    if (replicas_ == 1) {
-      return "R1, file storage: acknowledged once the stream leader has it; nats-server 2.9 "
-             "flushes to disk every 2 minutes, so an ack means in one server's memory";
-    }
     return "R" + std::to_string(replicas_) +
-           ", file storage: acknowledged once a quorum of replicas has it; nats-server 2.9 "
-           "flushes to disk every 2 minutes, so an ack means in memory on a quorum";
+           ", file storage: " + JetStreamAckMeaning(replicas_, sync_interval_);
   }
   bool HasAcks() const override { return true; }
 
@@ -215,6 +211,7 @@ class JetStreamBackend : public Backend {
 
   std::string urls_;
   int replicas_;
+  std::string sync_interval_;
   std::string stream_, prefix_;
   std::vector<std::string> subjects_;
   OnReceive on_receive_;
@@ -229,8 +226,9 @@ std::unique_ptr<Backend> MakeNatsCoreBackend(const std::string& urls) {
   return std::make_unique<NatsCoreBackend>(urls);
 }
 
-std::unique_ptr<Backend> MakeJetStreamBackend(const std::string& urls, int replicas) {
-  return std::make_unique<JetStreamBackend>(urls, replicas);
+std::unique_ptr<Backend> MakeJetStreamBackend(const std::string& urls, int replicas,
+                                              const std::string& sync_interval) {
+  return std::make_unique<JetStreamBackend>(urls, replicas, sync_interval);
 }
 
 }  // namespace pricing::perf

@@ -49,6 +49,7 @@ namespace {
                "       [--find-max] [--search-seconds S] [--search-sizes 100] [--max-rate R]\n"
                "       [--pipeline-rates 1000,5000 --pricing BIN --zones GEOJSON]\n"
                "       [--pipeline-seconds S] [--pipeline-only] [--nats URLS]\n"
+               "       [--nats-sync-interval always|DURATION]\n"
                "       [--kafka-brokers HOST:PORT | --kafka-mock PATH] [--kafka-replication N]\n";
   std::exit(2);
 }
@@ -161,6 +162,8 @@ Options Parse(int argc, char** argv) {
       o.max_rate = ToNumber(name, v, 1, 10'000'000);
     } else if (name == "nats") {
       o.endpoints.nats_urls = v;
+    } else if (name == "nats-sync-interval") {
+      o.endpoints.nats_sync_interval = v;
     } else if (name == "kafka-brokers") {
       o.endpoints.kafka_brokers = v;
     } else if (name == "kafka-mock") {

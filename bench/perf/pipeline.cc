@@ -228,8 +228,8 @@ PipelineResult RunPipeline(const PipelineOptions& o, const PipelineSpec& spec) {
   r.label = kafka ? (o.endpoints.kafka_is_mock ? "kafka-mock (in-memory, no replication)" : "kafka")
                   : "jetstream-r3";
   r.durability = kafka ? "processor's producer: idempotent, acks=all; events produced with acks=all"
-                       : "R3 file storage; events and updates acknowledged by a quorum (in memory "
-                         "on nats-server 2.9)";
+                       : "R3 file storage, events and updates: " +
+                             JetStreamAckMeaning(3, o.endpoints.nats_sync_interval);
 
   // Attribution of events to the first update of the tick that counts them.
   std::mutex mu;

@@ -171,6 +171,7 @@ NatsCluster::NatsCluster(int nodes, const std::map<int, std::filesystem::path>& 
                          const std::string& sync_interval)
     : sync_interval_(sync_interval.empty() ? DefaultSyncInterval() : sync_interval) {
   std::random_device rd;
+  system_password_ = "sys-" + std::to_string(rd()) + std::to_string(rd());
   dir_ = std::filesystem::temp_directory_path() / ("pricing-cluster-" + std::to_string(rd()));
   std::filesystem::create_directories(dir_);
   for (int i = 0; i < nodes; ++i) {
@@ -214,7 +215,8 @@ void NatsCluster::Start(int i) {
       {"NATS_CLUSTER_LISTEN", n.placement.host + ":" + std::to_string(n.cluster_port)},
       {"NATS_STORE_DIR", n.store.string()},
       {"NATS_MAX_FILE_STORE", TestMaxFileStore()},
-      {"NATS_SYNC_INTERVAL", sync_interval_}};
+      {"NATS_SYNC_INTERVAL", sync_interval_},
+      {"NATS_SYSTEM_PASSWORD", system_password_}};
   for (std::size_t r = 0; r < 3; ++r) {
     const Node& peer = nodes_[r % nodes_.size()];
     env["NATS_ROUTE_" + std::to_string(r + 1)] =

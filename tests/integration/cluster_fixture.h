@@ -76,6 +76,8 @@ class NatsCluster {
   int monitor_port(int node) const { return nodes_[node].http_port; }
   const std::string& host(int node) const { return nodes_[node].placement.host; }
   const std::string& sync_interval() const { return sync_interval_; }
+  // The password of the system account's user `sys` (deploy/nats/nats.conf).
+  const std::string& system_password() const { return system_password_; }
   std::string name(int node) const { return "n" + std::to_string(node + 1); }
   int NodeNamed(const std::string& server_name) const;
   void Kill(int node, int sig);  // SIGKILL, SIGSTOP, SIGCONT, ...
@@ -108,6 +110,7 @@ class NatsCluster {
   };
   std::filesystem::path dir_;
   std::string sync_interval_;
+  std::string system_password_;
   bool keep_files_ = false;
   std::vector<Node> nodes_;
 };

@@ -5,11 +5,14 @@
 
 #include <gtest/gtest.h>
 #include <signal.h>
+#include <simdjson.h>
 
 #include <fstream>
 #include <set>
 #include <stdexcept>
 #include <string>
+
+#include "http_get.h"
 
 namespace pricing::test {
 namespace {
@@ -36,6 +39,27 @@ TEST(NatsClusterTest, StartedClusterHasEveryNodeInTheMetaGroup) {
   cluster.Kill(1, SIGKILL);
   cluster.Restart(1);
   EXPECT_NO_THROW(cluster.WaitReady(60000));
+}
+
+// Every node is the pinned nats-server (versions.env) and fsyncs as configured.
+TEST(NatsClusterTest, NodesRunThePinnedServerWithTheConfiguredSyncInterval) {
+  for (const char* interval : {"always", "1s"}) {
+    NatsCluster cluster(3, {}, {}, interval);
+    simdjson::dom::parser parser;
+    for (int n = 0; n < 3; ++n) {
+      const HttpResult r = HttpGetAt(cluster.host(n), cluster.monitor_port(n), "/varz");
+      ASSERT_EQ(r.status, 200);
+      const auto varz = parser.parse(r.body);
+      EXPECT_EQ(std::string_view(varz["version"]), PRICING_NATS_SERVER_VERSION) << cluster.name(n);
+      const auto js = varz["jetstream"]["config"];
+      bool always = false;
+      if (js["sync_always"].get(always) != simdjson::SUCCESS) always = false;
+      EXPECT_EQ(always, std::string(interval) == "always") << cluster.name(n);
+      if (std::string(interval) != "always") {
+        EXPECT_EQ(int64_t(js["sync_interval"]), 1'000'000'000) << cluster.name(n);
+      }
+    }
+  }
 }
 
 TEST(NatsClusterTest, ANodeThatDiesAtStartIsNamedWithItsLog) {
