@@ -251,8 +251,8 @@ void ReadStreams(const YAML::Node& node, const Reporter& r, std::vector<StreamCo
 std::vector<StreamConfig> DefaultStreams(int64_t replicas) {
   constexpr int64_t kHour = 3600, kWeek = 7 * 24 * kHour;
   return {
-      // The busiest stream by far, and the one a restart reads back: s2 keeps about half
-      // its bytes (docs/performance.md, "Stream compression").
+      // The busiest stream by far, and the one a restart reads back: s2 keeps 27 % of
+      // its bytes on disk (docs/performance.md, "Stream compression").
       {"LOCATION_EVENTS", {"location.>"}, kHour, -1, 4096, 120, replicas, "s2"},
       {"PRICING_UPDATES", {"pricing.>"}, kWeek, 1000, -1, 120, replicas},
       {"WEBSOCKET_EVENTS", {"ws.>"}, kHour, -1, -1, 120, replicas},

@@ -302,6 +302,7 @@ void LiveProcessor::Rebuild() {
 bool LiveProcessor::HandleInput(NatsPtr<natsMsg>& msg, int64_t now_ms, bool rebuilding) {
   const PullConsumer::Meta meta = PullConsumer::MetaOf(msg.get());
   const bool more_waiting = meta.pending > 0;
+  max_read_seq_ = std::max(max_read_seq_, meta.seq);
   if (meta.seq != 0 && meta.seq <= max_applied_seq_ && !failed_seqs_.contains(meta.seq)) {
     // Applied already (during the rebuild, or before a lost ack): acknowledge only.
     if (!rebuilding) PullConsumer::Ack(client_->connection(), msg.get());
@@ -505,10 +506,7 @@ bool LiveProcessor::StoredEventsRead() {
       return false;
     }
   }
-  // A failed event waiting for its redelivery is accounted for, like an applied one.
-  const uint64_t read =
-      std::max(max_applied_seq_, failed_seqs_.empty() ? 0 : *failed_seqs_.rbegin());
-  return read >= barrier_seq_;
+  return max_read_seq_ >= barrier_seq_;
 }
 
 Readiness LiveProcessor::readiness() const {

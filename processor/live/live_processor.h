@@ -122,6 +122,7 @@ class LiveProcessor {
   std::unique_ptr<PullConsumer> puller_;
   uint64_t max_applied_seq_ = 0;    // inputs up to here are in the window already
   std::set<uint64_t> failed_seqs_;  // ... except these, whose handling failed
+  uint64_t max_read_seq_ = 0;       // every input up to here was read here, whatever became of it
   // Fault injection for the chaos suite (PRICING_FAILPOINT_INGEST): an event whose
   // payload contains this text fails to be handled. Empty: off.
   const std::string failpoint_ingest_;
