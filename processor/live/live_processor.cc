@@ -482,13 +482,16 @@ bool LiveProcessor::InputsOutstanding() {
            c.delivered_stream_seq > std::max(max_applied_seq_, delivered_at_start_);
   } catch (const NatsError& e) {
     // Cannot tell (an election, a lost connection): wait rather than close early.
-    const int64_t now = clock_.NowMs();
-    if (now - last_state_warning_ms_ >= 5000) {
-      last_state_warning_ms_ = now;
-      PRICING_LOG(kWarn) << "ticks wait: cannot read the consumer's state: " << e.what();
-    }
+    WarnTicksWait("the consumer's", e);
     return true;
   }
+}
+
+void LiveProcessor::WarnTicksWait(const char* whose, const NatsError& e) {
+  const int64_t now = clock_.NowMs();
+  if (now - last_state_warning_ms_ < 5000) return;
+  last_state_warning_ms_ = now;
+  PRICING_LOG(kWarn) << "ticks wait: cannot read " << whose << " state: " << e.what();
 }
 
 bool LiveProcessor::StoredEventsRead() {
@@ -498,11 +501,7 @@ bool LiveProcessor::StoredEventsRead() {
       barrier_seq_ = GetStreamState(client_->js(), kEventsStream).last_seq;
       barrier_close_ms_ = due;
     } catch (const NatsError& e) {
-      const int64_t now = clock_.NowMs();
-      if (now - last_state_warning_ms_ >= 5000) {
-        last_state_warning_ms_ = now;
-        PRICING_LOG(kWarn) << "ticks wait: cannot read the stream's state: " << e.what();
-      }
+      WarnTicksWait("the stream's", e);
       return false;
     }
   }

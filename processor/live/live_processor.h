@@ -102,6 +102,8 @@ class LiveProcessor {
   // came has been read here. Asked of the stream's leader, once per tick: the
   // consumer's own leader answers from its copy of the stream, which can be behind.
   bool StoredEventsRead();
+  // "ticks wait: cannot read <whose> state", at most every 5 s.
+  void WarnTicksWait(const char* whose, const NatsError& e);
   void CloseTicks(int64_t watermark_ms);
   void PublishReadyCheckpoints();
   // Where reading LOCATION_EVENTS must start for the window of the next tick.
