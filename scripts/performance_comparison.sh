@@ -6,7 +6,8 @@
 #
 #   scripts/performance_comparison.sh [--quick | --smoke] [--out DIR]
 #                                     [--kafka-brokers HOST:PORT] [--no-core-bench]
-#                                     [--base-port 24222]
+#                                     [--base-port 24222] [--backends a,b,...]
+#                                     [--no-pipeline]
 #
 # Starts what it needs (a 3-node nats-server cluster of its own on ports 24222-24224,
 # 26222.., 28222.., or from --base-port; librdkafka's mock Kafka cluster in its own process unless
@@ -23,6 +24,12 @@
 #              events/s for 15 s. About 12 minutes.
 #   --smoke    every system and both pipelines once, briefly (CI): proves the paths,
 #              measures nothing.
+#   --backends only these systems (loopback, nats-core, jetstream-r1, jetstream-r3,
+#              kafka); --no-pipeline skips `pricing run` end to end.
+#
+# Every mode but --smoke also runs a peer tool against the same cluster as an anchor:
+# `nats bench js pub async` and `sync` (the pinned natscli), R3, 100-byte messages,
+# written into summary.md beside the harness's own JetStream R3 figures.
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 build="${BUILD_DIR:-$root/build}"
@@ -31,6 +38,8 @@ out=""
 kafka_brokers=""
 core_bench=1
 base_port=24222
+backends=()
+pipeline_on=1
 while [ $# -gt 0 ]; do
   case "$1" in
     --quick) mode=quick; shift ;;
@@ -39,8 +48,11 @@ while [ $# -gt 0 ]; do
     --kafka-brokers) kafka_brokers=$2; shift 2 ;;
     --no-core-bench) core_bench=0; shift ;;
     --base-port) base_port=$2; shift 2 ;;
+    --backends) backends=(--backends "$2"); shift 2 ;;
+    --no-pipeline) pipeline_on=0; shift ;;
+    -h|--help) sed -n '2,33p' "$0"; exit 0 ;;
     *) echo "performance_comparison: unknown argument '$1'" >&2
-       echo "usage: scripts/performance_comparison.sh [--quick | --smoke] [--out DIR] [--kafka-brokers HOST:PORT] [--no-core-bench] [--base-port N]" >&2
+       echo "usage: scripts/performance_comparison.sh [--quick | --smoke] [--out DIR] [--kafka-brokers HOST:PORT] [--no-core-bench] [--base-port N] [--backends a,b] [--no-pipeline] (try --help)" >&2
        exit 2 ;;
   esac
 done
@@ -87,9 +99,44 @@ case "$mode" in
            --pipeline-rates 200 --pipeline-seconds 3) ;;
 esac
 
+if [ $pipeline_on -eq 0 ]; then
+  pipeline=()
+  for i in "${!sweep[@]}"; do
+    case "${sweep[$i]:-}" in --pipeline-rates|--pipeline-seconds) unset 'sweep[i]' 'sweep[i+1]' ;; esac
+  done
+  sweep=("${sweep[@]}")
+fi
+
 echo "running the sweep ($mode); results in $out" >&2
-"$build/bin/perf_compare" --out "$out" --nats "$urls" --nats-sync-interval "$sync_interval" "${kafka[@]}" "${sweep[@]}" "${pipeline[@]}"
+"$build/bin/perf_compare" --out "$out" --nats "$urls" --nats-sync-interval "$sync_interval" \
+  "${backends[@]}" "${kafka[@]}" "${sweep[@]}" "${pipeline[@]}"
 python3 "$root/scripts/perf_report.py" "$out" >&2
+
+if [ "$mode" != smoke ]; then
+  # A peer tool on the same cluster, the same size and acknowledgements: natscli's own
+  # JetStream publisher, closed loop (async: up to 500 in flight; sync: one at a time).
+  nats=$(tool_path nats)
+  echo "running nats bench (natscli $NATSCLI_VERSION) on the same cluster" >&2
+  bench_line() {
+    NATS_URL=$urls "$nats" --no-context bench js pub "$1" --create --replicas 3 --size 100B \
+      --msgs "$2" --no-progress --purge --csv "$out/nats-bench-js-pub-$1-r3-100B.csv" perf.anchor 2>&1 |
+      grep -o 'stats: .*' | head -1
+  }
+  async=$(bench_line async 200000)
+  sync=$(bench_line sync 5000)
+  NATS_URL=$urls "$nats" --no-context stream rm benchstream -f >/dev/null 2>&1 || true
+  {
+    echo
+    echo "## Peer tool: nats bench (natscli $NATSCLI_VERSION), JetStream R3, 100 B, same cluster"
+    echo
+    echo "Closed loop, so a rate, not a latency at a fixed rate: compare the async rate with"
+    echo "the harness's highest sustained jetstream-r3 rate, and the sync round trip with its"
+    echo "ack latency at 1,000 msg/s."
+    echo
+    echo "- \`nats bench js pub async\` (200,000 messages, 500 in flight): $async"
+    echo "- \`nats bench js pub sync\` (5,000 messages, one at a time): $sync"
+  } >> "$out/summary.md"
+fi
 
 if [ "$mode" != smoke ] && [ "$core_bench" = 1 ]; then
   echo "running the pricing core's Google Benchmarks" >&2
