@@ -23,7 +23,7 @@
 #
 # Environment:
 #   NATS_SYNC_INTERVAL   when a node fsyncs its store: "always" (before it acknowledges
-#                        anything) or a duration (10s, 2m; default 10s). Either way a
+#                        anything) or a duration (1s, 2m; default: versions.env). Either way a
 #                        publish is acknowledged once a quorum (2 of 3) has it; with a
 #                        duration, an acknowledged message can be in the nodes' page
 #                        cache only, not on disk, for up to that long.
