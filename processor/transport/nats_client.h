@@ -31,6 +31,13 @@ struct NatsSettings {
   // client on a dead server for minutes (found by the chaos suite's SIGSTOP case).
   int64_t ping_interval_ms = 1000;
   int max_pings_out = 2;
+  // A socket write that cannot finish in this time fails instead of blocking. cnats'
+  // default (none: a blocking socket) lets a write to a server cut off by a partition
+  // block once the kernel's send buffer is full, holding the connection's lock: the
+  // ping timer can then never declare the server gone, and every publish call waits
+  // forever (found by the chaos suite's partition case, with a publisher on the
+  // isolated node).
+  int64_t write_deadline_ms = 2000;
   NatsAuth auth;  // TLS and credentials (config key nats_auth, or NATS_CA, NATS_CERT, ...)
   jsPubAckHandler ack_handler = nullptr;
   void* ack_handler_closure = nullptr;
