@@ -62,8 +62,7 @@ std::unique_ptr<NatsClient> NatsClient::Connect(const NatsSettings& settings, in
   CheckNats(natsOptions_SetPingInterval(opts.get(), settings.ping_interval_ms), "ping interval");
   CheckNats(natsOptions_SetMaxPingsOut(opts.get(), settings.max_pings_out),
             "max pings outstanding");
-  CheckNats(natsOptions_SetWriteDeadline(opts.get(), settings.write_deadline_ms),
-            "write deadline");
+  CheckNats(natsOptions_SetWriteDeadline(opts.get(), settings.write_deadline_ms), "write deadline");
   CheckNats(natsOptions_SetSendAsap(opts.get(), settings.send_asap), "send asap");
   const NatsAuth& a = settings.auth;
   if (a.tls()) {
