@@ -116,10 +116,10 @@ int RunLiveCommand(const std::vector<std::string>& args) {
   if (gateway) gateway->Start();
   processor.Run(StopRequested());
   if (gateway) gateway->Stop();
-  const LiveCounters& c = processor.counters();
-  PRICING_LOG(kInfo) << "stopped: " << c.events_applied << " events applied, " << c.events_rejected
-                     << " dead-lettered, " << c.ticks_closed << " ticks, "
-                     << processor.publisher().stats().acked << " publishes stored";
+  const OperatorCounters& c = processor.counters();
+  PRICING_LOG(kInfo) << "stopped: " << c.applied.load() << " events applied, "
+                     << c.rejected.load() + c.poison.load() << " dead-lettered, " << c.ticks.load()
+                     << " ticks, " << processor.publisher().stats().acked << " publishes stored";
   return 0;
 }
 

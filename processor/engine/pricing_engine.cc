@@ -47,6 +47,7 @@ IngestOutcome PricingEngine::Ingest(std::string_view subject, std::string_view p
     ++unrouted_rejects_[static_cast<std::size_t>(out.reason)];
     return out;
   }
+  out.engine = engine;
   const DecodeResult decoded = decoder_.Decode(parsed->kind, payload);
   if (!decoded.ok()) {
     out.reason = decoded.reason;

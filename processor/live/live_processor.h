@@ -1,54 +1,50 @@
-// The processor as operators run it: consumes LOCATION_EVENTS from JetStream with a
-// durable pull consumer, applies events to the pricing core, dead-letters bad input,
-// closes ticks on the wall clock and publishes their outputs, applies CONFIG_UPDATES,
-// and recovers its window and model state after a restart.
+// `pricing run` on JetStream: the driver between the cluster and the pricing operator
+// (operator/pricing_operator.h), which decides everything. This file only moves
+// things: it turns delivered messages into input records, carries out the
+// operator's actions (acknowledge, negatively acknowledge, publish) and reports
+// each publish's fate back.
 //
-// Recovery: after every tick whose outputs are all acknowledged, the city's model
-// state is checkpointed to `pricing.state.<city>` (PRICING_UPDATES). On start the
-// processor restores the latest checkpoint and re-reads, from just before the window
-// of the next tick, the events its durable consumer had delivered to the previous run;
-// the durable then delivers the rest. While a backlog is read, the stream's arrival
-// times are the watermark, so ticks close as they did (or would have) live;
-// republished ticks carry the same message ids and the broker's de-duplication drops
-// them.
+// Start-up, in order: connect and apply the streams (stream_admin.h); read
+// CONFIG_UPDATES from the start (every stored document is validated again, which
+// yields the accepted sequence the first run had); restore each city's checkpoint
+// (`pricing.state.<city>` in PRICING_UPDATES); bind or create the durable pull
+// consumer; rebuild: re-read, through an ordered consumer from just before the window
+// of the next tick, what the durable had delivered to the previous run. Then the loop
+// below until stopped.
 //
-// Single-threaded: Run() owns the core; cnats threads only acknowledge publishes.
+// A tick that falls due is closed only once nothing stored before it is still on its
+// way: the stream leader's last sequence is read once per due tick, and the tick
+// waits until that sequence was read here (the consumer's own leader answers from its
+// copy of the stream, which can be behind).
+//
+// Threads:
+// - Run() owns the operator, the engine, the consumers and every natsMsg it holds;
+// - cnats' threads run the publisher's ack handler, which only queues "stored" or
+//   "failed" for Run() to report (StoredQueue);
+// - the health monitor (health_monitor.h) has its own thread and its own JetStream
+//   context; it reads the operator's counters (atomics) and nothing else of Run()'s;
+// - the HTTP threads call metrics(), readiness() and alive(), all thread-safe.
 #pragma once
 
 #include <atomic>
-#include <condition_variable>
-#include <map>
 #include <memory>
 #include <mutex>
-#include <set>
 #include <string>
-#include <thread>
+#include <unordered_map>
 #include <vector>
 
 #include "common/clock.h"
 #include "config/config.h"
 #include "engine/pricing_engine.h"
-#include "observe/health.h"
+#include "live/health_monitor.h"
 #include "observe/metrics.h"
+#include "observe/operator_metrics.h"
+#include "operator/pricing_operator.h"
 #include "transport/js_publisher.h"
 #include "transport/nats_client.h"
 #include "transport/pull_consumer.h"
 
 namespace pricing {
-
-// Inputs re-read while rebuilding the window are not counted here (the rebuild logs
-// its own count): these are what this run consumed from its durable.
-struct LiveCounters {
-  std::atomic<uint64_t> events_applied{0};
-  std::atomic<uint64_t> events_rejected{0};
-  std::atomic<uint64_t> events_skipped{0};  // redeliveries of events already applied
-  std::atomic<uint64_t> events_failed{0};   // handling threw; redelivery asked for
-  std::atomic<uint64_t> events_poison{0};   // failed max_deliver times: dead-lettered
-  std::atomic<uint64_t> ticks_closed{0};
-  std::atomic<uint64_t> checkpoints{0};
-  std::atomic<uint64_t> configs_applied{0};
-  std::atomic<uint64_t> configs_refused{0};
-};
 
 class LiveProcessor {
  public:
@@ -60,22 +56,28 @@ class LiveProcessor {
   // flushed. Throws NatsError/ConfigError only for start-up failures.
   void Run(const std::atomic<bool>& stop);
 
-  const LiveCounters& counters() const { return counters_; }
+  const OperatorCounters& counters() const { return operator_.counters(); }
   const JsPublisher& publisher() const { return publisher_; }
   // Thread-safe, for the HTTP side.
   Metrics& metrics() { return metrics_; }
-  Readiness readiness() const;  // the last evaluation (not ready before the first)
+  Readiness readiness() const { return health_.readiness(); }
   // False when the processing loop has not turned for kStallSeconds: it is stuck, and
-  // restarting the process is the cure (what /healthz reports).
-  bool alive() const;
-  static constexpr int64_t kStallSeconds = 30;
+  // restarting the process is the cure (what /healthz reports). True while starting:
+  // connecting and recovering are bounded by their own deadlines.
+  bool alive() const { return health_.alive(); }
+  static constexpr int64_t kStallSeconds = HealthMonitor::kStallSeconds;
 
  private:
-  struct PendingCheckpoint {
-    std::string city;
-    int64_t tick;
-    std::string payload;
-    std::vector<int64_t> event_ts;  // events first counted in this tick, for the latency
+  // Publishes whose fate the ack handler learnt, waiting for Run() to report them.
+  class StoredQueue {
+   public:
+    void Push(uint64_t publish, bool stored);
+    // Takes everything queued.
+    void Drain(std::vector<std::pair<uint64_t, bool>>* out);
+
+   private:
+    std::mutex mu_;
+    std::vector<std::pair<uint64_t, bool>> queue_;
   };
 
   void Connect();
@@ -83,80 +85,50 @@ class LiveProcessor {
   void RestoreConfigs();
   void RestoreCheckpoints();
   void Rebuild();
-  // Applies, skips or dead-letters one input; returns whether more wait behind it.
-  // Takes `msg` only when it must outlive the call (a dead letter, a failure); the
-  // caller frees what is left.
-  bool HandleInput(NatsPtr<natsMsg>& msg, int64_t now_ms, bool rebuilding);
-  // Handling threw: asks for redelivery, or dead-letters it as poison on the last
-  // delivery the consumer allows (max_deliver).
-  void HandlingFailed(NatsPtr<natsMsg> msg, uint64_t seq, uint64_t delivered, bool rebuilding,
-                      const char* what);
-  void DeadLetter(NatsPtr<natsMsg> input, std::string_view city, std::string_view reason,
-                  std::string_view detail, uint64_t seq, bool ack_when_stored);
   // At start (`live` false) reads the stored history; live, takes only what is queued.
   void PollConfigUpdates(bool live);
-  void ApplyConfigDocument(std::string_view subject, std::string_view payload, uint64_t seq);
+  // One delivered message through the operator.
+  void Handle(NatsPtr<natsMsg>& msg, bool* more_waiting);
+  // Carries out actions_ (then clears it). `current` is the message in hand, if any:
+  // an ack of its token acknowledges it; other tokens are held messages.
+  void Execute(natsMsg* current);
+  // Reports every queued publish outcome to the operator, and carries out the result.
+  void ReportPublishes();
   // True when events the durable holds for us may still arrive (asked of the server).
   bool InputsOutstanding();
   // True once every event the stream had acknowledged when the due tick's close time
-  // came has been read here. Asked of the stream's leader, once per tick: the
-  // consumer's own leader answers from its copy of the stream, which can be behind.
+  // came has been read here.
   bool StoredEventsRead();
   // "ticks wait: cannot read <whose> state", at most every 5 s.
   void WarnTicksWait(const char* whose, const NatsError& e);
-  void CloseTicks(int64_t watermark_ms);
-  void PublishReadyCheckpoints();
-  // Where reading LOCATION_EVENTS must start for the window of the next tick.
-  int64_t RebuildFromMs() const;
-  // Every health_check_interval_seconds: reads stream and consumer state, updates the
-  // gauges, evaluates readiness. Runs on its own thread while Run() runs.
-  void MonitorLoop();
-  void StopMonitor();
-  HealthSnapshot TakeSnapshot(jsCtx* js);
 
   const Config& config_;
   const Clock& clock_;
   PricingEngine engine_;
+  Metrics metrics_;
+  OperatorMetrics listener_;
+  PricingOperator operator_;
   JsPublisher publisher_;
   std::unique_ptr<NatsClient> client_;
   NatsPtr<natsSubscription> events_;  // durable pull consumer on LOCATION_EVENTS
   Subscription configs_;              // ordered consumer on config.pricing.>
   std::unique_ptr<PullConsumer> puller_;
-  uint64_t max_applied_seq_ = 0;    // inputs up to here are in the window already
-  std::set<uint64_t> failed_seqs_;  // ... except these, whose handling failed
-  uint64_t max_read_seq_ = 0;       // every input up to here was read here, whatever became of it
-  // Fault injection for the chaos suite (PRICING_FAILPOINT_INGEST): an event whose
-  // payload contains this text fails to be handled. Empty: off.
-  const std::string failpoint_ingest_;
-  uint64_t config_history_seq_ = 0;  // config documents up to here were read at start
-  std::map<std::string, uint64_t, std::less<>>
-      answered_through_;                  // by city: last answered document
-  uint64_t rebuild_unhandled_after_ = 0;  // the durable's ack floor when the rebuild began
-  // What the durable had delivered when this run began (read again by the rebuild, or
-  // older than the window): a later delivered sequence above both this and
-  // max_applied_seq_ is on its way to us.
-  uint64_t delivered_at_start_ = 0;
+  HealthMonitor health_;
 
-  Metrics metrics_;
-  const int64_t started_ms_;
-  std::atomic<int64_t> processing_since_ms_{0};  // 0 until the fetch loop begins
-  std::atomic<int64_t> loop_heartbeat_ms_{0};
-  // By city: the last tick whose updates are all stored (0: none yet).
-  std::map<std::string, std::atomic<int64_t>, std::less<>> last_tick_end_;
-  // By city, then by the first tick that counts them: ts of events applied live.
-  std::map<std::string, std::map<int64_t, std::vector<int64_t>>, std::less<>> event_ts_;
-  mutable std::mutex readiness_mu_;
-  Readiness readiness_;
-  std::mutex monitor_mu_;
-  std::condition_variable monitor_cv_;
-  bool monitor_stop_ = false;
-  std::thread monitor_;
+  std::vector<Action> actions_;  // reused: the operator's answer to one call
+  // Inputs whose ack waits for their dead letter, by token.
+  std::unordered_map<uint64_t, NatsPtr<natsMsg>> held_;
+  std::shared_ptr<StoredQueue> stored_ = std::make_shared<StoredQueue>();
+  std::vector<std::pair<uint64_t, bool>> reported_;  // reused by ReportPublishes
+
+  uint64_t config_history_seq_ = 0;  // config documents up to here were read at start
+  // What the durable had delivered when this run began (read again by the rebuild, or
+  // older than the window): a later delivered sequence above both this and the
+  // operator's applied sequence is on its way to us.
+  uint64_t delivered_at_start_ = 0;
   int64_t last_state_warning_ms_ = 0;
   int64_t barrier_close_ms_ = -1;  // the close time the barrier below was taken for
   uint64_t barrier_seq_ = 0;       // the stream's last sequence then
-  LiveCounters counters_;
-  std::mutex ready_mu_;
-  std::vector<PendingCheckpoint> ready_;  // checkpoints whose tick is fully stored
 };
 
 }  // namespace pricing

@@ -2,8 +2,11 @@
 
 #include <prometheus/text_serializer.h>
 
+#include <algorithm>
+
 #include "engine/city_engine.h"
 #include "observe/build_info.h"
+#include "operator/pricing_operator.h"
 
 namespace pricing {
 namespace {
@@ -289,6 +292,37 @@ void Metrics::Tick(const TickResult& tick, const ZoneSet& zones) {
              tick.zones.demand.data());
   EventsUnzoned(tick.city, tick.stats.unzoned);
 }
+
+void Metrics::EventsToPublish(const std::string& city, const TickLatency& latency,
+                              double stored_after_tick_s) {
+  if (latency.total == 0) return;
+  const auto& bounds = LatencyBuckets();
+  std::vector<double> increments(bounds.size() + 1, 0.0);
+  for (std::size_t b = 0; b < TickLatency::kBuckets; ++b) {
+    if (latency.counts[b] == 0) continue;
+    const double seconds =
+        stored_after_tick_s + (static_cast<double>(b) + 0.5) * latency.bucket_ms / 1000.0;
+    const std::size_t at = static_cast<std::size_t>(
+        std::lower_bound(bounds.begin(), bounds.end(), seconds) - bounds.begin());
+    increments[at] += latency.counts[b];
+  }
+  const double sum =
+      stored_after_tick_s * static_cast<double>(latency.total) + latency.sum_offset_ms / 1000.0;
+  std::lock_guard<std::mutex> lock(mu_);
+  City(city).latency->ObserveMultiple(increments, sum);
+}
+
+void Metrics::InputTotals(std::string_view city, const CityCounters& counters) {
+  std::lock_guard<std::mutex> lock(mu_);
+  CitySeries& c = City(city);
+  for (std::size_t k = 0; k < kEventKindCount; ++k)
+    AdvanceTo(*c.read[k], counters.read[k].load(std::memory_order_relaxed));
+  for (std::size_t r = 1; r < kRejectReasonCount; ++r)
+    AdvanceTo(*c.rejected[r], counters.rejected[r].load(std::memory_order_relaxed));
+  AdvanceTo(*c.dead_letters, counters.dead_lettered.load(std::memory_order_relaxed));
+}
+
+void Metrics::RedeliveriesSkipped(uint64_t total) { AdvanceTo(redeliveries_skipped_, total); }
 
 void Metrics::EventToPublish(const std::string& city, double seconds) {
   std::lock_guard<std::mutex> lock(mu_);

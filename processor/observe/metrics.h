@@ -30,6 +30,8 @@
 namespace pricing {
 
 struct TickResult;
+struct TickLatency;
+struct CityCounters;
 
 struct MetricsOptions {
   bool zone_series = true;
@@ -62,6 +64,14 @@ class Metrics {
   // Everything a closed tick updates: TickClosed, ZoneValues and EventsUnzoned.
   void Tick(const TickResult& tick, const ZoneSet& zones);
   void EventToPublish(const std::string& city, double seconds);
+  // The events of one tick, stored `stored_after_tick_s` after the tick: each event's
+  // latency is that plus how long before the tick it happened (bucketed).
+  void EventsToPublish(const std::string& city, const TickLatency& latency,
+                       double stored_after_tick_s);
+  // Input counts kept by the pricing operator, as running totals (copied on scrape).
+  // `city` is empty for inputs that named no known city.
+  void InputTotals(std::string_view city, const CityCounters& counters);
+  void RedeliveriesSkipped(uint64_t total);
   // Arrays of zones.size() values, in zone index order.
   void ZoneValues(const std::string& city, const ZoneSet& zones, const double* multiplier,
                   const double* supply, const double* demand);

@@ -8,6 +8,7 @@
 #include <string>
 #include <vector>
 
+#include "common/time_format.h"
 #include "engine/pricing_engine.h"
 
 namespace pricing {
@@ -42,8 +43,5 @@ ReplayStats RunReplay(PricingEngine& engine, std::istream& in, std::ostream& out
 
 // Prints the `top` most-surging zones as an aligned text table.
 void PrintSurgeTable(const ReplayStats& stats, std::size_t top, std::ostream& out);
-
-// "2014-04-01T21:35:00Z" for a UTC time in milliseconds.
-std::string FormatUtc(int64_t ms);
 
 }  // namespace pricing

@@ -16,7 +16,8 @@ JsPublisher::~JsPublisher() {
 }
 
 void JsPublisher::Publish(std::string_view subject, std::string_view msg_id,
-                          std::string_view payload, const Headers& headers, OnStored on_stored) {
+                          std::string_view payload, const Headers& headers, OnStored on_stored,
+                          OnFailed on_failed) {
   natsMsg* raw = nullptr;
   const std::string subj(subject);
   CheckNats(
@@ -30,9 +31,9 @@ void JsPublisher::Publish(std::string_view subject, std::string_view msg_id,
     CheckNats(natsMsgHeader_Set(msg.get(), "Nats-Msg-Id", std::string(msg_id).c_str()),
               "setting Nats-Msg-Id");
   }
-  if (on_stored) {
+  if (on_stored || on_failed) {
     std::lock_guard<std::mutex> lock(mu_);
-    callbacks_.emplace(msg.get(), std::move(on_stored));
+    callbacks_.emplace(msg.get(), Callbacks{std::move(on_stored), std::move(on_failed)});
   }
   ++in_flight_;
   ++stats_.published;
@@ -75,7 +76,7 @@ void JsPublisher::AckHandler(jsCtx*, natsMsg* msg, jsPubAck* pa, jsPubAckErr* pa
       self->backoff_ms_ = 0;
       auto it = self->callbacks_.find(msg);
       if (it != self->callbacks_.end()) {
-        callback = std::move(it->second);
+        callback = std::move(it->second.stored);
         self->callbacks_.erase(it);
       }
     }
@@ -96,12 +97,18 @@ void JsPublisher::AckHandler(jsCtx*, natsMsg* msg, jsPubAck* pa, jsPubAckErr* pa
     PRICING_LOG(kError) << "publish of " << natsMsg_GetSubject(msg)
                         << " refused for good: " << natsStatus_GetText(err) << " ("
                         << (pae && pae->ErrText ? pae->ErrText : "") << ")";
+    OnFailed callback;
     {
       std::lock_guard<std::mutex> lock(self->mu_);
-      self->callbacks_.erase(msg);
+      auto it = self->callbacks_.find(msg);
+      if (it != self->callbacks_.end()) {
+        callback = std::move(it->second.failed);
+        self->callbacks_.erase(it);
+      }
     }
     natsMsg_Destroy(msg);
     --self->in_flight_;
+    if (callback) callback();
     return;
   }
   std::lock_guard<std::mutex> lock(self->mu_);

@@ -29,6 +29,9 @@ class JsPublisher {
   // Runs on a cnats thread once the broker acknowledged the message (or reported it a
   // duplicate, which is the same: it is stored).
   using OnStored = std::function<void()>;
+  // Runs on a cnats thread when the broker refused the message for good (no stream
+  // for its subject, not permitted, too large): it is not retried.
+  using OnFailed = std::function<void()>;
 
   struct Stats {
     std::atomic<uint64_t> published{0};  // first sends
@@ -49,7 +52,7 @@ class JsPublisher {
   void Attach(jsCtx* js) { js_ = js; }
 
   void Publish(std::string_view subject, std::string_view msg_id, std::string_view payload,
-               const Headers& headers = {}, OnStored on_stored = {});
+               const Headers& headers = {}, OnStored on_stored = {}, OnFailed on_failed = {});
   // Sends again what failed; call regularly from the owning thread.
   void Pump();
   // Pumps until nothing is in flight or `timeout_ms` passed; true when all are stored.
@@ -74,9 +77,13 @@ class JsPublisher {
   Stats stats_;
   std::atomic<uint64_t> in_flight_{0};
   std::mutex mu_;
-  std::unordered_map<natsMsg*, OnStored> callbacks_;  // by message, while in flight
-  std::deque<natsMsg*> retry_;                        // failed sends, oldest first
-  int64_t backoff_ms_ = 0;                            // 0: the last publish succeeded
+  struct Callbacks {
+    OnStored stored;
+    OnFailed failed;
+  };
+  std::unordered_map<natsMsg*, Callbacks> callbacks_;  // by message, while in flight
+  std::deque<natsMsg*> retry_;                         // failed sends, oldest first
+  int64_t backoff_ms_ = 0;                             // 0: the last publish succeeded
   std::chrono::steady_clock::time_point retry_after_{};
 };
 

@@ -1,0 +1,131 @@
+#include "live/health_monitor.h"
+
+#include <algorithm>
+
+#include "common/log.h"
+#include "transport/stream_admin.h"
+
+namespace pricing {
+
+HealthMonitor::HealthMonitor(const Config& config, const Clock& clock, Metrics& metrics)
+    : config_(config), clock_(clock), metrics_(metrics), liveness_(clock) {}
+
+HealthMonitor::~HealthMonitor() { Stop(); }
+
+void HealthMonitor::Start(const NatsClient* client, LastTicks last_ticks) {
+  client_ = client;
+  last_ticks_ = std::move(last_ticks);
+  thread_ = std::thread([this] { Loop(); });
+}
+
+void HealthMonitor::Stop() {
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    stop_ = true;
+  }
+  cv_.notify_all();
+  if (thread_.joinable()) thread_.join();
+}
+
+void HealthMonitor::Processing() {
+  liveness_.Processing();
+  cv_.notify_all();
+}
+
+Readiness HealthMonitor::readiness() const {
+  std::lock_guard<std::mutex> lock(readiness_mu_);
+  Readiness r = readiness_;
+  if (r.checks.empty()) {
+    r.checks.push_back({"processing", false, "not evaluated yet"});
+    return r;
+  }
+  // A round takes a few seconds at worst; an older result means the checks are stuck.
+  const int64_t age_ms = clock_.NowMs() - r.evaluated_at_ms;
+  if (age_ms > (2 * config_.health_check_interval_seconds + 10) * 1000) {
+    r.ready = false;
+    r.checks.push_back(
+        {"evaluation", false, "last evaluated " + std::to_string(age_ms / 1000) + " s ago"});
+  }
+  return r;
+}
+
+HealthSnapshot HealthMonitor::TakeSnapshot(jsCtx* js) {
+  HealthSnapshot s;
+  const int64_t now = clock_.NowMs();
+  const int64_t since = liveness_.processing_since_ms();
+  s.processing = since != 0;
+  s.connected = client_->connected();
+  metrics_.Connection(s.connected, client_->disconnects(), client_->reconnects());
+  try {
+    const ConsumerState c = GetConsumerState(js, "LOCATION_EVENTS", config_.consumer.durable);
+    metrics_.ConsumerState(c.num_pending, c.num_ack_pending, c.num_redelivered);
+    s.consumer_pending = c.num_pending;
+  } catch (const NatsError& e) {
+    s.consumer_error = e.what();
+  }
+  bool answering = s.consumer_pending.has_value() || s.connected;
+  for (const StreamConfig& stream : config_.streams) {
+    if (!answering) {  // one timeout is enough: keep the round short
+      s.missing_streams.push_back(stream.name + " (not checked)");
+      continue;
+    }
+    try {
+      const StreamState st = GetStreamState(js, stream.name);
+      metrics_.StreamState(stream.name, st.messages, st.bytes);
+    } catch (const NatsError& e) {
+      const bool missing = e.js_code() == JSStreamNotFoundErr || e.status() == NATS_NOT_FOUND;
+      s.missing_streams.push_back(missing ? stream.name : stream.name + " (unreadable)");
+      answering = missing;
+    }
+  }
+  for (const auto& [city, end] : last_ticks_) {
+    const int64_t last = end->load(std::memory_order_relaxed);
+    if (last != 0) {
+      s.tick_age_seconds[city] = static_cast<double>(now - last) / 1000.0;
+      metrics_.LastTickAge(city, s.tick_age_seconds[city]);
+    } else if (since != 0) {
+      s.tick_age_seconds[city] = static_cast<double>(now - since) / 1000.0;
+    }
+  }
+  return s;
+}
+
+void HealthMonitor::Loop() {
+  HealthLimits limits;
+  limits.max_consumer_lag = static_cast<uint64_t>(config_.health.max_consumer_lag);
+  limits.max_tick_age_seconds = config_.health.max_tick_age_seconds > 0
+                                    ? static_cast<double>(config_.health.max_tick_age_seconds)
+                                    : 3.0 * static_cast<double>(config_.interval_seconds) +
+                                          static_cast<double>(config_.allowed_lateness_ms) / 1000.0;
+  bool was_ready = false;
+  // Each API call waits at most a second (or the interval): a round stays short even
+  // without a quorum, so readiness follows the cluster.
+  const NatsPtr<jsCtx> js = client_->NewJetStream(
+      std::clamp<int64_t>(config_.health_check_interval_seconds * 1000, 200, 1000));
+  std::unique_lock<std::mutex> lock(mu_);
+  while (!stop_) {
+    lock.unlock();
+    Readiness r = EvaluateReadiness(TakeSnapshot(js.get()), limits);
+    r.evaluated_at_ms = clock_.NowMs();
+    for (const HealthCheck& c : r.checks) metrics_.Health(c.name, c.ok);
+    metrics_.Ready(r.ready);
+    if (r.ready != was_ready) {
+      std::string failing;
+      for (const HealthCheck& c : r.checks)
+        if (!c.ok) failing += " " + c.name + ": " + c.detail + ";";
+      LogStream(r.ready ? LogLevel::kInfo : LogLevel::kWarn)
+          << (r.ready ? "ready" : "not ready:") << failing;
+      was_ready = r.ready;
+    }
+    {
+      std::lock_guard<std::mutex> guard(readiness_mu_);
+      readiness_ = r;
+    }
+    const bool was_processing = liveness_.processing();
+    lock.lock();
+    cv_.wait_for(lock, std::chrono::seconds(config_.health_check_interval_seconds),
+                 [&] { return stop_ || (!was_processing && liveness_.processing()); });
+  }
+}
+
+}  // namespace pricing
