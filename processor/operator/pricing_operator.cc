@@ -143,7 +143,9 @@ bool PricingOperator::Apply(const InputRecord& in, int64_t now_ms, IngestOutcome
         in.payload.find(options_.failpoint_ingest) != std::string_view::npos) {
       throw std::runtime_error("fault injected by PRICING_FAILPOINT_INGEST");
     }
-    *outcome = engine_.Ingest(in.subject, in.payload, in.position.seq, now_ms);
+    *outcome = options_.event_time
+                   ? engine_.Ingest(in.subject, in.payload, in.position.seq)
+                   : engine_.Ingest(in.subject, in.payload, in.position.seq, now_ms);
     return true;
   } catch (const std::exception& e) {
     *what = e.what();
@@ -192,11 +194,20 @@ Disposition PricingOperator::OnInput(const InputRecord& in, int64_t now_ms,
       it->second.Add(first - *outcome.ts);
     }
     out->push_back(Action::Ack(in.token));
+    if (options_.event_time && engine_.max_event_ts()) CloseTicks(*engine_.max_event_ts(), out);
     return Disposition::kAcked;
   }
   Count(counters_.rejected);
   Count(cc.rejected[static_cast<std::size_t>(outcome.reason)]);
   DeadLetter(in, outcome.city, ToString(outcome.reason), outcome.detail, true, out);
+  return Disposition::kHeld;
+}
+
+Disposition PricingOperator::Unreadable(const InputRecord& in, std::string_view detail,
+                                        std::vector<Action>* out) {
+  Count(counters_.rejected);
+  Count(counters_.unrouted.rejected[static_cast<std::size_t>(RejectReason::kMalformed)]);
+  DeadLetter(in, {}, ToString(RejectReason::kMalformed), detail, true, out);
   return Disposition::kHeld;
 }
 
@@ -248,7 +259,8 @@ void PricingOperator::DeadLetter(const InputRecord& in, std::string_view city,
   }
   headers.emplace_back("Pricing-Reject-Reason", std::string(reason));
   headers.emplace_back("Pricing-Reject-Detail", std::string(detail));
-  headers.emplace_back("Pricing-Original-Subject", std::string(in.subject));
+  if (!in.subject.empty())
+    headers.emplace_back("Pricing-Original-Subject", std::string(in.subject));
   if (in.position.partition >= 0)
     headers.emplace_back("Pricing-Partition", std::to_string(in.position.partition));
   headers.emplace_back("Pricing-Stream-Seq", std::to_string(in.position.seq));

@@ -113,6 +113,9 @@ struct OperatorOptions {
   std::string failpoint_ingest;
   // The stream whose name builds a dead letter's id when its input carries none.
   std::string input_stream = "LOCATION_EVENTS";
+  // A replay: time is the largest event ts read, not a wall clock. Ticks close after
+  // each applied input, events are never `future`, and OnTime is not used.
+  bool event_time = false;
 };
 
 // Per city; incremented by the operator's thread, read by any.
@@ -191,6 +194,9 @@ class PricingOperator {
   // --- Processing ---
   // One delivered input. Appends its actions to `out`.
   Disposition OnInput(const InputRecord& in, int64_t now_ms, std::vector<Action>* out);
+  // An input the driver could not even read as one (a replay line that is not a JSON
+  // object with subject and data, say): dead-lettered as `malformed` with `detail`.
+  Disposition Unreadable(const InputRecord& in, std::string_view detail, std::vector<Action>* out);
   // The wall clock passed `now_ms`. `caught_up`: the driver knows nothing stored
   // before now is still on its way; only then are due ticks closed on the wall clock.
   void OnTime(int64_t now_ms, bool caught_up, std::vector<Action>* out);

@@ -12,6 +12,7 @@
 #include "common/json_writer.h"
 #include "engine/outputs.h"
 #include "events/subject.h"
+#include "operator/pricing_operator.h"
 
 namespace pricing {
 
@@ -49,36 +50,28 @@ InputLine ParseLine(simdjson::dom::parser& parser, const std::string& line) {
   return in;
 }
 
-void WriteOutput(std::ostream& out, const OutputMessage& m) {
+void WriteOutput(std::ostream& out, const Action& m) {
   std::string line;
   line.reserve(m.payload.size() + m.subject.size() + m.msg_id.size() + 48);
   JsonWriter w(&line);
   w.BeginObject();
   w.Key("subject").String(m.subject);
   w.Key("msg_id").String(m.msg_id);
-  w.Key("data").Raw(m.payload);
+  if (m.what == PublishKind::kDeadLetter) {
+    // A dead letter carries its input's payload as it was, which need not be JSON.
+    w.Key("headers").BeginObject();
+    for (const auto& [k, v] : m.headers) w.Key(k).String(v);
+    w.EndObject();
+    w.Key("payload").String(m.payload);
+  } else {
+    w.Key("data").Raw(m.payload);
+  }
   w.EndObject();
   line.push_back('\n');
   out << line;
 }
 
-void WriteDeadLetter(std::ostream& out, std::string_view city, const IngestOutcome& outcome,
-                     const InputLine& in, const std::string& raw_line) {
-  std::string line;
-  JsonWriter w(&line);
-  w.BeginObject();
-  w.Key("subject").String(DeadLetterSubject(city));
-  w.Key("headers").BeginObject();
-  for (const auto& [k, v] : in.headers) w.Key(k).String(v);
-  w.Key("Pricing-Reject-Reason").String(ToString(outcome.reason));
-  w.Key("Pricing-Reject-Detail").String(outcome.detail);
-  if (!in.subject.empty()) w.Key("Pricing-Original-Subject").String(in.subject);
-  w.EndObject();
-  w.Key("payload").String(in.ok ? in.payload : raw_line);
-  w.EndObject();
-  line.push_back('\n');
-  out << line;
-}
+Headers LineHeaders(const void* source) { return static_cast<const InputLine*>(source)->headers; }
 
 class PeakTracker {
  public:
@@ -117,21 +110,35 @@ class PeakTracker {
 }  // namespace
 
 ReplayStats RunReplay(PricingEngine& engine, std::istream& in, std::ostream& out) {
+  // The replay is a driver of the pricing operator like the live ones: each line an
+  // input, each publish a line of output, stored as soon as it is written.
+  struct Peaks final : OperatorListener {
+    void TickClosed(const TickResult& tick, const ZoneSet& zones) override {
+      tracker.Add(tick, zones);
+    }
+    PeakTracker tracker;
+  } peaks;
+  OperatorOptions options;
+  options.event_time = true;
+  PricingOperator op(engine, options, &peaks);
   ReplayStats stats;
-  PeakTracker peaks;
-  simdjson::dom::parser parser;
-  const auto emit = [&](std::vector<TickResult> ticks) {
-    for (const TickResult& t : ticks) {
-      const CityEngine* city = engine.city(t.city);
-      for (const OutputMessage& m : EncodeTick(t, city->zones())) {
-        WriteOutput(out, m);
-        ++stats.messages_written;
+  std::vector<Action> actions, more;
+  const auto carry_out = [&] {
+    while (!actions.empty()) {
+      for (const Action& a : actions) {
+        if (a.kind != Action::Kind::kPublish) continue;
+        if (a.what == PublishKind::kTickOutput || a.what == PublishKind::kDeadLetter) {
+          WriteOutput(out, a);
+          ++stats.messages_written;
+        }
+        op.OnStored(a.publish, 0, &more);
       }
-      peaks.Add(t, city->zones());
-      ++stats.ticks;
+      actions.swap(more);
+      more.clear();
     }
   };
 
+  simdjson::dom::parser parser;
   std::string line;
   uint64_t line_number = 0;
   while (std::getline(in, line)) {
@@ -139,24 +146,33 @@ ReplayStats RunReplay(PricingEngine& engine, std::istream& in, std::ostream& out
     if (line.find_first_not_of(" \t\r") == std::string::npos) continue;
     ++stats.lines;
     const InputLine input = ParseLine(parser, line);
-    IngestOutcome outcome;
+    InputRecord record;
+    record.position.seq = line_number;  // line numbers serve as input sequences
+    record.token = line_number;
+    record.read_headers = &LineHeaders;
+    record.source = &input;
     if (!input.ok) {
-      outcome.reason = RejectReason::kMalformed;
-      outcome.detail = "replay line is not a JSON object with 'subject' and 'data'";
+      record.payload = line;
+      op.Unreadable(record, "replay line is not a JSON object with 'subject' and 'data'", &actions);
     } else {
-      outcome = engine.Ingest(input.subject, input.payload, line_number);
+      record.subject = input.subject;
+      record.payload = input.payload;
+      op.OnInput(record, 0, &actions);
     }
-    if (!outcome.ok()) {
-      ++stats.rejected[static_cast<std::size_t>(outcome.reason)];
-      WriteDeadLetter(out, outcome.city, outcome, input, line);
-      ++stats.messages_written;
-      continue;
-    }
-    ++stats.applied;
-    if (engine.max_event_ts()) emit(engine.AdvanceWatermark(*engine.max_event_ts()));
+    carry_out();
   }
-  emit(engine.Finish());
-  stats.peaks = peaks.Sorted();
+  op.Finish(&actions);
+  carry_out();
+
+  const OperatorCounters& c = op.counters();
+  stats.applied = c.applied.load();
+  stats.ticks = c.ticks.load();
+  for (std::size_t r = 0; r < kRejectReasonCount; ++r) {
+    stats.rejected[r] = c.unrouted.rejected[r].load();
+    for (const auto& [key, city] : engine.cities())
+      stats.rejected[r] += op.city_counters(key)->rejected[r].load();
+  }
+  stats.peaks = peaks.tracker.Sorted();
   return stats;
 }
 

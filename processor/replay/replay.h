@@ -36,9 +36,11 @@ struct ReplayStats {
 
 // Reads input lines `{"subject":..., "data":{...}, "headers":{...}}` from `in`; `data`
 // may also be a JSON string holding the raw payload bytes. Line numbers serve as input
-// sequences. Writes `{"subject":..., "msg_id":..., "data":{...}}` lines to `out`, and a
-// dead letter line `{"subject":"dlq.location.<city>", "headers":{...}, "payload":"..."}`
-// for every rejected input. Deterministic apart from computed_at and compute_ms.
+// sequences. Runs them through the pricing operator on event time and writes
+// `{"subject":..., "msg_id":..., "data":{...}}` lines to `out`, and for every rejected
+// input its dead letter as the live processor stores it: `{"subject":
+// "dlq.location.<city>", "msg_id":..., "headers":{...}, "payload":"..."}`.
+// Deterministic apart from computed_at and compute_ms.
 ReplayStats RunReplay(PricingEngine& engine, std::istream& in, std::ostream& out);
 
 // Prints the `top` most-surging zones as an aligned text table.
