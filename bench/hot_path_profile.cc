@@ -3,8 +3,9 @@
 // nats-server (scripts/bench-callgrind.sh starts one) and fetched through a durable
 // pull consumer before anything is measured. HotPathEvent() then does what the
 // processor does with one delivered event between receiving it and writing its
-// acknowledgement to the socket: read its metadata, apply it, count it, and keep what
-// the event-to-publish latency needs. Ticks close between events, outside
+// acknowledgement to the socket: read its metadata, turn it into an input record, and
+// hand it to the pricing operator, which applies it, counts it, keeps what the
+// event-to-publish latency needs and answers with its ack. Ticks close between events, outside
 // HotPathEvent(), as the events' time passes.
 //
 //   valgrind --tool=callgrind --toggle-collect='*HotPathEvent*'
@@ -26,7 +27,8 @@
 #include "common/clock.h"
 #include "config/config.h"
 #include "engine/pricing_engine.h"
-#include "observe/metrics.h"
+#include "live/live_processor.h"
+#include "operator/pricing_operator.h"
 #include "transport/nats_client.h"
 #include "transport/nats_handles.h"
 #include "transport/pull_consumer.h"
@@ -36,29 +38,18 @@ namespace pricing {
 namespace {
 
 struct Profiled {
-  PricingEngine& engine;
-  Metrics& metrics;
-  int64_t interval_ms;
-  // By city, then by the first tick that counts them: ts of events applied live.
-  std::map<std::string, std::map<int64_t, std::vector<int64_t>>, std::less<>> event_ts;
+  PricingOperator& op;
+  std::vector<Action> actions;
   uint64_t acked = 0;
 };
 
-// Not inlined: callgrind collects inside this function only.
+// Not inlined: callgrind collects inside this function only. What LiveProcessor does
+// with one delivered message, short of writing the ack to the socket.
 __attribute__((noinline)) void HotPathEvent(Profiled& p, natsMsg* msg, int64_t now_ms) {
   const PullConsumer::Meta meta = PullConsumer::MetaOf(msg);
-  const std::string_view data(natsMsg_GetData(msg),
-                              static_cast<std::size_t>(natsMsg_GetDataLength(msg)));
-  const IngestOutcome outcome = p.engine.Ingest(natsMsg_GetSubject(msg), data, meta.seq, now_ms);
-  p.metrics.EventRead(outcome.city, outcome.kind);
-  if (outcome.ok() && outcome.ts) {
-    const CityEngine* engine = p.engine.city(outcome.city);
-    const int64_t first =
-        std::max((FloorDiv(*outcome.ts, p.interval_ms) + 1) * p.interval_ms, engine->next_tick());
-    auto it = p.event_ts.find(outcome.city);
-    if (it != p.event_ts.end()) it->second[first].push_back(*outcome.ts);
-  }
-  ++p.acked;  // the acknowledgement's socket write is not part of the profile
+  p.op.OnInput(JetStreamRecord(msg, meta), now_ms, &p.actions);
+  for (const Action& a : p.actions) p.acked += a.kind == Action::Kind::kAck;
+  p.actions.clear();
 }
 
 int Main(int argc, char** argv) {
@@ -88,9 +79,8 @@ int Main(int argc, char** argv) {
   const Config config = LoadConfig(config_path);
   ManualClock clock(0);
   PricingEngine engine(config, clock);
-  Metrics metrics;
-  Profiled p{engine, metrics, config.interval_ms(), {}};
-  for (const auto& [key, e] : engine.cities()) p.event_ts[key];
+  PricingOperator op(engine, OperatorOptions{});
+  Profiled p{op, {}};
 
   // Inputs: stored, then delivered, before the measured part.
   NatsSettings settings;
@@ -164,7 +154,12 @@ int Main(int argc, char** argv) {
   uint64_t ticks = 0;
   for (std::size_t i = 0; i < msgs.size(); ++i) {
     clock.SetMs(stored_ms[i]);
-    if (stored_ms[i] >= engine.NextCloseMs()) ticks += engine.AdvanceWatermark(stored_ms[i]).size();
+    if (op.TickDue(stored_ms[i])) {
+      const uint64_t before = op.counters().ticks.load();
+      op.OnTime(stored_ms[i], true, &p.actions);
+      ticks += op.counters().ticks.load() - before;
+      p.actions.clear();
+    }
     HotPathEvent(p, msgs[i].get(), stored_ms[i]);
   }
   std::printf("hot_path_profile: %zu events, %llu acknowledged, %llu ticks\n", msgs.size(),

@@ -72,10 +72,10 @@ int RunKafka(const Config& config) {
   PRICING_LOG(kInfo) << "http: /metrics, /healthz, /readyz on " << config.http.bind << ":"
                      << http.port() << " (backend kafka: no WebSocket gateway)";
   processor.Run(StopRequested());
-  const KafkaCounters& c = processor.counters();
-  PRICING_LOG(kInfo) << "stopped: " << c.events_applied << " events applied, " << c.events_rejected
-                     << " dead-lettered, " << c.ticks_closed << " ticks, " << c.produced.load()
-                     << " messages stored";
+  const OperatorCounters& c = processor.counters();
+  PRICING_LOG(kInfo) << "stopped: " << c.applied.load() << " events applied, "
+                     << c.rejected.load() + c.poison.load() << " dead-lettered, " << c.ticks.load()
+                     << " ticks, " << processor.produced() << " messages stored";
   return 0;
 }
 

@@ -56,27 +56,83 @@ std::string KafkaInputSubject(rd_kafka_message_t* msg) {
   return "location.unknown." + key;  // refused by the decoder, dead-lettered
 }
 
+int64_t OffsetTracker::Acked(int32_t partition, int64_t offset) {
+  auto& open = open_[partition];
+  open.erase(offset);
+  int64_t& max_acked = max_acked_.try_emplace(partition, -1).first->second;
+  max_acked = std::max(max_acked, offset);
+  // Everything below the first still open is acknowledged; with none open, everything
+  // up to the largest acknowledged.
+  const int64_t next = open.empty() ? max_acked + 1 : *open.begin();
+  int64_t& last = committable_.try_emplace(partition, -1).first->second;
+  if (next <= last) return -1;
+  last = next;
+  return next;
+}
+
+namespace {
+
+constexpr int kPartitionShift = 48;
+
+uint64_t TokenOf(int32_t partition, int64_t offset) {
+  return (static_cast<uint64_t>(partition) << kPartitionShift) | static_cast<uint64_t>(offset);
+}
+int32_t PartitionOf(uint64_t token) { return static_cast<int32_t>(token >> kPartitionShift); }
+int64_t OffsetOf(uint64_t token) {
+  return static_cast<int64_t>(token & ((uint64_t{1} << kPartitionShift) - 1));
+}
+
+Headers KafkaHeaders(const void* source) {
+  auto* msg = const_cast<rd_kafka_message_t*>(static_cast<const rd_kafka_message_t*>(source));
+  Headers out;
+  rd_kafka_headers_t* headers = nullptr;
+  if (rd_kafka_message_headers(msg, &headers) != RD_KAFKA_RESP_ERR_NO_ERROR) return out;
+  const char* name = nullptr;
+  const void* value = nullptr;
+  std::size_t size = 0;
+  for (std::size_t i = 0;
+       rd_kafka_header_get_all(headers, i, &name, &value, &size) == RD_KAFKA_RESP_ERR_NO_ERROR;
+       ++i) {
+    const std::string key(name);
+    // The transport's own headers are not the input's.
+    if (key == "subject") continue;
+    out.emplace_back(key == "msg-id" ? "Nats-Msg-Id" : key,
+                     value ? std::string(static_cast<const char*>(value), size) : "");
+  }
+  return out;
+}
+
+OperatorOptions KafkaOptions() {
+  OperatorOptions o;
+  // Kafka cannot deliver one message again without holding back its partition: an
+  // input whose handling fails is dead-lettered as poison at once.
+  o.max_deliver = 1;
+  o.input_stream = TopicForStream(kEventsStream);
+  return o;
+}
+
+}  // namespace
+
 KafkaProcessor::KafkaProcessor(const Config& config, const Clock& clock)
     : config_(config),
       clock_(clock),
       engine_(config, clock),
       metrics_(MetricsOptions{config.http.zone_metrics,
-                              static_cast<std::size_t>(config.http.max_zone_metrics)}) {
+                              static_cast<std::size_t>(config.http.max_zone_metrics)}),
+      listener_(metrics_),
+      operator_(engine_, KafkaOptions(), &listener_),
+      liveness_(clock),
+      input_topic_(TopicForStream(kEventsStream)) {
   metrics_.AddScrapeHook([this] {
     metrics_.PublishTotals(
-        counters_.produced.load(), counters_.produce_errors.load(), 0, 0,
-        counters_.produce_errors.load(),
+        produced_.load(), produce_errors_.load(), 0, 0, produce_errors_.load(),
         producer_ ? static_cast<uint64_t>(rd_kafka_outq_len(producer_.get())) : 0);
+    listener_.CopyTotals(operator_);
   });
 }
 
 KafkaProcessor::~KafkaProcessor() {
   if (consumer_) rd_kafka_consumer_close(consumer_.get());
-}
-
-bool KafkaProcessor::alive() const {
-  const int64_t beat = loop_heartbeat_ms_.load();
-  return beat != 0 && clock_.NowMs() - beat < kStallSeconds * 1000;
 }
 
 void KafkaProcessor::Connect() {
@@ -124,53 +180,100 @@ std::string KafkaProcessor::TopicFor(const std::string& subject) const {
   return TopicForStream(kDeadLetterStream);  // no stream takes it: never dropped silently
 }
 
-void KafkaProcessor::Produce(const std::string& topic, const std::string& key,
-                             const std::string& subject, const std::string& msg_id,
-                             const std::string& payload,
-                             const std::vector<std::pair<std::string, std::string>>& extra) {
+void KafkaProcessor::Produce(const Action& a, uint64_t publish) {
+  const std::string topic = TopicFor(a.subject);
+  const std::string key = LastToken(a.subject);  // a zone, or a city
   while (true) {
-    rd_kafka_headers_t* headers = rd_kafka_headers_new(2 + extra.size());
-    rd_kafka_header_add(headers, "subject", -1, subject.data(),
-                        static_cast<ssize_t>(subject.size()));
-    rd_kafka_header_add(headers, "msg-id", -1, msg_id.data(), static_cast<ssize_t>(msg_id.size()));
-    for (const auto& [k, v] : extra)
+    rd_kafka_headers_t* headers = rd_kafka_headers_new(2 + a.headers.size());
+    rd_kafka_header_add(headers, "subject", -1, a.subject.data(),
+                        static_cast<ssize_t>(a.subject.size()));
+    rd_kafka_header_add(headers, "msg-id", -1, a.msg_id.data(),
+                        static_cast<ssize_t>(a.msg_id.size()));
+    for (const auto& [k, v] : a.headers)
       rd_kafka_header_add(headers, k.c_str(), -1, v.data(), static_cast<ssize_t>(v.size()));
     const rd_kafka_resp_err_t err = rd_kafka_producev(
         producer_.get(), RD_KAFKA_V_TOPIC(topic.c_str()), RD_KAFKA_V_KEY(key.data(), key.size()),
-        RD_KAFKA_V_VALUE(const_cast<char*>(payload.data()), payload.size()),
-        RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY), RD_KAFKA_V_HEADERS(headers), RD_KAFKA_V_END);
+        RD_KAFKA_V_VALUE(const_cast<char*>(a.payload.data()), a.payload.size()),
+        RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY), RD_KAFKA_V_HEADERS(headers),
+        RD_KAFKA_V_OPAQUE(reinterpret_cast<void*>(static_cast<uintptr_t>(publish))),
+        RD_KAFKA_V_END);
     if (err == RD_KAFKA_RESP_ERR_NO_ERROR) return;  // the headers belong to the message now
     rd_kafka_headers_destroy(headers);
     if (err == RD_KAFKA_RESP_ERR__QUEUE_FULL) {
-      rd_kafka_poll(producer_.get(), 10);  // deliveries make room
+      rd_kafka_poll(producer_.get(), 10);  // deliveries make room (reports only queue)
       continue;
     }
-    ++counters_.produce_errors;
+    ++produce_errors_;
     PRICING_LOG(kError) << "kafka: producing to " << topic << " failed: " << rd_kafka_err2str(err);
+    deliveries_.emplace_back(publish, false);
     return;
   }
 }
 
 void KafkaProcessor::OnDelivery(rd_kafka_t*, const rd_kafka_message_t* m, void* opaque) {
   auto* self = static_cast<KafkaProcessor*>(opaque);
+  const uint64_t publish = static_cast<uint64_t>(reinterpret_cast<uintptr_t>(m->_private));
   if (m->err == RD_KAFKA_RESP_ERR_NO_ERROR) {
-    ++self->counters_.produced;
-    return;
+    ++self->produced_;
+  } else {
+    // The idempotent producer has retried for message.timeout.ms already.
+    ++self->produce_errors_;
+    PRICING_LOG(kError) << "kafka: a message to " << rd_kafka_topic_name(m->rkt)
+                        << " was not stored: " << rd_kafka_err2str(m->err);
   }
-  // The idempotent producer has retried for message.timeout.ms already.
-  ++self->counters_.produce_errors;
-  PRICING_LOG(kError) << "kafka: a message to " << rd_kafka_topic_name(m->rkt)
-                      << " was not stored: " << rd_kafka_err2str(m->err);
+  // Runs inside Run()'s rd_kafka_poll: only queue, Run() reports to the operator.
+  if (publish != 0) self->deliveries_.emplace_back(publish, m->err == RD_KAFKA_RESP_ERR_NO_ERROR);
 }
 
-void KafkaProcessor::CloseTicks(int64_t watermark_ms) {
-  if (watermark_ms < engine_.NextCloseMs()) return;
-  for (TickResult& tick : engine_.AdvanceWatermark(watermark_ms)) {
-    CityEngine* engine = engine_.city(tick.city);
-    for (const OutputMessage& m : EncodeTick(tick, engine->zones()))
-      Produce(TopicFor(m.subject), LastToken(m.subject), m.subject, m.msg_id, m.payload);
-    ++counters_.ticks_closed;
-    metrics_.Tick(tick, engine->zones());
+void KafkaProcessor::ReportDeliveries() {
+  while (!deliveries_.empty()) {
+    std::vector<std::pair<uint64_t, bool>> batch;
+    batch.swap(deliveries_);
+    const int64_t now = clock_.NowMs();
+    for (const auto& [id, stored] : batch) {
+      if (stored) {
+        operator_.OnStored(id, now, &actions_);
+      } else {
+        operator_.OnFailed(id, &actions_);
+      }
+    }
+    Execute();
+  }
+}
+
+void KafkaProcessor::Execute() {
+  std::vector<Action> actions;
+  actions.swap(actions_);
+  for (const Action& a : actions) {
+    switch (a.kind) {
+      case Action::Kind::kAck: {
+        const int32_t partition = PartitionOf(a.token);
+        const int64_t next = offsets_.Acked(partition, OffsetOf(a.token));
+        if (next < 0) break;
+        // Everything before `next` is handled: librdkafka commits it within a second.
+        rd_kafka_topic_partition_list_t* list = rd_kafka_topic_partition_list_new(1);
+        rd_kafka_topic_partition_list_add(list, input_topic_.c_str(), partition)->offset = next;
+        rd_kafka_offsets_store(consumer_.get(), list);
+        rd_kafka_topic_partition_list_destroy(list);
+        break;
+      }
+      case Action::Kind::kNak: {
+        // Kafka cannot redeliver one message: its offset stays uncommitted (a restart
+        // reads it again), and it is handled again now, after the delay, on this thread.
+        PRICING_LOG(kWarn) << "kafka: offset " << OffsetOf(a.token) << " of partition "
+                           << PartitionOf(a.token)
+                           << " stays uncommitted; it is read again after a restart";
+        break;
+      }
+      case Action::Kind::kPublish:
+        if (a.what == PublishKind::kCheckpoint) {
+          // No checkpoint topic on Kafka yet (see the header): dropped, reported stored.
+          deliveries_.emplace_back(a.publish, true);
+          break;
+        }
+        Produce(a, a.publish);
+        break;
+    }
   }
 }
 
@@ -178,44 +281,64 @@ void KafkaProcessor::Handle(rd_kafka_message_t* msg) {
   const std::string subject = KafkaInputSubject(msg);
   rd_kafka_timestamp_type_t type;
   const int64_t stored_ms = rd_kafka_message_timestamp(msg, &type);
-  // Reading a backlog, time is the events' broker time: ticks close as they would
-  // have live. Caught up, that is the wall clock give or take a fetch.
-  const int64_t now = stored_ms > 0 ? std::min(clock_.NowMs(), stored_ms) : clock_.NowMs();
-  CloseTicks(now);
-  const std::string_view payload(static_cast<const char*>(msg->payload), msg->len);
-  const IngestOutcome outcome =
-      engine_.Ingest(subject, payload, static_cast<uint64_t>(msg->offset) + 1, now);
-  metrics_.EventRead(outcome.city, outcome.kind);
-  if (outcome.ok()) {
-    ++counters_.events_applied;
-  } else {
-    ++counters_.events_rejected;
-    metrics_.EventRejected(outcome.city, outcome.reason);
-    const std::string city = outcome.city.empty() ? "unknown" : std::string(outcome.city);
-    const std::string id = TopicForStream(kEventsStream) + ":" + std::to_string(msg->partition) +
-                           ":" + std::to_string(msg->offset);
-    Produce(TopicForStream(kDeadLetterStream), city, DeadLetterSubject(outcome.city), id,
-            std::string(payload),
-            {{"Pricing-Reject-Reason", std::string(ToString(outcome.reason))},
-             {"Pricing-Reject-Detail", outcome.detail},
-             {"Pricing-Original-Subject", subject}});
-    metrics_.DeadLettered(city);
+  int64_t low = 0, high = 0;
+  // The consumer's lag from the cached high watermark: more waiting means a backlog,
+  // read on the inputs' broker time. Unknown: assumed, as the safe side.
+  const bool lag_known =
+      rd_kafka_get_watermark_offsets(consumer_.get(), rd_kafka_topic_name(msg->rkt), msg->partition,
+                                     &low, &high) == RD_KAFKA_RESP_ERR_NO_ERROR &&
+      high > 0;
+  InputRecord r;
+  r.subject = subject;
+  r.payload = std::string_view(static_cast<const char*>(msg->payload), msg->len);
+  r.position = {static_cast<uint64_t>(msg->offset) + 1, msg->partition};
+  r.stored_ms = stored_ms > 0 ? stored_ms : 0;
+  r.pending = lag_known ? static_cast<uint64_t>(std::max<int64_t>(0, high - msg->offset - 1)) : 1;
+  r.token = TokenOf(msg->partition, msg->offset);
+  r.read_headers = &KafkaHeaders;
+  r.source = msg;
+  offsets_.Received(msg->partition, msg->offset);
+  operator_.OnInput(r, clock_.NowMs(), &actions_);
+  Execute();
+}
+
+bool KafkaProcessor::CaughtUp() {
+  rd_kafka_topic_partition_list_t* parts = nullptr;
+  if (rd_kafka_assignment(consumer_.get(), &parts) != RD_KAFKA_RESP_ERR_NO_ERROR) return false;
+  bool caught_up =
+      parts->cnt > 0 && rd_kafka_position(consumer_.get(), parts) == RD_KAFKA_RESP_ERR_NO_ERROR;
+  for (int i = 0; caught_up && i < parts->cnt; ++i) {
+    const rd_kafka_topic_partition_t& p = parts->elems[i];
+    int64_t low = 0, high = 0;
+    if (rd_kafka_get_watermark_offsets(consumer_.get(), p.topic, p.partition, &low, &high) !=
+            RD_KAFKA_RESP_ERR_NO_ERROR ||
+        high < 0) {
+      caught_up = false;  // not fetched yet
+    } else if (high > low) {
+      caught_up = p.offset >= high;  // RD_KAFKA_OFFSET_INVALID (< 0): nothing read yet
+    }
   }
-  // Applied (or dead-lettered): its offset may be committed.
-  rd_kafka_offset_store(msg->rkt, msg->partition, msg->offset);
+  rd_kafka_topic_partition_list_destroy(parts);
+  return caught_up;
 }
 
 void KafkaProcessor::Run(const std::atomic<bool>& stop) {
   Connect();
-  loop_heartbeat_ms_ = clock_.NowMs();
+  for (const auto& [key, engine] : engine_.cities())
+    operator_.Restore(key, std::nullopt, clock_.NowMs());
+  liveness_.Processing();
   int64_t last_error_log = 0;
   while (!stop.load()) {
     const int64_t now = clock_.NowMs();
-    loop_heartbeat_ms_.store(now, std::memory_order_relaxed);
+    liveness_.Beat();
     const int wait = static_cast<int>(std::clamp<int64_t>(engine_.NextCloseMs() - now, 0, 50));
     KafkaPtr<rd_kafka_message_t> msg(rd_kafka_consumer_poll(consumer_.get(), wait));
     if (!msg) {
-      CloseTicks(clock_.NowMs());  // caught up: ticks close on the wall clock
+      // Nothing came: ticks close on the wall clock, once nothing is on its way.
+      if (operator_.TickDue(clock_.NowMs())) {
+        operator_.OnTime(clock_.NowMs(), CaughtUp(), &actions_);
+        Execute();
+      }
     } else if (msg->err == RD_KAFKA_RESP_ERR_NO_ERROR) {
       Handle(msg.get());
     } else if (msg->err != RD_KAFKA_RESP_ERR__PARTITION_EOF && now - last_error_log > 5000) {
@@ -223,10 +346,14 @@ void KafkaProcessor::Run(const std::atomic<bool>& stop) {
       PRICING_LOG(kWarn) << "kafka: consumer: " << rd_kafka_message_errstr(msg.get());
     }
     rd_kafka_poll(producer_.get(), 0);  // delivery reports
+    ReportDeliveries();
   }
   PRICING_LOG(kInfo) << "stopping: flushing " << rd_kafka_outq_len(producer_.get()) << " messages";
   const bool flushed = rd_kafka_flush(producer_.get(), 15000) == RD_KAFKA_RESP_ERR_NO_ERROR;
-  rd_kafka_commit(consumer_.get(), nullptr, 0);  // what was applied, synchronously
+  ReportDeliveries();  // dead letters stored: their offsets may be committed now
+  rd_kafka_flush(producer_.get(), 5000);
+  ReportDeliveries();
+  rd_kafka_commit(consumer_.get(), nullptr, 0);  // what was handled, synchronously
   rd_kafka_consumer_close(consumer_.get());
   consumer_.reset();
   PRICING_LOG(kInfo) << (flushed ? "all messages stored" : "some messages were not stored in time");

@@ -5,41 +5,68 @@
 // turned to `-`, keyed by the subject's last token; the full subject travels in a
 // `subject` header).
 //
-// Delivery: at least once. An event's offset is stored for commit only after it has
-// been applied (or dead-lettered), and librdkafka commits stored offsets every
-// second. Ticks close on the events' broker timestamps while a backlog is read, and
-// on the wall clock when the consumer is caught up, like the JetStream processor.
+// The driver between Kafka and the pricing operator (operator/pricing_operator.h),
+// which decides everything, as it does for JetStream: this file turns consumed
+// messages into input records, carries out the operator's actions and reports each
+// produced message's fate back.
 //
-// What the JetStream processor has and this one has not (yet): the window is not
-// rebuilt after a restart (it refills over one window length), there is no
-// checkpoint, no CONFIG_UPDATES and no /readyz beyond liveness. Output messages carry
-// the message id as a `msg-id` header; Kafka has no broker-side deduplication by id,
-// and the idempotent producer covers retries of one producer session only.
+// Delivery: at least once. An input's offset is committed only once the operator
+// acknowledged it, and in order per partition: an input whose ack waits (its dead
+// letter is not stored yet) holds back every later offset of its partition
+// (OffsetTracker), so a crash redelivers it instead of losing it. librdkafka commits
+// stored offsets every second. Ticks close on the inputs' broker timestamps while a
+// backlog is read (the consumer's lag, from the cached high watermark), and on the
+// wall clock when caught up.
+//
+// What the JetStream processor has and this one has not (yet): checkpoints (the
+// operator's are dropped: there is no compacted topic for them), so the window is not
+// rebuilt after a restart and refills over one window length; no CONFIG_UPDATES; no
+// /readyz beyond liveness. Output messages carry the message id as a `msg-id` header;
+// Kafka has no broker-side deduplication by id, and the idempotent producer covers
+// retries of one producer session only.
+//
+// Threads: Run() owns the operator, the consumer and the producer; librdkafka's
+// delivery reports run inside Run()'s rd_kafka_poll and only queue. The HTTP threads
+// call metrics() and alive(), both thread-safe.
 #pragma once
 
 #include <atomic>
 #include <cstdint>
+#include <map>
+#include <set>
 #include <string>
+#include <utility>
+#include <vector>
 
 #include "common/clock.h"
 #include "config/config.h"
 #include "engine/pricing_engine.h"
+#include "observe/liveness.h"
 #include "observe/metrics.h"
+#include "observe/operator_metrics.h"
+#include "operator/pricing_operator.h"
 #include "transport/kafka_handles.h"
 
 namespace pricing {
 
-struct KafkaCounters {
-  uint64_t events_applied = 0;
-  uint64_t events_rejected = 0;
-  uint64_t ticks_closed = 0;
-  std::atomic<uint64_t> produced{0};
-  std::atomic<uint64_t> produce_errors{0};
+// Which offsets of each partition may be committed: those below the first offset
+// received and not yet acknowledged. Pure; owned by one thread.
+class OffsetTracker {
+ public:
+  void Received(int32_t partition, int64_t offset) { open_[partition].insert(offset); }
+  // Returns the offset to commit for `partition` (the next to read after the
+  // acknowledged prefix) when the prefix grew, else -1.
+  int64_t Acked(int32_t partition, int64_t offset);
+
+ private:
+  std::map<int32_t, std::set<int64_t>> open_;  // received, not acknowledged
+  std::map<int32_t, int64_t> max_acked_;       // per partition, the largest acked
+  std::map<int32_t, int64_t> committable_;     // per partition, the last returned
 };
 
 class KafkaProcessor {
  public:
-  static constexpr int64_t kStallSeconds = 30;
+  static constexpr int64_t kStallSeconds = Liveness::kStallSeconds;
 
   KafkaProcessor(const Config& config, const Clock& clock);
   ~KafkaProcessor();
@@ -48,16 +75,20 @@ class KafkaProcessor {
   void Run(const std::atomic<bool>& stop);
 
   Metrics& metrics() { return metrics_; }
-  bool alive() const;
-  const KafkaCounters& counters() const { return counters_; }
+  bool alive() const { return liveness_.alive(); }
+  const OperatorCounters& counters() const { return operator_.counters(); }
+  uint64_t produced() const { return produced_.load(); }
 
  private:
   void Connect();
   void Handle(rd_kafka_message_t* msg);
-  void CloseTicks(int64_t watermark_ms);
-  void Produce(const std::string& topic, const std::string& key, const std::string& subject,
-               const std::string& msg_id, const std::string& payload,
-               const std::vector<std::pair<std::string, std::string>>& extra_headers = {});
+  void Execute();
+  void ReportDeliveries();
+  // True when the consumer has its partitions and has read each to its high watermark
+  // (as last fetched): nothing stored before now is still on its way. Before the
+  // group assigned partitions, or before a first fetch, it is not.
+  bool CaughtUp();
+  void Produce(const Action& a, uint64_t publish);
   std::string TopicFor(const std::string& subject) const;
   static void OnDelivery(rd_kafka_t* rk, const rd_kafka_message_t* m, void* opaque);
 
@@ -65,10 +96,17 @@ class KafkaProcessor {
   const Clock& clock_;
   PricingEngine engine_;
   Metrics metrics_;
-  KafkaCounters counters_;
+  OperatorMetrics listener_;
+  PricingOperator operator_;
+  Liveness liveness_;
+  OffsetTracker offsets_;
+  std::vector<Action> actions_;
+  std::vector<std::pair<uint64_t, bool>> deliveries_;  // queued by OnDelivery
+  std::atomic<uint64_t> produced_{0};
+  std::atomic<uint64_t> produce_errors_{0};
   KafkaPtr<rd_kafka_t> consumer_;
   KafkaPtr<rd_kafka_t> producer_;
-  std::atomic<int64_t> loop_heartbeat_ms_{0};
+  std::string input_topic_;
 };
 
 // The subject of a Kafka input: its `subject` header, else rebuilt from the key (the

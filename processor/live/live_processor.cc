@@ -35,8 +35,18 @@ Headers HeadersOf(const void* source) {
   return out;
 }
 
-// A delivered message as the operator takes it; its token is the message itself.
-InputRecord RecordOf(natsMsg* m, const PullConsumer::Meta& meta) {
+OperatorOptions OptionsOf(const Config& config) {
+  OperatorOptions o;
+  o.max_deliver = config.consumer.max_deliver;
+  o.max_catch_up_seconds = config.max_catch_up_seconds;
+  if (const char* f = std::getenv("PRICING_FAILPOINT_INGEST")) o.failpoint_ingest = f;
+  o.input_stream = kEventsStream;
+  return o;
+}
+
+}  // namespace
+
+InputRecord JetStreamRecord(natsMsg* m, const PullConsumer::Meta& meta) {
   InputRecord r;
   r.subject = natsMsg_GetSubject(m);
   r.payload = Data(m);
@@ -49,17 +59,6 @@ InputRecord RecordOf(natsMsg* m, const PullConsumer::Meta& meta) {
   r.source = m;
   return r;
 }
-
-OperatorOptions OptionsOf(const Config& config) {
-  OperatorOptions o;
-  o.max_deliver = config.consumer.max_deliver;
-  o.max_catch_up_seconds = config.max_catch_up_seconds;
-  if (const char* f = std::getenv("PRICING_FAILPOINT_INGEST")) o.failpoint_ingest = f;
-  o.input_stream = kEventsStream;
-  return o;
-}
-
-}  // namespace
 
 void LiveProcessor::StoredQueue::Push(uint64_t publish, bool stored) {
   std::lock_guard<std::mutex> lock(mu_);
@@ -250,7 +249,7 @@ void LiveProcessor::Rebuild() {
       NatsPtr<natsMsg> msg(m);
       const PullConsumer::Meta meta = PullConsumer::MetaOf(msg.get());
       if (meta.seq > consumer.delivered_stream_seq) break;  // the durable's part
-      operator_.Rebuild(RecordOf(msg.get(), meta), clock_.NowMs(), &actions_);
+      operator_.Rebuild(JetStreamRecord(msg.get(), meta), clock_.NowMs(), &actions_);
       Execute(nullptr);
       ++count;
     }
@@ -266,7 +265,8 @@ void LiveProcessor::Rebuild() {
 void LiveProcessor::Handle(NatsPtr<natsMsg>& msg, bool* more_waiting) {
   const PullConsumer::Meta meta = PullConsumer::MetaOf(msg.get());
   *more_waiting = meta.pending > 0;
-  const Disposition d = operator_.OnInput(RecordOf(msg.get(), meta), clock_.NowMs(), &actions_);
+  const Disposition d =
+      operator_.OnInput(JetStreamRecord(msg.get(), meta), clock_.NowMs(), &actions_);
   Execute(msg.get());
   // Its ack waits for its dead letter: the message lives until then.
   if (d == Disposition::kHeld) {

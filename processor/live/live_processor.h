@@ -46,6 +46,10 @@
 
 namespace pricing {
 
+// A delivered message as the operator takes it; its token is the message itself.
+// `m` outlives the record.
+InputRecord JetStreamRecord(natsMsg* m, const PullConsumer::Meta& meta);
+
 class LiveProcessor {
  public:
   LiveProcessor(const Config& config, const Clock& clock);

@@ -35,6 +35,8 @@ PricingOperator::PricingOperator(PricingEngine& engine, OperatorOptions options,
     City& c = cities_.emplace_back();
     c.key = key;
     c.engine = city.get();
+    const TimingParams& t = c.engine->timing();
+    c.latency.resize(static_cast<std::size_t>(t.max_future_skew_ms / t.interval_ms + 4));
     by_engine_[c.engine] = &c;
     by_key_[key] = &c;
   }
@@ -189,9 +191,17 @@ Disposition PricingOperator::OnInput(const InputRecord& in, int64_t now_ms,
       const int64_t interval = outcome.engine->timing().interval_ms;
       const int64_t first =
           std::max((FloorDiv(*outcome.ts, interval) + 1) * interval, outcome.engine->next_tick());
-      auto [it, fresh] = city->latency.try_emplace(first);
-      if (fresh) it->second.bucket_ms = std::max<int64_t>(1, interval / 100);
-      it->second.Add(first - *outcome.ts);
+      const std::size_t n = city->latency.size();
+      auto& slot = city->latency[static_cast<std::size_t>(
+          ((FloorDiv(first, interval) % static_cast<int64_t>(n)) + static_cast<int64_t>(n)) %
+          static_cast<int64_t>(n))];
+      if (slot.tick != first) {
+        // Free (ticks are drained when they close, and the ring outlasts the skew).
+        slot.tick = first;
+        slot.latency = TickLatency{};
+        slot.latency.bucket_ms = std::max<int64_t>(1, interval / 100);
+      }
+      slot.latency.Add(first - *outcome.ts);
     }
     out->push_back(Action::Ack(in.token));
     if (options_.event_time && engine_.max_event_ts()) CloseTicks(*engine_.max_event_ts(), out);
@@ -320,12 +330,12 @@ void PricingOperator::EmitTicks(std::vector<TickResult> ticks, int64_t watermark
     // The checkpoint is the state after this tick; it is published once every message
     // of the tick is stored.
     pending->checkpoint = engine->EncodeCheckpoint(tick.tick);
-    auto& by_tick = city->latency;
-    while (!by_tick.empty() && by_tick.begin()->first <= tick.tick) {
-      const TickLatency& l = by_tick.begin()->second;
+    for (auto& slot : city->latency) {
+      if (slot.tick == INT64_MIN || slot.tick > tick.tick) continue;
+      const TickLatency& l = slot.latency;
       // Offsets are kept relative to the tick that first counts them; moved onto this
       // one they grow by the ticks in between.
-      const int64_t shift = tick.tick - by_tick.begin()->first;
+      const int64_t shift = tick.tick - slot.tick;
       if (pending->latency.total == 0) pending->latency.bucket_ms = l.bucket_ms;
       for (std::size_t b = 0; b < TickLatency::kBuckets; ++b) {
         if (l.counts[b] == 0) continue;
@@ -336,7 +346,7 @@ void PricingOperator::EmitTicks(std::vector<TickResult> ticks, int64_t watermark
       }
       pending->latency.total += l.total;
       pending->latency.sum_offset_ms += l.sum_offset_ms + static_cast<double>(shift * l.total);
-      by_tick.erase(by_tick.begin());
+      slot.tick = INT64_MIN;
     }
     PendingTick* raw = pending.get();
     ticks_.push_back(std::move(pending));

@@ -249,8 +249,15 @@ class PricingOperator {
     std::string key;
     CityEngine* engine = nullptr;
     CityCounters counters;
-    // The latency of events applied live, by the first tick that counts them.
-    std::map<int64_t, TickLatency> latency;
+    // The latency of events applied live, by the first tick that counts them: a ring
+    // by tick number, long enough for every tick an event can first count in (from
+    // the next to close to the future skew ahead), so the per-event path never
+    // allocates.
+    struct LatencySlot {
+      int64_t tick = INT64_MIN;  // INT64_MIN: free
+      TickLatency latency;
+    };
+    std::vector<LatencySlot> latency;
   };
 
   // What was read and applied of one partition of the source (-1: unpartitioned).

@@ -1,5 +1,6 @@
 #include "transport/pull_consumer.h"
 
+#include <array>
 #include <chrono>
 #include <cstring>
 #include <string>
@@ -127,10 +128,68 @@ void PullConsumer::Nak(natsConnection* conn, natsMsg* msg, int64_t delay_ms) {
   natsConnection_Publish(conn, reply, body.data(), static_cast<int>(body.size()));
 }
 
+namespace {
+
+bool ParseUint(std::string_view text, uint64_t* out) {
+  if (text.empty() || text.size() > 20) return false;
+  uint64_t v = 0;
+  for (const char c : text) {
+    if (c < '0' || c > '9') return false;
+    const uint64_t next = v * 10 + static_cast<uint64_t>(c - '0');
+    if (next < v) return false;
+    v = next;
+  }
+  *out = v;
+  return true;
+}
+
+}  // namespace
+
+bool PullConsumer::ParseAckReply(std::string_view reply, Meta* out) {
+  constexpr std::string_view kPrefix = "$JS.ACK.";
+  if (!reply.starts_with(kPrefix)) return false;
+  reply.remove_prefix(kPrefix.size());
+  std::array<std::string_view, 10> tokens;
+  std::size_t n = 0;
+  while (n < tokens.size()) {
+    const std::size_t dot = reply.find('.');
+    tokens[n++] = reply.substr(0, dot);
+    if (dot == std::string_view::npos) {
+      reply = {};
+      break;
+    }
+    reply.remove_prefix(dot + 1);
+  }
+  if (!reply.empty() && n == tokens.size()) ++n;  // a trailing token (v2's random part)
+  // v1: stream, consumer, delivered, sseq, cseq, tm, pending (7 after the prefix);
+  // v2: domain, account hash, then the same (9), and optionally a random token.
+  std::size_t first;
+  if (n == 7) {
+    first = 2;
+  } else if (n == 9 || n == 10 || n == 11) {
+    first = 4;
+  } else {
+    return false;
+  }
+  uint64_t delivered = 0, sseq = 0, cseq = 0, tm = 0, pending = 0;
+  if (!ParseUint(tokens[first], &delivered) || !ParseUint(tokens[first + 1], &sseq) ||
+      !ParseUint(tokens[first + 2], &cseq) || !ParseUint(tokens[first + 3], &tm) ||
+      !ParseUint(tokens[first + 4], &pending))
+    return false;
+  out->seq = sseq;
+  out->timestamp_ms = static_cast<int64_t>(tm / 1'000'000);
+  out->delivered = delivered;
+  out->pending = pending;
+  return true;
+}
+
 PullConsumer::Meta PullConsumer::MetaOf(natsMsg* msg) {
   Meta out;
+  const char* reply = natsMsg_GetReply(msg);
+  if (reply != nullptr && ParseAckReply(reply, &out)) return out;
+  // Not a reply this parser knows: ask libnats, which knows every form it supports.
   jsMsgMetaData* raw = nullptr;
-  if (natsMsg_GetMetaData(&raw, msg) != NATS_OK) return out;
+  if (natsMsg_GetMetaData(&raw, msg) != NATS_OK) return Meta{};
   const NatsPtr<jsMsgMetaData> meta(raw);
   out.seq = meta->Sequence.Stream;
   out.timestamp_ms = meta->Timestamp / 1'000'000;

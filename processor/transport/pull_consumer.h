@@ -15,6 +15,7 @@
 #include <deque>
 #include <functional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "transport/nats_handles.h"
@@ -54,6 +55,11 @@ class PullConsumer {
     uint64_t pending = 0;  // messages behind this one not yet delivered to the consumer
   };
   static Meta MetaOf(natsMsg* msg);
+  // The same, read from a `$JS.ACK.` reply subject (both the 9-token form and the
+  // 11/12-token form with domain and account hash). False when it is not one.
+  // MetaOf reads the reply itself: libnats' natsMsg_GetMetaData allocates a struct and
+  // copies the stream and consumer names for every message.
+  static bool ParseAckReply(std::string_view reply, Meta* out);
 
   uint64_t requests() const { return requests_; }
 

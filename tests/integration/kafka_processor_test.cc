@@ -165,7 +165,7 @@ TEST(KafkaProcessor, PricesEventsFromKafkaAndDeadLettersBadOnes) {
 
   processor.Signal(SIGTERM);
   EXPECT_EQ(processor.Wait(20000), 0);
-  fs::remove_all(dir);
+  if (!::testing::Test::HasFailure()) fs::remove_all(dir);  // kept as evidence otherwise
 }
 
 TEST(KafkaProcessor, RefusesAKafkaBackendWithoutBrokers) {
@@ -182,7 +182,7 @@ TEST(KafkaProcessor, RefusesAKafkaBackendWithoutBrokers) {
   const std::string text((std::istreambuf_iterator<char>(log)), std::istreambuf_iterator<char>());
   EXPECT_NE(text.find("key 'kafka.brokers': is required with backend: kafka"), std::string::npos)
       << text;
-  fs::remove_all(dir);
+  if (!::testing::Test::HasFailure()) fs::remove_all(dir);  // kept as evidence otherwise
 }
 
 }  // namespace

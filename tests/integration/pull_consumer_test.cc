@@ -71,6 +71,18 @@ TEST_F(PullConsumerTest, EveryMessageIsHandedOverOnceInOrderAcrossBatches) {
       ASSERT_NE(m, nullptr);
       seqs.push_back(PullConsumer::MetaOf(m.get()).seq);
       EXPECT_EQ(std::string(natsMsg_GetData(m.get())), Body(static_cast<int>(seqs.back())));
+      // The project's own reading of the reply subject agrees with libnats' on what
+      // this server really sends.
+      PullConsumer::Meta own;
+      ASSERT_TRUE(PullConsumer::ParseAckReply(natsMsg_GetReply(m.get()), &own))
+          << natsMsg_GetReply(m.get());
+      jsMsgMetaData* raw = nullptr;
+      ASSERT_EQ(natsMsg_GetMetaData(&raw, m.get()), NATS_OK);
+      EXPECT_EQ(own.seq, raw->Sequence.Stream);
+      EXPECT_EQ(own.delivered, raw->NumDelivered);
+      EXPECT_EQ(own.pending, raw->NumPending);
+      EXPECT_EQ(own.timestamp_ms, raw->Timestamp / 1'000'000);
+      jsMsgMetaData_Destroy(raw);
       PullConsumer::Ack(client_->connection(), m.get());
     });
     EXPECT_LE(handed, 300) << "a call never hands over more than its batch";
