@@ -8,6 +8,8 @@
 # the script starts on a free port and stops.
 #   scripts/bench-callgrind.sh [--build-dir DIR] [--config FILE] [--events FILE] [--count N]
 set -euo pipefail
+# shellcheck source=lib/usage.sh
+. "$(dirname "$0")/lib/usage.sh"
 root=$(cd "$(dirname "$0")/.." && pwd)
 build="$root/build"
 config="$root/config/nyc.yaml"
@@ -20,7 +22,7 @@ while [ $# -gt 0 ]; do
     --events) events=$2; shift 2 ;;
     --count) count=$2; shift 2 ;;
     -h|--help) sed -n '2,8p' "$0"; exit 0 ;;
-    *) echo "bench-callgrind: unknown argument '$1' (try --help)" >&2; exit 2 ;;
+    *) unknown_argument "$1" ;;
   esac
 done
 command -v valgrind >/dev/null || { echo "bench-callgrind: valgrind is missing; run scripts/install-deps.sh" >&2; exit 1; }

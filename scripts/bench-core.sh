@@ -6,6 +6,10 @@
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 build="${BUILD_DIR:-$root/build}"
+case "${1:-}" in
+  -h|--help) sed -n '2,5p' "$0" | sed 's/^# \{0,1\}//'; echo "usage: scripts/bench-core.sh [--build-dir DIR] [benchmark flags]"; exit 0 ;;
+  --build-dir) build=$2; shift 2 ;;
+esac
 if [ ! -x "$build/bin/core_bench" ]; then
   (cd "$root" && cmake --preset release >/dev/null && cmake --build --preset release --target core_bench)
 fi

@@ -2,8 +2,10 @@
 # Measures events/s the live processor sustains from a JetStream R3 stream next to a
 # consumer that only fetches and acknowledges, on a fresh 3-node cluster of its own
 # (ports 14222-14224, 16222.., 18222..; stopped afterwards). Results: Markdown on stdout.
-#   scripts/bench-live-throughput.sh [--events N] [--rounds R]
+#   scripts/bench-live-throughput.sh [--build-dir DIR] [--events N] [--rounds R]
 set -euo pipefail
+# shellcheck source=lib/usage.sh
+. "$(dirname "$0")/lib/usage.sh"
 root=$(cd "$(dirname "$0")/.." && pwd)
 build="${BUILD_DIR:-$root/build}"
 events=200000
@@ -12,7 +14,9 @@ while [ $# -gt 0 ]; do
   case "$1" in
     --events) events=$2; shift 2 ;;
     --rounds) rounds=$2; shift 2 ;;
-    *) echo "bench-live-throughput: unknown argument '$1'" >&2; exit 2 ;;
+    --build-dir) build=$2; shift 2 ;;
+    -h|--help) usage; exit 0 ;;
+    *) unknown_argument "$1" ;;
   esac
 done
 if [ ! -x "$build/bin/live_throughput" ] || [ ! -x "$build/bin/pricing" ]; then

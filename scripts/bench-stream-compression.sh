@@ -7,6 +7,8 @@
 #   scripts/bench-stream-compression.sh [--rate 40000] [--seconds 10] [--rounds 2]
 #                                       [--build-dir build]
 set -euo pipefail
+# shellcheck source=lib/usage.sh
+. "$(dirname "$0")/lib/usage.sh"
 root=$(cd "$(dirname "$0")/.." && pwd)
 build="${BUILD_DIR:-$root/build}"
 rate=40000
@@ -19,7 +21,7 @@ while [ $# -gt 0 ]; do
     --rounds) rounds=$2; shift 2 ;;
     --build-dir) build=$2; shift 2 ;;
     -h|--help) sed -n '2,8p' "$0"; exit 0 ;;
-    *) echo "bench-stream-compression: unknown argument '$1' (try --help)" >&2; exit 2 ;;
+    *) unknown_argument "$1" ;;
   esac
 done
 [ -x "$build/bin/pricing" ] || (cd "$root" && cmake --preset release >/dev/null && cmake --build --preset release --target pricing)

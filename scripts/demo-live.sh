@@ -5,18 +5,22 @@
 # stop it with scripts/stop-nats-cluster.sh.
 #   scripts/demo-live.sh [--rate 2000] [--duration 40]
 set -euo pipefail
+# shellcheck source=lib/usage.sh
+. "$(dirname "$0")/lib/usage.sh"
 root=$(cd "$(dirname "$0")/.." && pwd)
 rate=2000
 duration=40
+build="$root/build"
 while [ $# -gt 0 ]; do
   case "$1" in
     --rate) rate=$2; shift 2 ;;
+    --build-dir) build=$2; shift 2 ;;
     --duration) duration=$2; shift 2 ;;
     -h|--help) sed -n '2,6p' "$0"; exit 0 ;;
-    *) echo "demo-live: unknown argument '$1'" >&2; exit 2 ;;
+    *) unknown_argument "$1" ;;
   esac
 done
-pricing="$root/build/bin/pricing"
+pricing="$build/bin/pricing"
 if [ ! -x "$pricing" ]; then
   (cd "$root" && cmake --preset release >/dev/null && cmake --build --preset release --target pricing)
 fi

@@ -4,6 +4,8 @@
 # output message to <build>/demo/outputs.jsonl and prints the most-surging zones.
 # Builds the release preset first if the binary is missing.
 set -euo pipefail
+# shellcheck source=lib/usage.sh
+. "$(dirname "$0")/lib/usage.sh"
 
 root=$(cd "$(dirname "$0")/.." && pwd)
 build="$root/build"
@@ -18,7 +20,7 @@ while [ $# -gt 0 ]; do
     --drivers) drivers=$2; shift 2 ;;
     -h|--help)
       echo "usage: $0 [--build-dir DIR] [--from YYYY-MM-DDTHH:MM] [--to ...] [--drivers N]"; exit 0 ;;
-    *) echo "demo-replay: unknown argument '$1' (try --help)" >&2; exit 2 ;;
+    *) unknown_argument "$1" ;;
   esac
 done
 

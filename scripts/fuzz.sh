@@ -5,13 +5,16 @@
 # the unit tests replay it from then on.
 #   scripts/fuzz.sh [--seconds N]   (per target; default 60, CI runs 20)
 set -euo pipefail
+# shellcheck source=lib/usage.sh
+. "$(dirname "$0")/lib/usage.sh"
 root=$(cd "$(dirname "$0")/.." && pwd)
 cd "$root"
 seconds=60
 while [ $# -gt 0 ]; do
   case "$1" in
     --seconds) seconds=$2; shift 2 ;;
-    *) echo "fuzz: unknown argument '$1'" >&2; exit 2 ;;
+    -h|--help) usage; exit 0 ;;
+    *) unknown_argument "$1" ;;
   esac
 done
 cmake -S fuzz -B build-fuzz -G Ninja -DCMAKE_CXX_COMPILER=clang++ -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null

@@ -9,13 +9,15 @@
 #
 #   scripts/install-deps.sh [--tools-only]
 set -euo pipefail
+# shellcheck source=lib/usage.sh
+. "$(dirname "$0")/lib/usage.sh"
 root=$(cd "$(dirname "$0")/.." && pwd)
 tools_only=0
 while [ $# -gt 0 ]; do
   case "$1" in
     --tools-only) tools_only=1; shift ;;
     -h|--help) sed -n '2,10p' "$0"; exit 0 ;;
-    *) echo "install-deps: unknown argument '$1' (try --help)" >&2; exit 2 ;;
+    *) unknown_argument "$1" ;;
   esac
 done
 
@@ -32,6 +34,8 @@ packages=(
   iproute2
   # tests and benchmarks
   libgtest-dev libgmock-dev libbenchmark-dev python3 python3-yaml
+  # instruction counts of the ingest path (scripts/bench-callgrind.sh)
+  valgrind
   # validates deploy/docker-compose-nats.yml (no Docker engine is needed)
   docker-compose
   # the live map test drives headless Chromium

@@ -3,16 +3,21 @@
 # health, JetStream meta leader), each node's last sequence of every stream, and each
 # stream's leader, replicas and message count.
 set -euo pipefail
+# shellcheck source=lib/usage.sh
+. "$(dirname "$0")/lib/usage.sh"
 root=$(cd "$(dirname "$0")/.." && pwd)
 state="$root/.nats-cluster"
 base=4222
 config="$root/config/nyc.yaml"
+build="$root/build"
 while [ $# -gt 0 ]; do
   case "$1" in
     --state-dir) state=$2; shift 2 ;;
     --base-port) base=$2; shift 2 ;;
     --config) config=$2; shift 2 ;;
-    *) echo "nats-cluster-status: unknown argument '$1'" >&2; exit 2 ;;
+    --build-dir) build=$2; shift 2 ;;
+    -h|--help) usage; exit 0 ;;
+    *) unknown_argument "$1" ;;
   esac
 done
 printf "%-8s %-8s %-9s %-10s %s\n" node pid health "meta lead" "client url"
@@ -49,4 +54,4 @@ for name in sorted(seqs):
 PY
 echo
 urls=$(cat "$state/urls" 2>/dev/null || echo "nats://127.0.0.1:$base")
-NATS_URL=$urls "$root/build/bin/pricing" streams info --config "$config"
+NATS_URL=$urls "$build/bin/pricing" streams info --config "$config"

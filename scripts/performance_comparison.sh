@@ -31,6 +31,8 @@
 # `nats bench js pub async` and `sync` (the pinned natscli), R3, 100-byte messages,
 # written into summary.md beside the harness's own JetStream R3 figures.
 set -euo pipefail
+# shellcheck source=lib/usage.sh
+. "$(dirname "$0")/lib/usage.sh"
 root=$(cd "$(dirname "$0")/.." && pwd)
 build="${BUILD_DIR:-$root/build}"
 mode=full
@@ -45,6 +47,7 @@ while [ $# -gt 0 ]; do
     --quick) mode=quick; shift ;;
     --smoke) mode=smoke; shift ;;
     --out) out=$2; shift 2 ;;
+    --build-dir) build=$2; shift 2 ;;
     --kafka-brokers) kafka_brokers=$2; shift 2 ;;
     --no-core-bench) core_bench=0; shift ;;
     --base-port) base_port=$2; shift 2 ;;
@@ -52,7 +55,7 @@ while [ $# -gt 0 ]; do
     --no-pipeline) pipeline_on=0; shift ;;
     -h|--help) sed -n '2,33p' "$0"; exit 0 ;;
     *) echo "performance_comparison: unknown argument '$1'" >&2
-       echo "usage: scripts/performance_comparison.sh [--quick | --smoke] [--out DIR] [--kafka-brokers HOST:PORT] [--no-core-bench] [--base-port N] [--backends a,b] [--no-pipeline] (try --help)" >&2
+       echo "usage: scripts/performance_comparison.sh [--quick | --smoke] [--out DIR] [--build-dir DIR] [--kafka-brokers HOST:PORT] [--no-core-bench] [--base-port N] [--backends a,b] [--no-pipeline] (try --help)" >&2
        exit 2 ;;
   esac
 done

@@ -5,7 +5,7 @@
 # leader is elected, then creates or updates the streams of the configuration.
 # Running it again while the cluster is up is harmless: nodes already running are kept.
 #
-#   scripts/start-nats-cluster.sh [--state-dir DIR] [--base-port 4222] [--config FILE]
+#   scripts/start-nats-cluster.sh [--state-dir DIR] [--base-port 4222] [--config FILE] [--build-dir DIR]
 #                                 [--no-streams] [--docker] [--secure]
 #
 # --secure: TLS on client and route connections, mutual TLS for every client, and
@@ -29,6 +29,8 @@
 #                        cache only, not on disk, for up to that long.
 #   NATS_MAX_FILE_STORE  each node's JetStream store cap (default 8GB)
 set -euo pipefail
+# shellcheck source=lib/usage.sh
+. "$(dirname "$0")/lib/usage.sh"
 root=$(cd "$(dirname "$0")/.." && pwd)
 state="$root/.nats-cluster"
 base=4222
@@ -36,16 +38,18 @@ config="$root/config/nyc.yaml"
 streams=1
 docker=0
 secure=0
+build="$root/build"
 while [ $# -gt 0 ]; do
   case "$1" in
     --state-dir) state=$2; shift 2 ;;
     --base-port) base=$2; shift 2 ;;
     --config) config=$2; shift 2 ;;
+    --build-dir) build=$2; shift 2 ;;
     --no-streams) streams=0; shift ;;
     --docker) docker=1; shift ;;
     --secure) secure=1; shift ;;
     -h|--help) sed -n '2,31p' "$0"; exit 0 ;;
-    *) echo "start-nats-cluster: unknown argument '$1' (try --help)" >&2; exit 2 ;;
+    *) unknown_argument "$1" ;;
   esac
 done
 
@@ -185,7 +189,7 @@ done
 echo "cluster ready: meta leader $leader"
 
 if [ $streams -eq 1 ]; then
-  pricing="$root/build/bin/pricing"
+  pricing="$build/bin/pricing"
   if [ ! -x "$pricing" ]; then
     (cd "$root" && cmake --preset release >/dev/null && cmake --build --preset release --target pricing)
   fi

@@ -10,6 +10,8 @@
 # The NATS dashboard reads the Prometheus NATS exporter, which only the Docker stack
 # runs; natively, the cluster's own monitoring endpoints are on ports 8222-8224.
 set -euo pipefail
+# shellcheck source=lib/usage.sh
+. "$(dirname "$0")/lib/usage.sh"
 root=$(cd "$(dirname "$0")/.." && pwd)
 state="$root/.prometheus"
 target=127.0.0.1:8080
@@ -22,7 +24,7 @@ while [ $# -gt 0 ]; do
     --state-dir) state=$2; shift 2 ;;
     --stop) stop=1; shift ;;
     -h|--help) sed -n '2,12p' "$0"; exit 0 ;;
-    *) echo "start-prometheus: unknown argument '$1' (try --help)" >&2; exit 2 ;;
+    *) unknown_argument "$1" ;;
   esac
 done
 

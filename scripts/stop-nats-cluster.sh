@@ -2,6 +2,8 @@
 # Stops the nodes that scripts/start-nats-cluster.sh started (by their pid files in the
 # state directory) and nothing else. Data stays; --wipe removes the state directory.
 set -euo pipefail
+# shellcheck source=lib/usage.sh
+. "$(dirname "$0")/lib/usage.sh"
 root=$(cd "$(dirname "$0")/.." && pwd)
 state="$root/.nats-cluster"
 wipe=0
@@ -10,7 +12,7 @@ while [ $# -gt 0 ]; do
     --state-dir) state=$2; shift 2 ;;
     --wipe) wipe=1; shift ;;
     -h|--help) sed -n '2,4p' "$0"; exit 0 ;;
-    *) echo "stop-nats-cluster: unknown argument '$1'" >&2; exit 2 ;;
+    *) unknown_argument "$1" ;;
   esac
 done
 for pidfile in "$state"/nats-*.pid; do

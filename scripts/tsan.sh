@@ -8,6 +8,7 @@
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 cd "$root"
+case "${1:-}" in -h|--help) sed -n '2,/^[^#]/{/^#/s/^# \{0,1\}//p}' "$0"; exit 0 ;; esac
 cmake --preset tsan >/dev/null
 # Only what the run needs: a TSan build of everything takes most of an hour on 2 cores.
 cmake --build --preset tsan --target pricing http_server_test metrics_test health_test \

@@ -1,6 +1,9 @@
 // Helpers shared by the unit tests: synthetic zones, temporary files, repository paths.
 #pragma once
 
+#include <gtest/gtest.h>
+
+#include <cstdio>
 #include <filesystem>
 #include <fstream>
 #include <memory>
@@ -19,7 +22,8 @@ inline std::filesystem::path SourcePath(const std::string& relative) {
   return std::filesystem::path(PRICING_SOURCE_DIR) / relative;
 }
 
-// A fresh directory removed at the end of the test.
+// A fresh directory, removed at the end of a test that passed and kept (its path
+// printed) as evidence when the test failed.
 class TempDir {
  public:
   TempDir() {
@@ -28,7 +32,13 @@ class TempDir {
             ("pricing-test-" + std::to_string(rd()) + std::to_string(rd()));
     std::filesystem::create_directories(path_);
   }
-  ~TempDir() { std::filesystem::remove_all(path_); }
+  ~TempDir() {
+    if (::testing::Test::HasFailure()) {
+      std::fprintf(stderr, "test: kept %s for the failure above\n", path_.c_str());
+      return;
+    }
+    std::filesystem::remove_all(path_);
+  }
   const std::filesystem::path& path() const { return path_; }
   std::filesystem::path Write(const std::string& name, const std::string& text) const {
     const auto p = path_ / name;

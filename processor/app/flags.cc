@@ -25,7 +25,8 @@ Flags::Flags(const std::vector<std::string>& args, const std::vector<std::string
     const bool takes_value = std::count(valued.begin(), valued.end(), name) != 0;
     const bool is_switch = std::count(switches.begin(), switches.end(), name) != 0;
     if (!takes_value && !is_switch)
-      throw UsageError("unknown flag '--" + name + "'; allowed:" + allowed());
+      throw UsageError("unknown flag '--" + name + "'; allowed:" + allowed() +
+                       " (--help prints the command's usage)");
     if (takes_value && !value) {
       if (i + 1 >= args.size()) throw UsageError("flag '--" + name + "' needs a value");
       value = args[++i];

@@ -43,6 +43,29 @@ commands:
       YYYY-MM-DDTHH:MM) and mix in N reproducible synthetic drivers.
 )";
 
+// The usage of one command: its block of kUsage (from its line to the next command's).
+std::string CommandUsage(const std::string& command) {
+  const std::string text = kUsage;
+  const std::string start = "\n  " + command + " ";
+  const auto at = text.find(start);
+  if (at == std::string::npos) return "";
+  auto end = at + 1;
+  while (true) {
+    end = text.find('\n', end);
+    if (end == std::string::npos || end + 3 >= text.size()) break;
+    // A command line is indented by two spaces; its description by more.
+    if (text[end + 1] == ' ' && text[end + 2] == ' ' && text[end + 3] != ' ') break;
+    ++end;
+  }
+  return "usage: pricing " + text.substr(at + 3, end - at - 2);
+}
+
+bool AsksForHelp(const std::vector<std::string>& args) {
+  for (const auto& a : args)
+    if (a == "--help" || a == "-h") return true;
+  return false;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -56,6 +79,13 @@ int main(int argc, char** argv) {
   }
   const std::string command = argv[1];
   const std::vector<std::string> args(argv + 2, argv + argc);
+  if (AsksForHelp(args)) {
+    const std::string usage = CommandUsage(command);
+    if (!usage.empty()) {
+      std::cout << usage;
+      return 0;
+    }
+  }
   try {
     if (command == "replay") return pricing::RunReplayCommand(args);
     if (command == "convert-uber") return pricing::RunConvertUberCommand(args);
