@@ -93,43 +93,17 @@ bool ReadBool(const YAML::Node& node, const std::string& key, const Reporter& r)
   r.Fail(key, "value " + Scalar(node) + " is not a boolean (allowed: true, false)");
 }
 
-std::string Num(double v) {
-  std::ostringstream os;
-  os << v;
-  return os.str();
-}
-
 void ReadModel(const YAML::Node& node, const std::string& prefix, const Reporter& r,
                ModelParams* params) {
   if (!node.IsMap()) r.Fail(prefix, "must be a mapping of model parameters");
-  static const std::vector<std::string> kKeys = {"name",
-                                                 "spatial_weight",
-                                                 "adjacency_tolerance_deg",
-                                                 "prior",
-                                                 "threshold",
-                                                 "sensitivity",
-                                                 "alpha_up",
-                                                 "alpha_down",
-                                                 "max_step",
-                                                 "floor",
-                                                 "cap",
-                                                 "step"};
-  RejectUnknownKeys(node, kKeys, prefix + ".", r);
-  const auto read = [&](const char* key, double* field) {
-    if (node[key]) *field = ReadDouble(node[key], prefix + "." + key, r);
-  };
+  std::vector<std::string> keys = {"name"};
+  for (const ModelParamField& f : kModelParamFields) keys.emplace_back(f.key);
+  RejectUnknownKeys(node, keys, prefix + ".", r);
   if (node["name"]) params->name = ReadString(node["name"], prefix + ".name", r);
-  read("spatial_weight", &params->spatial_weight);
-  read("adjacency_tolerance_deg", &params->adjacency_tolerance_deg);
-  read("prior", &params->prior);
-  read("threshold", &params->threshold);
-  read("sensitivity", &params->sensitivity);
-  read("alpha_up", &params->alpha_up);
-  read("alpha_down", &params->alpha_down);
-  read("max_step", &params->max_step);
-  read("floor", &params->floor);
-  read("cap", &params->cap);
-  read("step", &params->step);
+  for (const ModelParamField& f : kModelParamFields) {
+    const std::string key(f.key);
+    if (node[key]) params->*f.member = ReadDouble(node[key], prefix + "." + key, r);
+  }
 }
 
 ZoneOverride ReadOverride(const YAML::Node& node, const std::string& prefix, const Reporter& r) {
@@ -190,6 +164,80 @@ int64_t ReadPositive(const YAML::Node& node, const std::string& key, const Repor
                     " is not allowed; must be >= " + std::to_string(min_value));
   }
   return v;
+}
+
+// One key of a section, and how to read it into the section's struct S. A section is
+// a table of these: its keys are listed once, for reading and for "allowed keys here".
+template <class S>
+struct Field {
+  const char* key;
+  std::function<void(const YAML::Node&, const std::string& key, const Reporter&, S*)> read;
+};
+
+template <class S, class T>
+Field<S> AtLeast(const char* key, T S::*member, int64_t min_value) {
+  return {key,
+          [member, min_value](const YAML::Node& n, const std::string& k, const Reporter& r, S* s) {
+            s->*member = static_cast<T>(ReadPositive(n, k, r, min_value));
+          }};
+}
+template <class S>
+Field<S> Integer(const char* key, int64_t S::*member) {
+  return {key, [member](const YAML::Node& n, const std::string& k, const Reporter& r, S* s) {
+            s->*member = ReadInt(n, k, r);
+          }};
+}
+template <class S>
+Field<S> Text(const char* key, std::string S::*member) {
+  return {key, [member](const YAML::Node& n, const std::string& k, const Reporter& r, S* s) {
+            s->*member = ReadString(n, k, r);
+          }};
+}
+template <class S>
+Field<S> Flag(const char* key, bool S::*member) {
+  return {key, [member](const YAML::Node& n, const std::string& k, const Reporter& r, S* s) {
+            s->*member = ReadBool(n, k, r);
+          }};
+}
+// A string with two allowed values: "value 'x' is not allowed; must be a or b".
+template <class S>
+Field<S> Either(const char* key, std::string S::*member, const char* a, const char* b) {
+  return {key, [member, a, b](const YAML::Node& n, const std::string& k, const Reporter& r, S* s) {
+            const std::string v = ReadString(n, k, r);
+            if (v != a && v != b) {
+              r.Fail(k, "value '" + v + "' is not allowed; must be " + a + " or " + b);
+            }
+            s->*member = v;
+          }};
+}
+
+template <class S>
+std::vector<std::string> KeysOf(const std::vector<Field<S>>& fields) {
+  std::vector<std::string> keys;
+  for (const Field<S>& f : fields) keys.emplace_back(f.key);
+  return keys;
+}
+
+// Reads the fields present in `node` (keys named `prefix` + key), in table order.
+template <class S>
+void ReadFields(const YAML::Node& node, const std::vector<Field<S>>& fields,
+                const std::string& prefix, const Reporter& r, S* out) {
+  for (const Field<S>& f : fields) {
+    if (node[f.key]) f.read(node[f.key], prefix + f.key, r, out);
+  }
+}
+
+// A mapping section `name` of `root`: absent is fine; anything else than a mapping, or
+// an unknown key, fails naming it.
+template <class S>
+void ReadSection(const YAML::Node& root, const char* name, const std::vector<Field<S>>& fields,
+                 const Reporter& r, S* out) {
+  const YAML::Node n = root[name];
+  if (!n) return;
+  if (!n.IsMap()) r.Fail(name, "must be a mapping");
+  const std::string prefix = std::string(name) + ".";
+  RejectUnknownKeys(n, KeysOf(fields), prefix, r);
+  ReadFields(n, fields, prefix, r, out);
 }
 
 void ReadStreams(const YAML::Node& node, const Reporter& r, std::vector<StreamConfig>* streams) {
@@ -276,49 +324,6 @@ bool IsValidCityKey(std::string_view key) {
     if (!((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-')) return false;
   }
   return true;
-}
-
-void ValidateModelParams(const ModelParams& p, const std::string& where) {
-  const auto fail = [&](const std::string& key, double v, const std::string& allowed) {
-    throw ConfigError(where + "." + key + "': value " + Num(v) + " is not allowed; " + allowed);
-  };
-  if (p.name != "ratio-v1") {
-    throw ConfigError(where + ".name': value '" + p.name +
-                      "' is not allowed; allowed models: ratio-v1");
-  }
-  if (p.spatial_weight < 0)
-    fail("spatial_weight", p.spatial_weight, "must be >= 0 (0 turns smoothing off)");
-  if (p.adjacency_tolerance_deg < 0)
-    fail("adjacency_tolerance_deg", p.adjacency_tolerance_deg, "must be >= 0");
-  if (p.prior <= 0) fail("prior", p.prior, "must be > 0");
-  if (p.threshold < 0) fail("threshold", p.threshold, "must be >= 0");
-  if (p.sensitivity < 0) fail("sensitivity", p.sensitivity, "must be >= 0");
-  if (!(p.alpha_up > 0 && p.alpha_up <= 1)) fail("alpha_up", p.alpha_up, "must be in (0, 1]");
-  if (!(p.alpha_down > 0 && p.alpha_down <= 1))
-    fail("alpha_down", p.alpha_down, "must be in (0, 1]");
-  if (p.max_step <= 0) fail("max_step", p.max_step, "must be > 0");
-  if (p.floor <= 0) fail("floor", p.floor, "must be > 0");
-  if (p.cap < p.floor) fail("cap", p.cap, "must be >= floor (" + Num(p.floor) + ")");
-  if (p.step <= 0) fail("step", p.step, "must be > 0");
-}
-
-void ValidateZoneOverride(const ZoneOverride& o, const ModelParams& params,
-                          const std::string& where) {
-  const double floor = o.floor.value_or(params.floor);
-  const double cap = o.cap.value_or(params.cap);
-  if (o.floor && *o.floor <= 0) {
-    throw ConfigError(where + ".floor': value " + Num(*o.floor) + " is not allowed; must be > 0");
-  }
-  if (floor > cap) {
-    throw ConfigError(where + "': floor " + Num(floor) + " is greater than cap " + Num(cap) +
-                      "; floor must be <= cap");
-  }
-  if (o.fixed && *o.fixed <= 0) {
-    throw ConfigError(where + ".fixed': value " + Num(*o.fixed) + " is not allowed; must be > 0");
-  }
-  if (o.fixed && o.disabled) {
-    throw ConfigError(where + "': fixed and disabled are exclusive; set one of them");
-  }
 }
 
 namespace {
@@ -423,126 +428,70 @@ Config LoadConfigFile(const std::filesystem::path& path, const EnvLookup& env) {
 
   Config c;
   c.source = std::filesystem::absolute(path);
-  RejectUnknownKeys(root,
-                    {"window_seconds", "interval_seconds", "allowed_lateness_ms",
-                     "max_future_skew_ms", "health_check_interval_seconds", "nats_url", "model",
-                     "cities", "streams", "consumer", "publish", "nats_send_asap", "nats_auth",
-                     "max_catch_up_seconds", "http", "health", "gateway", "backend", "kafka"},
-                    "", r);
-  if (root["window_seconds"])
-    c.window_seconds = ReadInt(root["window_seconds"], "window_seconds", r);
-  if (root["interval_seconds"])
-    c.interval_seconds = ReadInt(root["interval_seconds"], "interval_seconds", r);
-  if (root["allowed_lateness_ms"])
-    c.allowed_lateness_ms = ReadInt(root["allowed_lateness_ms"], "allowed_lateness_ms", r);
-  if (root["max_future_skew_ms"])
-    c.max_future_skew_ms = ReadInt(root["max_future_skew_ms"], "max_future_skew_ms", r);
-  if (root["health_check_interval_seconds"]) {
-    c.health_check_interval_seconds =
-        ReadInt(root["health_check_interval_seconds"], "health_check_interval_seconds", r);
-  }
-  if (root["nats_url"]) c.nats_url = ReadString(root["nats_url"], "nats_url", r);
-  if (root["nats_send_asap"])
-    c.nats_send_asap = ReadBool(root["nats_send_asap"], "nats_send_asap", r);
-  if (root["max_catch_up_seconds"]) {
-    c.max_catch_up_seconds =
-        ReadPositive(root["max_catch_up_seconds"], "max_catch_up_seconds", r, 0);
-  }
+  // The keys of the top level that are plain values, and the sections.
+  static const std::vector<Field<Config>> kTop = {
+      Integer("window_seconds", &Config::window_seconds),
+      Integer("interval_seconds", &Config::interval_seconds),
+      Integer("allowed_lateness_ms", &Config::allowed_lateness_ms),
+      Integer("max_future_skew_ms", &Config::max_future_skew_ms),
+      Integer("health_check_interval_seconds", &Config::health_check_interval_seconds),
+      Text("nats_url", &Config::nats_url),
+      Flag("nats_send_asap", &Config::nats_send_asap),
+      AtLeast("max_catch_up_seconds", &Config::max_catch_up_seconds, 0),
+      Either("backend", &Config::backend, "nats", "kafka"),
+  };
+  static const std::vector<Field<ConsumerConfig>> kConsumer = {
+      Text("durable", &ConsumerConfig::durable),
+      AtLeast("batch", &ConsumerConfig::batch, 1),
+      AtLeast("fetch_wait_ms", &ConsumerConfig::fetch_wait_ms, 1),
+      AtLeast("ack_wait_seconds", &ConsumerConfig::ack_wait_seconds, 1),
+      AtLeast("max_ack_pending", &ConsumerConfig::max_ack_pending, 1),
+      AtLeast("max_deliver", &ConsumerConfig::max_deliver, 1),
+  };
+  static const std::vector<Field<PublishConfig>> kPublish = {
+      AtLeast("max_pending", &PublishConfig::max_pending, 1),
+      AtLeast("ack_wait_ms", &PublishConfig::ack_wait_ms, 1),
+  };
+  static const std::vector<Field<HttpConfig>> kHttp = {
+      Text("bind", &HttpConfig::bind),
+      AtLeast("port", &HttpConfig::port, 0),
+      Flag("zone_metrics", &HttpConfig::zone_metrics),
+      AtLeast("max_zone_metrics", &HttpConfig::max_zone_metrics, 0),
+  };
+  static const std::vector<Field<HealthConfig>> kHealth = {
+      AtLeast("max_consumer_lag", &HealthConfig::max_consumer_lag, 0),
+      AtLeast("max_tick_age_seconds", &HealthConfig::max_tick_age_seconds, 0),
+  };
+  static const std::vector<Field<GatewayConfig>> kGateway = {
+      Flag("enabled", &GatewayConfig::enabled),
+      AtLeast("max_queue_messages", &GatewayConfig::max_queue_messages, 1),
+      AtLeast("max_clients", &GatewayConfig::max_clients, 1),
+  };
+  static const std::vector<Field<KafkaConfig>> kKafka = {
+      Either("auto_offset_reset", &KafkaConfig::auto_offset_reset, "latest", "earliest"),
+      Text("brokers", &KafkaConfig::brokers),
+      Text("group_id", &KafkaConfig::group_id),
+      AtLeast("linger_ms", &KafkaConfig::linger_ms, 0),
+      AtLeast("fetch_wait_max_ms", &KafkaConfig::fetch_wait_max_ms, 0),
+  };
+  std::vector<std::string> top_keys = KeysOf(kTop);
+  for (const char* section : {"model", "cities", "streams", "consumer", "publish", "nats_auth",
+                              "http", "health", "gateway", "kafka"})
+    top_keys.emplace_back(section);
+  RejectUnknownKeys(root, top_keys, "", r);
+  ReadFields(root, kTop, "", r, &c);
   if (root["model"]) ReadModel(root["model"], "model", r, &c.model);
   if (root["streams"]) ReadStreams(root["streams"], r, &c.streams);
-  if (const YAML::Node n = root["consumer"]) {
-    if (!n.IsMap()) r.Fail("consumer", "must be a mapping");
-    RejectUnknownKeys(
-        n,
-        {"durable", "batch", "fetch_wait_ms", "ack_wait_seconds", "max_ack_pending", "max_deliver"},
-        "consumer.", r);
-    if (n["durable"]) c.consumer.durable = ReadString(n["durable"], "consumer.durable", r);
-    if (n["batch"]) c.consumer.batch = ReadPositive(n["batch"], "consumer.batch", r, 1);
-    if (n["fetch_wait_ms"])
-      c.consumer.fetch_wait_ms = ReadPositive(n["fetch_wait_ms"], "consumer.fetch_wait_ms", r, 1);
-    if (n["ack_wait_seconds"])
-      c.consumer.ack_wait_seconds =
-          ReadPositive(n["ack_wait_seconds"], "consumer.ack_wait_seconds", r, 1);
-    if (n["max_ack_pending"])
-      c.consumer.max_ack_pending =
-          ReadPositive(n["max_ack_pending"], "consumer.max_ack_pending", r, 1);
-    if (n["max_deliver"])
-      c.consumer.max_deliver = ReadPositive(n["max_deliver"], "consumer.max_deliver", r, 1);
+  ReadSection(root, "consumer", kConsumer, r, &c.consumer);
+  ReadSection(root, "publish", kPublish, r, &c.publish);
+  ReadSection(root, "http", kHttp, r, &c.http);
+  if (c.http.port > 65535) {
+    r.Fail("http.port", "value " + std::to_string(c.http.port) +
+                            " is not allowed; must be 0 (any free port) to 65535");
   }
-  if (const YAML::Node n = root["publish"]) {
-    if (!n.IsMap()) r.Fail("publish", "must be a mapping");
-    RejectUnknownKeys(n, {"max_pending", "ack_wait_ms"}, "publish.", r);
-    if (n["max_pending"])
-      c.publish.max_pending = ReadPositive(n["max_pending"], "publish.max_pending", r, 1);
-    if (n["ack_wait_ms"])
-      c.publish.ack_wait_ms = ReadPositive(n["ack_wait_ms"], "publish.ack_wait_ms", r, 1);
-  }
-
-  if (const YAML::Node n = root["http"]) {
-    if (!n.IsMap()) r.Fail("http", "must be a mapping");
-    RejectUnknownKeys(n, {"bind", "port", "zone_metrics", "max_zone_metrics"}, "http.", r);
-    if (n["bind"]) c.http.bind = ReadString(n["bind"], "http.bind", r);
-    if (n["port"]) c.http.port = ReadPositive(n["port"], "http.port", r, 0);
-    if (c.http.port > 65535) {
-      r.Fail("http.port", "value " + std::to_string(c.http.port) +
-                              " is not allowed; must be 0 (any free port) to 65535");
-    }
-    if (n["zone_metrics"])
-      c.http.zone_metrics = ReadBool(n["zone_metrics"], "http.zone_metrics", r);
-    if (n["max_zone_metrics"]) {
-      c.http.max_zone_metrics = ReadPositive(n["max_zone_metrics"], "http.max_zone_metrics", r, 0);
-    }
-  }
-  if (const YAML::Node n = root["health"]) {
-    if (!n.IsMap()) r.Fail("health", "must be a mapping");
-    RejectUnknownKeys(n, {"max_consumer_lag", "max_tick_age_seconds"}, "health.", r);
-    if (n["max_consumer_lag"]) {
-      c.health.max_consumer_lag =
-          ReadPositive(n["max_consumer_lag"], "health.max_consumer_lag", r, 0);
-    }
-    if (n["max_tick_age_seconds"]) {
-      c.health.max_tick_age_seconds =
-          ReadPositive(n["max_tick_age_seconds"], "health.max_tick_age_seconds", r, 0);
-    }
-  }
-
-  if (const YAML::Node n = root["gateway"]) {
-    if (!n.IsMap()) r.Fail("gateway", "must be a mapping");
-    RejectUnknownKeys(n, {"enabled", "max_queue_messages", "max_clients"}, "gateway.", r);
-    if (n["enabled"]) c.gateway.enabled = ReadBool(n["enabled"], "gateway.enabled", r);
-    if (n["max_queue_messages"]) {
-      c.gateway.max_queue_messages =
-          ReadPositive(n["max_queue_messages"], "gateway.max_queue_messages", r, 1);
-    }
-    if (n["max_clients"])
-      c.gateway.max_clients = ReadPositive(n["max_clients"], "gateway.max_clients", r, 1);
-  }
-
-  if (root["backend"]) {
-    c.backend = ReadString(root["backend"], "backend", r);
-    if (c.backend != "nats" && c.backend != "kafka")
-      r.Fail("backend", "value '" + c.backend + "' is not allowed; must be nats or kafka");
-  }
-  if (const YAML::Node n = root["kafka"]) {
-    if (!n.IsMap()) r.Fail("kafka", "must be a mapping");
-    RejectUnknownKeys(
-        n, {"brokers", "group_id", "linger_ms", "fetch_wait_max_ms", "auto_offset_reset"}, "kafka.",
-        r);
-    if (n["auto_offset_reset"]) {
-      c.kafka.auto_offset_reset = ReadString(n["auto_offset_reset"], "kafka.auto_offset_reset", r);
-      if (c.kafka.auto_offset_reset != "latest" && c.kafka.auto_offset_reset != "earliest") {
-        r.Fail("kafka.auto_offset_reset", "value '" + c.kafka.auto_offset_reset +
-                                              "' is not allowed; must be latest or earliest");
-      }
-    }
-    if (n["brokers"]) c.kafka.brokers = ReadString(n["brokers"], "kafka.brokers", r);
-    if (n["group_id"]) c.kafka.group_id = ReadString(n["group_id"], "kafka.group_id", r);
-    if (n["linger_ms"]) c.kafka.linger_ms = ReadPositive(n["linger_ms"], "kafka.linger_ms", r, 0);
-    if (n["fetch_wait_max_ms"]) {
-      c.kafka.fetch_wait_max_ms =
-          ReadPositive(n["fetch_wait_max_ms"], "kafka.fetch_wait_max_ms", r, 0);
-    }
-  }
+  ReadSection(root, "health", kHealth, r, &c.health);
+  ReadSection(root, "gateway", kGateway, r, &c.gateway);
+  ReadSection(root, "kafka", kKafka, r, &c.kafka);
 
   // Environment overrides win over the file (pricing-model.md, "Configuration keys").
   if (auto v = EnvInt(env, "WINDOW_SIZE_SECONDS", 1)) c.window_seconds = *v;

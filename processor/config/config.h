@@ -7,48 +7,14 @@
 #include <functional>
 #include <map>
 #include <optional>
-#include <stdexcept>
 #include <string>
 #include <vector>
 
+#include "common/config_error.h"
 #include "common/nats_auth.h"
+#include "pricing/model_params.h"
 
 namespace pricing {
-
-// Broken configuration. The message names the file, the key, the value and what is
-// allowed; it is meant to be printed as-is before exiting.
-class ConfigError : public std::runtime_error {
- public:
-  using std::runtime_error::runtime_error;
-};
-
-// Parameters of the ratio-v1 model (pricing-model.md, "Computation").
-struct ModelParams {
-  std::string name = "ratio-v1";
-  double spatial_weight = 0.5;
-  double adjacency_tolerance_deg = 1.0e-4;
-  double prior = 1.0;
-  double threshold = 1.2;
-  double sensitivity = 0.5;
-  double alpha_up = 0.5;
-  double alpha_down = 0.2;
-  double max_step = 0.25;
-  double floor = 1.0;
-  double cap = 3.0;
-  double step = 0.1;
-
-  bool operator==(const ModelParams&) const = default;
-};
-
-// A per-zone override; unset fields fall back to the model's values.
-struct ZoneOverride {
-  std::optional<double> floor;
-  std::optional<double> cap;
-  std::optional<double> fixed;
-  bool disabled = false;
-
-  bool operator==(const ZoneOverride&) const = default;
-};
 
 struct CityConfig {
   std::string key;
@@ -175,14 +141,6 @@ Config LoadConfig(const std::filesystem::path& path, const EnvLookup& env = Proc
 // NATS_CREDS, NATS_NKEY and NATS_NKEY_SEED alone (tools without a configuration file,
 // such as the performance harness). Throws ConfigError as LoadConfig does.
 NatsAuth NatsAuthFromEnvironment(const EnvLookup& env = ProcessEnvironment());
-
-// Validates model parameters; `where` prefixes messages (for example "file.yaml: key 'model").
-// Throws ConfigError naming `where`, the parameter and the allowed range.
-void ValidateModelParams(const ModelParams& params, const std::string& where);
-
-// Validates one override against the effective floor and cap of its city.
-void ValidateZoneOverride(const ZoneOverride& o, const ModelParams& params,
-                          const std::string& where);
 
 // True for a valid city key: lower-case letters, digits and '-', not empty.
 bool IsValidCityKey(std::string_view key);

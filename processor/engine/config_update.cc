@@ -2,6 +2,8 @@
 
 #include <simdjson.h>
 
+#include <algorithm>
+
 #include "common/json_writer.h"
 
 namespace pricing {
@@ -34,17 +36,6 @@ ConfigUpdate ParseConfigUpdate(std::string_view payload, const ModelParams& curr
               " is not greater than the version in force (" + std::to_string(current_version) + ")";
     return u;
   }
-  const std::map<std::string_view, double ModelParams::*> kParams = {
-      {"spatial_weight", &ModelParams::spatial_weight},
-      {"prior", &ModelParams::prior},
-      {"threshold", &ModelParams::threshold},
-      {"sensitivity", &ModelParams::sensitivity},
-      {"alpha_up", &ModelParams::alpha_up},
-      {"alpha_down", &ModelParams::alpha_down},
-      {"max_step", &ModelParams::max_step},
-      {"floor", &ModelParams::floor},
-      {"cap", &ModelParams::cap},
-      {"step", &ModelParams::step}};
   for (auto field : root) {
     const std::string_view key = field.key;
     if (key == "version") continue;
@@ -86,13 +77,14 @@ ConfigUpdate ParseConfigUpdate(std::string_view payload, const ModelParams& curr
       }
       continue;
     }
-    auto it = kParams.find(key);
+    const auto it = std::find_if(kModelParamFields.begin(), kModelParamFields.end(),
+                                 [&](const ModelParamField& f) { return f.live && f.key == key; });
     double v = 0;
-    if (it == kParams.end() || !ReadNumber(field.value, &v)) {
+    if (it == kModelParamFields.end() || !ReadNumber(field.value, &v)) {
       u.error = "'" + std::string(key) + "': unknown parameter or not a number";
       return u;
     }
-    u.params.*(it->second) = v;
+    u.params.*(it->member) = v;
   }
   try {
     ValidateModelParams(u.params, "config update: key 'model");

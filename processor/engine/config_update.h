@@ -10,7 +10,8 @@
 #include <string>
 #include <string_view>
 
-#include "config/config.h"
+#include "common/config_error.h"
+#include "pricing/model_params.h"
 #include "zones/zone_set.h"
 
 namespace pricing {

@@ -13,7 +13,8 @@
 #include <string_view>
 #include <vector>
 
-#include "config/config.h"
+#include "common/config_error.h"
+#include "pricing/model_params.h"
 #include "zones/zone_set.h"
 
 namespace pricing {

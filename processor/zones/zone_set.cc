@@ -9,8 +9,8 @@
 #include <cmath>
 #include <numeric>
 
+#include "common/config_error.h"
 #include "common/zone_id_order.h"
-#include "config/config.h"
 #include "zones/boost_shapes.h"
 
 namespace pricing {
