@@ -180,7 +180,8 @@ std::string KafkaProcessor::TopicFor(const std::string& subject) const {
   return TopicForStream(kDeadLetterStream);  // no stream takes it: never dropped silently
 }
 
-void KafkaProcessor::Produce(const Action& a, uint64_t publish) {
+void KafkaProcessor::Produce(const Action& a) {
+  const uint64_t publish = a.publish;
   const std::string topic = TopicFor(a.subject);
   const std::string key = LastToken(a.subject);  // a zone, or a city
   while (true) {
@@ -271,7 +272,7 @@ void KafkaProcessor::Execute() {
           deliveries_.emplace_back(a.publish, true);
           break;
         }
-        Produce(a, a.publish);
+        Produce(a);
         break;
     }
   }

@@ -88,7 +88,7 @@ class KafkaProcessor {
   // (as last fetched): nothing stored before now is still on its way. Before the
   // group assigned partitions, or before a first fetch, it is not.
   bool CaughtUp();
-  void Produce(const Action& a, uint64_t publish);
+  void Produce(const Action& a);
   std::string TopicFor(const std::string& subject) const;
   static void OnDelivery(rd_kafka_t* rk, const rd_kafka_message_t* m, void* opaque);
 

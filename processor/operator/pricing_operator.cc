@@ -276,8 +276,8 @@ void PricingOperator::DeadLetter(const InputRecord& in, std::string_view city,
   headers.emplace_back("Pricing-Stream-Seq", std::to_string(in.position.seq));
   City* c = CityOf(engine_.city(city));
   Count(c != nullptr ? c->counters.dead_lettered : counters_.unrouted.dead_lettered);
-  const uint64_t id = Publish(PublishKind::kDeadLetter, std::string(city), DeadLetterSubject(city),
-                              std::move(msg_id), std::string(in.payload), std::move(headers), out);
+  const uint64_t id = Publish(PublishKind::kDeadLetter, DeadLetterSubject(city), std::move(msg_id),
+                              std::string(in.payload), std::move(headers), out);
   // The input is acknowledged only once its dead letter is stored: a crash in between
   // redelivers it instead of losing it.
   PendingPublish& p = publishes_[id];
@@ -286,15 +286,13 @@ void PricingOperator::DeadLetter(const InputRecord& in, std::string_view city,
   p.ack_when_stored = ack_when_stored;
 }
 
-uint64_t PricingOperator::Publish(PublishKind what, std::string city, std::string subject,
-                                  std::string msg_id, std::string payload, Headers headers,
-                                  std::vector<Action>* out) {
+uint64_t PricingOperator::Publish(PublishKind what, std::string subject, std::string msg_id,
+                                  std::string payload, Headers headers, std::vector<Action>* out) {
   const uint64_t id = next_publish_++;
   Action a;
   a.kind = Action::Kind::kPublish;
   a.publish = id;
   a.what = what;
-  a.city = std::move(city);
   a.subject = std::move(subject);
   a.msg_id = std::move(msg_id);
   a.payload = std::move(payload);
@@ -351,7 +349,7 @@ void PricingOperator::EmitTicks(std::vector<TickResult> ticks, int64_t watermark
     PendingTick* raw = pending.get();
     ticks_.push_back(std::move(pending));
     for (auto& m : messages) {
-      const uint64_t id = Publish(PublishKind::kTickOutput, tick.city, std::move(m.subject),
+      const uint64_t id = Publish(PublishKind::kTickOutput, std::move(m.subject),
                                   std::move(m.msg_id), std::move(m.payload), {}, out);
       publishes_[id].tick = raw;
     }
@@ -417,7 +415,7 @@ void PricingOperator::TickStored(PendingTick& tick, int64_t now_ms, std::vector<
     std::atomic<int64_t>& last = tick.city->counters.last_stored_tick;
     if (last.load(std::memory_order_relaxed) < tick.tick)
       last.store(tick.tick, std::memory_order_relaxed);
-    Publish(PublishKind::kCheckpoint, tick.city->key, CheckpointSubject(tick.city->key),
+    Publish(PublishKind::kCheckpoint, CheckpointSubject(tick.city->key),
             tick.city->key + ":state:" + std::to_string(tick.tick), std::move(tick.checkpoint), {},
             out);
   }
@@ -456,7 +454,7 @@ void PricingOperator::OnConfig(std::string_view subject, std::string_view payloa
   if (answered == answered_.end() || seq > answered->second) {
     answered_[c->key] = seq;
     // One answer per document: its id is the document's stream sequence.
-    Publish(PublishKind::kConfigAnswer, c->key, "config.applied." + c->key,
+    Publish(PublishKind::kConfigAnswer, "config.applied." + c->key,
             c->key + ":applied:" + std::to_string(seq), EncodeConfigAnswer(update),
             {{"Pricing-Config-Seq", std::to_string(seq)}}, out);
   }

@@ -77,7 +77,6 @@ struct Action {
   int64_t delay_ms = 0;  // kNak: redeliver after this long
   uint64_t publish = 0;  // kPublish: report its fate with OnStored / OnFailed
   PublishKind what = PublishKind::kTickOutput;
-  std::string city;     // kPublish: the city it concerns (empty: unknown)
   std::string subject;  // kPublish
   std::string msg_id;   // kPublish: the broker's de-duplication id
   std::string payload;  // kPublish
@@ -275,8 +274,8 @@ class PricingOperator {
   // Applies one input; false when handling threw (then `what` says why).
   bool Apply(const InputRecord& in, int64_t now_ms, IngestOutcome* outcome, std::string* what);
   void CloseTicks(int64_t watermark_ms, std::vector<Action>* out);
-  uint64_t Publish(PublishKind what, std::string city, std::string subject, std::string msg_id,
-                   std::string payload, Headers headers, std::vector<Action>* out);
+  uint64_t Publish(PublishKind what, std::string subject, std::string msg_id, std::string payload,
+                   Headers headers, std::vector<Action>* out);
   void DeadLetter(const InputRecord& in, std::string_view city, std::string_view reason,
                   std::string_view detail, bool ack_when_stored, std::vector<Action>* out);
   void HandlingFailed(const InputRecord& in, const std::string& what, std::vector<Action>* out,
