@@ -3,7 +3,9 @@
 #   - Debian 12 packages (compilers, libraries, Prometheus, Chromium, ...) with apt;
 #   - the NATS tools pinned in versions.env (nats-server and the `nats` CLI), built from
 #     their Go modules with `go install` into .tools/ of the repository (git-ignored),
-#     one folder per tool and version.
+#     one folder per tool and version;
+#   - Apache Kafka's broker (versions.env), its jars fetched with Maven into
+#     .tools/kafka-<version>/libs.
 # Idempotent and non-interactive; a second run checks and returns in about a second.
 # Run as root (or with sudo available) for the Debian packages.
 #
@@ -38,6 +40,8 @@ packages=(
   valgrind
   # validates deploy/docker-compose-nats.yml (no Docker engine is needed)
   docker-compose
+  # the Kafka brokers (a JVM) and the tool that fetches them
+  openjdk-17-jre-headless maven
   # the live map test drives headless Chromium
   chromium
   # libFuzzer targets (fuzz/, scripts/fuzz.sh)
@@ -95,4 +99,44 @@ for entry in "${go_tools[@]}"; do
   rm -rf "$dir"
   mv "$dir.partial" "$dir"
 done
+
+# The Kafka broker: kafka_2.13's runtime dependencies are the release tarball's libs/,
+# less the slf4j binding (versions.env). A small pom names both; Maven copies the jars.
+kafka_dir=$(tool_dir kafka)
+if ls "$kafka_dir"/libs/kafka_2.13-*.jar >/dev/null 2>&1; then
+  echo "install-deps: kafka $KAFKA_VERSION already in $kafka_dir"
+else
+  command -v mvn >/dev/null || { echo "install-deps: fetching Kafka needs Maven (mvn); it is not on PATH" >&2; exit 1; }
+  echo "install-deps: fetching kafka $KAFKA_VERSION (mvn dependency:copy-dependencies)"
+  IFS=: read -r binding_group binding_artifact binding_version <<<"$KAFKA_SLF4J_BINDING"
+  rm -rf "$kafka_dir.partial"
+  mkdir -p "$kafka_dir.partial"
+  cat > "$kafka_dir.partial/pom.xml" <<POM
+<project xmlns="http://maven.apache.org/POM/4.0.0">
+  <modelVersion>4.0.0</modelVersion>
+  <groupId>pricing.local</groupId>
+  <artifactId>kafka-broker</artifactId>
+  <version>$KAFKA_VERSION</version>
+  <packaging>pom</packaging>
+  <dependencies>
+    <dependency>
+      <groupId>org.apache.kafka</groupId>
+      <artifactId>kafka_2.13</artifactId>
+      <version>$KAFKA_VERSION</version>
+    </dependency>
+    <dependency>
+      <groupId>$binding_group</groupId>
+      <artifactId>$binding_artifact</artifactId>
+      <version>$binding_version</version>
+    </dependency>
+  </dependencies>
+</project>
+POM
+  (cd "$kafka_dir.partial" && mvn -q -B dependency:copy-dependencies -DincludeScope=runtime \
+      -DoutputDirectory=libs)
+  ls "$kafka_dir.partial"/libs/kafka_2.13-*.jar >/dev/null 2>&1 || {
+    echo "install-deps: Maven fetched no kafka_2.13 jar" >&2; exit 1; }
+  rm -rf "$kafka_dir"
+  mv "$kafka_dir.partial" "$kafka_dir"
+fi
 echo "install-deps: done"

@@ -14,6 +14,8 @@
 #include "kafka/kafka_processor.h"
 #include "live/live_processor.h"
 #include "sim/simulator.h"
+#include "transport/kafka_admin.h"
+#include "transport/kafka_handles.h"
 #include "transport/nats_client.h"
 #include "transport/stream_admin.h"
 
@@ -200,12 +202,39 @@ int RunSimulateCommand(const std::vector<std::string>& args) {
   return r.acked == r.sent ? 0 : 1;
 }
 
+// `pricing streams apply|info` on a kafka backend: the topics instead of the streams.
+int RunKafkaTopicsCommand(const std::string& verb, const Config& config) {
+  KafkaConf conf;
+  conf.Set("bootstrap.servers", config.kafka.brokers).Set("client.id", "pricing-admin");
+  auto admin = conf.Client(RD_KAFKA_PRODUCER);
+  const std::vector<TopicSpec> specs = KafkaTopicSpecs(config);
+  if (verb == "apply") {
+    for (const auto& r : ApplyKafkaTopics(admin.get(), specs, 30000)) {
+      std::cout << r.name << ": " << ToString(r.action) << "\n";
+      for (const auto& c : r.changes) std::cout << "  " << c << "\n";
+    }
+    return 0;
+  }
+  std::printf("%-18s %10s %11s %12s\n", "topic", "partitions", "replication", "messages");
+  for (const TopicSpec& spec : specs) {
+    const KafkaTopicState st = GetKafkaTopicState(admin.get(), spec.name);
+    if (st.partitions == 0) {
+      std::printf("%-18s %10s\n", spec.name.c_str(), "missing");
+      continue;
+    }
+    std::printf("%-18s %10d %11d %12llu\n", spec.name.c_str(), st.partitions, st.replication,
+                static_cast<unsigned long long>(st.messages));
+  }
+  return 0;
+}
+
 int RunStreamsCommand(const std::vector<std::string>& args) {
   if (args.empty() || (args[0] != "apply" && args[0] != "info")) {
     throw UsageError("usage: pricing streams apply|info --config FILE");
   }
   const Flags flags({args.begin() + 1, args.end()}, {"config"});
   const Config config = LoadConfig(flags.Require("config"));
+  if (config.backend == "kafka") return RunKafkaTopicsCommand(args[0], config);
   auto client = ConnectAdmin(config);
   if (args[0] == "apply") {
     for (const auto& r : ApplyStreamsWhenReady(client->connection(), config.streams, 30000)) {

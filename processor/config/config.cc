@@ -473,6 +473,9 @@ Config LoadConfigFile(const std::filesystem::path& path, const EnvLookup& env) {
       Text("group_id", &KafkaConfig::group_id),
       AtLeast("linger_ms", &KafkaConfig::linger_ms, 0),
       AtLeast("fetch_wait_max_ms", &KafkaConfig::fetch_wait_max_ms, 0),
+      AtLeast("partitions", &KafkaConfig::partitions, 1),
+      AtLeast("session_timeout_ms", &KafkaConfig::session_timeout_ms, 6000),
+      Text("checkpoint_topic", &KafkaConfig::checkpoint_topic),
   };
   std::vector<std::string> top_keys = KeysOf(kTop);
   for (const char* section : {"model", "cities", "streams", "consumer", "publish", "nats_auth",
@@ -513,6 +516,7 @@ Config LoadConfigFile(const std::filesystem::path& path, const EnvLookup& env) {
     r.Fail("kafka.brokers", "is required with backend: kafka (HOST:PORT[,HOST:PORT...])");
   }
   if (c.kafka.group_id.empty()) r.Fail("kafka.group_id", "must not be empty");
+  if (c.kafka.checkpoint_topic.empty()) r.Fail("kafka.checkpoint_topic", "must not be empty");
 
   if (c.interval_seconds <= 0) {
     r.Fail("interval_seconds",

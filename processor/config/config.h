@@ -90,6 +90,13 @@ struct KafkaConfig {
   // Where a new consumer group starts: at the end (latest) or at the oldest retained
   // event (earliest: for a fresh topic, or to read a backlog on purpose).
   std::string auto_offset_reset = "latest";
+  int64_t partitions = 1;  // of location-events (`pricing streams apply`)
+  // How long the group waits for a member that stopped heartbeating (a killed
+  // processor) before it gives its partitions to another, or to the restarted one.
+  int64_t session_timeout_ms = 10000;
+  // The compacted topic of the checkpoints, keyed by city (the last one per city is
+  // what a restart reads).
+  std::string checkpoint_topic = "pricing-state";
 };
 
 struct Config {

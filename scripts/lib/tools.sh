@@ -11,11 +11,23 @@ tool_version() {
     nats-server) echo "$NATS_SERVER_VERSION" ;;
     nats) echo "$NATSCLI_VERSION" ;;
     prometheus-nats-exporter) echo "$NATS_EXPORTER_VERSION" ;;
+    kafka) echo "$KAFKA_VERSION" ;;
     *) echo "tools.sh: no pinned tool '$1'" >&2; return 2 ;;
   esac
 }
 
 tool_dir() { echo "$tools_root/.tools/$1-$(tool_version "$1")"; }
+
+# The Kafka broker's class path (its jars), or fails naming scripts/install-deps.sh.
+kafka_classpath() {
+  local dir
+  dir="$(tool_dir kafka)/libs"
+  if ! ls "$dir"/kafka_2.13-*.jar >/dev/null 2>&1; then
+    echo "$(basename "$0"): Kafka $(tool_version kafka) is not installed ($dir): run scripts/install-deps.sh" >&2
+    return 1
+  fi
+  echo "$dir/*"
+}
 
 tool_path() {
   local path
