@@ -1,12 +1,14 @@
 #include "kafka/kafka_processor.h"
 
 #include <algorithm>
+#include <chrono>
 #include <cstring>
 #include <stdexcept>
 #include <string_view>
 #include <thread>
 
 #include "common/log.h"
+#include "common/time_format.h"
 #include "engine/outputs.h"
 #include "events/subject.h"
 
@@ -111,6 +113,23 @@ OperatorOptions KafkaOptions() {
   return o;
 }
 
+// An input as the operator takes it; its subject is kept in `subject`, which must outlive
+// the record.
+InputRecord RecordOf(const rd_kafka_message_t& m, std::string* subject) {
+  *subject = KafkaInputSubject(const_cast<rd_kafka_message_t*>(&m));
+  rd_kafka_timestamp_type_t type;
+  const int64_t stored_ms = rd_kafka_message_timestamp(&m, &type);
+  InputRecord r;
+  r.subject = *subject;
+  r.payload = std::string_view(static_cast<const char*>(m.payload), m.payload ? m.len : 0);
+  r.position = {static_cast<uint64_t>(m.offset) + 1, m.partition};
+  r.stored_ms = stored_ms > 0 ? stored_ms : 0;
+  r.token = TokenOf(m.partition, m.offset);
+  r.read_headers = &KafkaHeaders;
+  r.source = &m;
+  return r;
+}
+
 }  // namespace
 
 KafkaProcessor::KafkaProcessor(const Config& config, const Clock& clock)
@@ -157,6 +176,8 @@ void KafkaProcessor::Connect() {
       .Set("enable.auto.commit", "true")
       .Set("auto.commit.interval.ms", "1000")
       .Set("auto.offset.reset", config_.kafka.auto_offset_reset)
+      .Set("session.timeout.ms", std::to_string(config_.kafka.session_timeout_ms))
+      .Set("heartbeat.interval.ms", std::to_string(config_.kafka.session_timeout_ms / 5))
       .Set("fetch.wait.max.ms", std::to_string(config_.kafka.fetch_wait_max_ms))
       .Set("socket.nagle.disable", "true");
   consumer_ = cc.Client(RD_KAFKA_CONSUMER);
@@ -180,9 +201,8 @@ std::string KafkaProcessor::TopicFor(const std::string& subject) const {
   return TopicForStream(kDeadLetterStream);  // no stream takes it: never dropped silently
 }
 
-void KafkaProcessor::Produce(const Action& a) {
+void KafkaProcessor::Produce(const Action& a, const std::string& topic) {
   const uint64_t publish = a.publish;
-  const std::string topic = TopicFor(a.subject);
   const std::string key = LastToken(a.subject);  // a zone, or a city
   while (true) {
     rd_kafka_headers_t* headers = rd_kafka_headers_new(2 + a.headers.size());
@@ -267,21 +287,164 @@ void KafkaProcessor::Execute() {
         break;
       }
       case Action::Kind::kPublish:
-        if (a.what == PublishKind::kCheckpoint) {
-          // No checkpoint topic on Kafka yet (see the header): dropped, reported stored.
-          deliveries_.emplace_back(a.publish, true);
-          break;
-        }
-        Produce(a);
+        // Checkpoints go to their compacted topic, keyed by the city.
+        Produce(a, a.what == PublishKind::kCheckpoint ? config_.kafka.checkpoint_topic
+                                                      : TopicFor(a.subject));
         break;
     }
   }
 }
 
+namespace {
+
+constexpr int kRecoveryTimeoutMs = 15000;
+constexpr int kBarrierTimeoutMs = 2000;
+constexpr int64_t kDueTickPollMs = 5;
+
+// The subject a message of one of the processor's own topics was produced with: its
+// `subject` header, else `prefix` and the key.
+std::string SubjectOf(const rd_kafka_message_t& m, const std::string& prefix) {
+  std::string subject = KafkaHeader(m, "subject");
+  if (!subject.empty()) return subject;
+  return prefix + (m.key ? std::string(static_cast<const char*>(m.key), m.key_len) : "");
+}
+
+std::string_view Payload(const rd_kafka_message_t& m) {
+  return {static_cast<const char*>(m.payload), m.payload ? m.len : 0};
+}
+
+}  // namespace
+
+void KafkaProcessor::HandleConfig(const rd_kafka_message_t& m) {
+  const std::string subject = SubjectOf(m, "config.pricing.");
+  if (subject.starts_with("config.pricing.")) {
+    operator_.OnConfig(subject, Payload(m), static_cast<uint64_t>(m.offset) + 1, &actions_);
+    Execute();
+  }
+}
+
+void KafkaProcessor::RestoreConfigs() {
+  configs_ = std::make_unique<KafkaReader>(config_.kafka.brokers, TopicForStream("CONFIG_UPDATES"),
+                                           "pricing-processor-config");
+  const std::vector<PartitionRange> ranges = configs_->Retained(kRecoveryTimeoutMs);
+  // The history is small (a few documents per city): held whole, so that the answers,
+  // which follow their documents, are known before the documents are validated again.
+  struct Document {
+    std::string subject;
+    std::string payload;
+    uint64_t seq;
+  };
+  std::vector<Document> documents;
+  const bool complete = configs_->Read(
+      ranges,
+      [&](const rd_kafka_message_t& m) {
+        const std::string subject = SubjectOf(m, "config.pricing.");
+        if (subject.starts_with("config.applied.")) {
+          const std::string seq = KafkaHeader(m, "Pricing-Config-Seq");
+          if (!seq.empty()) operator_.SetAnswered(subject.substr(15), std::stoull(seq));
+        } else if (subject.starts_with("config.pricing.")) {
+          documents.push_back(
+              {subject, std::string(Payload(m)), static_cast<uint64_t>(m.offset) + 1});
+        }
+      },
+      kRecoveryTimeoutMs);
+  if (!complete)
+    throw std::runtime_error("kafka: reading the history of " + configs_->topic() +
+                             " stalled for 15 s");
+  for (const Document& d : documents) {
+    operator_.OnConfig(d.subject, d.payload, d.seq, &actions_);
+    Execute();
+  }
+  PRICING_LOG(kInfo) << "kafka: " << documents.size() << " configuration documents in "
+                     << configs_->topic();
+}
+
+void KafkaProcessor::PollConfigs() {
+  while (KafkaPtr<rd_kafka_message_t> m = configs_->Poll(0)) HandleConfig(*m);
+}
+
+void KafkaProcessor::RestoreCheckpoints() {
+  KafkaReader reader(config_.kafka.brokers, config_.kafka.checkpoint_topic,
+                     "pricing-processor-recovery");
+  std::map<std::string, std::string, std::less<>> last;  // by city
+  if (!reader.Read(
+          reader.Retained(kRecoveryTimeoutMs),
+          [&](const rd_kafka_message_t& m) {
+            const std::string subject = SubjectOf(m, "pricing.state.");
+            if (!subject.starts_with("pricing.state.")) return;
+            if (m.payload == nullptr) {
+              last.erase(subject.substr(14));  // a tombstone: no checkpoint
+            } else {
+              last[subject.substr(14)] = std::string(Payload(m));
+            }
+          },
+          kRecoveryTimeoutMs))
+    throw std::runtime_error("kafka: reading " + reader.topic() + " stalled for 15 s");
+  for (const auto& [key, engine] : engine_.cities()) {
+    const auto it = last.find(key);
+    operator_.Restore(key,
+                      it == last.end() ? std::nullopt : std::optional<std::string_view>(it->second),
+                      clock_.NowMs());
+  }
+}
+
+void KafkaProcessor::Rebuild() {
+  KafkaReader reader(config_.kafka.brokers, input_topic_, "pricing-processor-rebuild");
+  std::vector<PartitionRange> ranges = reader.Retained(kRecoveryTimeoutMs);
+  // What the group committed: everything before it was handled by an earlier run.
+  rd_kafka_topic_partition_list_t* list =
+      rd_kafka_topic_partition_list_new(static_cast<int>(ranges.size()));
+  for (const PartitionRange& r : ranges)
+    rd_kafka_topic_partition_list_add(list, input_topic_.c_str(), r.partition);
+  // A group coordinator that is still loading, or moving, answers again shortly.
+  rd_kafka_resp_err_t err = RD_KAFKA_RESP_ERR_NO_ERROR;
+  for (int attempt = 0; attempt < 30; ++attempt) {
+    err = rd_kafka_committed(consumer_.get(), list, kRecoveryTimeoutMs);
+    if (err != RD_KAFKA_RESP_ERR_NOT_COORDINATOR &&
+        err != RD_KAFKA_RESP_ERR_COORDINATOR_LOAD_IN_PROGRESS &&
+        err != RD_KAFKA_RESP_ERR_COORDINATOR_NOT_AVAILABLE && err != RD_KAFKA_RESP_ERR__TIMED_OUT)
+      break;
+    PRICING_LOG(kInfo) << "kafka: the committed offsets of group " << config_.kafka.group_id
+                       << " are not readable yet (" << rd_kafka_err2str(err) << "); retrying";
+    std::this_thread::sleep_for(std::chrono::milliseconds(500));
+  }
+  if (err != RD_KAFKA_RESP_ERR_NO_ERROR) {
+    rd_kafka_topic_partition_list_destroy(list);
+    throw std::runtime_error("kafka: reading the committed offsets of group " +
+                             config_.kafka.group_id + ": " + rd_kafka_err2str(err));
+  }
+  bool any = false;
+  for (PartitionRange& r : ranges) {
+    const rd_kafka_topic_partition_t* p =
+        rd_kafka_topic_partition_list_find(list, input_topic_.c_str(), r.partition);
+    const int64_t committed = p != nullptr && p->offset >= 0 ? p->offset : -1;
+    // Offsets below the committed one were acknowledged: sequence (offset + 1) up to it.
+    operator_.BeginRebuild({static_cast<uint64_t>(std::max<int64_t>(committed, 0)), r.partition});
+    r.until = committed < 0 ? r.from : std::clamp(committed, r.from, r.until);
+    any = any || r.until > r.from;
+  }
+  rd_kafka_topic_partition_list_destroy(list);
+  uint64_t count = 0;
+  if (any) {
+    ranges = reader.From(ranges, operator_.RebuildFromMs(), kRecoveryTimeoutMs);
+    const bool complete = reader.Read(
+        ranges,
+        [&](const rd_kafka_message_t& m) {
+          std::string subject;
+          operator_.Rebuild(RecordOf(m, &subject), clock_.NowMs(), &actions_);
+          Execute();
+          ++count;
+        },
+        kRecoveryTimeoutMs);
+    if (!complete)
+      throw std::runtime_error("kafka: re-reading " + input_topic_ + " stalled for 15 s");
+  }
+  for (const auto& [key, engine] : engine_.cities())
+    PRICING_LOG(kInfo) << "city " << key << ": next tick " << FormatUtc(engine->next_tick());
+  PRICING_LOG(kInfo) << "re-read " << count << " events handled by an earlier run";
+}
+
 void KafkaProcessor::Handle(rd_kafka_message_t* msg) {
-  const std::string subject = KafkaInputSubject(msg);
-  rd_kafka_timestamp_type_t type;
-  const int64_t stored_ms = rd_kafka_message_timestamp(msg, &type);
   int64_t low = 0, high = 0;
   // The consumer's lag from the cached high watermark: more waiting means a backlog,
   // read on the inputs' broker time. Unknown: assumed, as the safe side.
@@ -289,15 +452,9 @@ void KafkaProcessor::Handle(rd_kafka_message_t* msg) {
       rd_kafka_get_watermark_offsets(consumer_.get(), rd_kafka_topic_name(msg->rkt), msg->partition,
                                      &low, &high) == RD_KAFKA_RESP_ERR_NO_ERROR &&
       high > 0;
-  InputRecord r;
-  r.subject = subject;
-  r.payload = std::string_view(static_cast<const char*>(msg->payload), msg->len);
-  r.position = {static_cast<uint64_t>(msg->offset) + 1, msg->partition};
-  r.stored_ms = stored_ms > 0 ? stored_ms : 0;
+  std::string subject;
+  InputRecord r = RecordOf(*msg, &subject);
   r.pending = lag_known ? static_cast<uint64_t>(std::max<int64_t>(0, high - msg->offset - 1)) : 1;
-  r.token = TokenOf(msg->partition, msg->offset);
-  r.read_headers = &KafkaHeaders;
-  r.source = msg;
   offsets_.Received(msg->partition, msg->offset);
   operator_.OnInput(r, clock_.NowMs(), &actions_);
   Execute();
@@ -308,31 +465,60 @@ bool KafkaProcessor::CaughtUp() {
   if (rd_kafka_assignment(consumer_.get(), &parts) != RD_KAFKA_RESP_ERR_NO_ERROR) return false;
   bool caught_up =
       parts->cnt > 0 && rd_kafka_position(consumer_.get(), parts) == RD_KAFKA_RESP_ERR_NO_ERROR;
+  // The barrier: each partition's high watermark asked of its leader once per due tick
+  // (the consumer's cached one is as old as its last fetch, and a stalled fetch would
+  // pass for caught up). Every event stored before the tick fell due is below it.
+  const int64_t close_ms = engine_.NextCloseMs();
+  if (caught_up && barrier_close_ms_ != close_ms) {
+    barrier_.clear();
+    for (int i = 0; i < parts->cnt; ++i) {
+      const rd_kafka_topic_partition_t& p = parts->elems[i];
+      int64_t low = 0, high = 0;
+      const rd_kafka_resp_err_t err = rd_kafka_query_watermark_offsets(
+          consumer_.get(), p.topic, p.partition, &low, &high, kBarrierTimeoutMs);
+      if (err != RD_KAFKA_RESP_ERR_NO_ERROR) {
+        WarnTicksWait(std::string("cannot read the end of ") + p.topic + " [" +
+                      std::to_string(p.partition) + "]: " + rd_kafka_err2str(err));
+        barrier_.clear();
+        caught_up = false;
+        break;
+      }
+      barrier_[p.partition] = high > low ? high : -1;  // -1: empty, nothing to wait for
+    }
+    if (caught_up) barrier_close_ms_ = close_ms;
+  }
   for (int i = 0; caught_up && i < parts->cnt; ++i) {
     const rd_kafka_topic_partition_t& p = parts->elems[i];
-    int64_t low = 0, high = 0;
-    if (rd_kafka_get_watermark_offsets(consumer_.get(), p.topic, p.partition, &low, &high) !=
-            RD_KAFKA_RESP_ERR_NO_ERROR ||
-        high < 0) {
-      caught_up = false;  // not fetched yet
-    } else if (high > low) {
-      caught_up = p.offset >= high;  // RD_KAFKA_OFFSET_INVALID (< 0): nothing read yet
-    }
+    const auto it = barrier_.find(p.partition);
+    // RD_KAFKA_OFFSET_INVALID (< 0): nothing read yet.
+    if (it == barrier_.end() || (it->second >= 0 && p.offset < it->second)) caught_up = false;
   }
   rd_kafka_topic_partition_list_destroy(parts);
   return caught_up;
 }
 
+void KafkaProcessor::WarnTicksWait(const std::string& why) {
+  const int64_t now = clock_.NowMs();
+  if (now - last_wait_warning_ms_ < 5000) return;
+  last_wait_warning_ms_ = now;
+  PRICING_LOG(kWarn) << "ticks wait: " << why;
+}
+
 void KafkaProcessor::Run(const std::atomic<bool>& stop) {
   Connect();
-  for (const auto& [key, engine] : engine_.cities())
-    operator_.Restore(key, std::nullopt, clock_.NowMs());
+  RestoreConfigs();
+  RestoreCheckpoints();
+  Rebuild();
+  PRICING_LOG(kInfo) << "processing " << input_topic_;
   liveness_.Processing();
   int64_t last_error_log = 0;
   while (!stop.load()) {
     const int64_t now = clock_.NowMs();
     liveness_.Beat();
-    const int wait = static_cast<int>(std::clamp<int64_t>(engine_.NextCloseMs() - now, 0, 50));
+    // Until the next close, at most 50 ms; a due tick that waits for inputs still on
+    // their way polls every few ms (a message ends the wait at once), never spins.
+    const int wait =
+        static_cast<int>(std::clamp<int64_t>(engine_.NextCloseMs() - now, kDueTickPollMs, 50));
     KafkaPtr<rd_kafka_message_t> msg(rd_kafka_consumer_poll(consumer_.get(), wait));
     if (!msg) {
       // Nothing came: ticks close on the wall clock, once nothing is on its way.
@@ -348,6 +534,7 @@ void KafkaProcessor::Run(const std::atomic<bool>& stop) {
     }
     rd_kafka_poll(producer_.get(), 0);  // delivery reports
     ReportDeliveries();
+    PollConfigs();
   }
   PRICING_LOG(kInfo) << "stopping: flushing " << rd_kafka_outq_len(producer_.get()) << " messages";
   const bool flushed = rd_kafka_flush(producer_.get(), 15000) == RD_KAFKA_RESP_ERR_NO_ERROR;

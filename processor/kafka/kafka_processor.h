@@ -16,14 +16,29 @@
 // (OffsetTracker), so a crash redelivers it instead of losing it. librdkafka commits
 // stored offsets every second. Ticks close on the inputs' broker timestamps while a
 // backlog is read (the consumer's lag, from the cached high watermark), and on the
-// wall clock when caught up.
+// wall clock once caught up: when every event stored before the tick fell due was read
+// (each partition's high watermark, asked of its leader once per due tick).
 //
-// What the JetStream processor has and this one has not (yet): checkpoints (the
-// operator's are dropped: there is no compacted topic for them), so the window is not
-// rebuilt after a restart and refills over one window length; no CONFIG_UPDATES; no
-// /readyz beyond liveness. Output messages carry the message id as a `msg-id` header;
-// Kafka has no broker-side deduplication by id, and the idempotent producer covers
-// retries of one producer session only.
+// Start-up, in order, as on JetStream:
+// - the configuration history: every document of config-updates (subject
+//   config.pricing.<city>) is validated again; the last answer per city
+//   (config.applied.<city>, header Pricing-Config-Seq) says which were answered. A
+//   document's sequence is its offset + 1 (the topic has one partition; a city's
+//   documents are keyed by the city and so keep their order in any case);
+// - each city's checkpoint: the last message per city of the compacted checkpoint
+//   topic (kafka.checkpoint_topic; subject pricing.state.<city>, keyed by the city);
+// - the rebuild: per partition of location-events, the events from just before the
+//   window of the next tick up to the group's committed offset are read again into the
+//   window (they were handled by an earlier run and are not acknowledged again); the
+//   group consumer then goes on from the committed offset. A group without a committed
+//   offset starts at kafka.auto_offset_reset and rebuilds nothing.
+// Then the loop, which also follows config-updates from its end.
+//
+// Outputs carry the message id as a `msg-id` header. Kafka has no broker-side
+// de-duplication by id: after a crash, the ticks between the last checkpoint and the
+// crash are published again, with the same ids and values (their `computed_at`
+// differs). A reader that keeps the last value per zone (the gateway) is unaffected;
+// one that counts messages de-duplicates by `msg-id`.
 //
 // Threads: Run() owns the operator, the consumer and the producer; librdkafka's
 // delivery reports run inside Run()'s rd_kafka_poll and only queue. The HTTP threads
@@ -33,6 +48,7 @@
 #include <atomic>
 #include <cstdint>
 #include <map>
+#include <memory>
 #include <set>
 #include <string>
 #include <utility>
@@ -46,6 +62,7 @@
 #include "observe/operator_metrics.h"
 #include "operator/pricing_operator.h"
 #include "transport/kafka_handles.h"
+#include "transport/kafka_reader.h"
 
 namespace pricing {
 
@@ -81,14 +98,23 @@ class KafkaProcessor {
 
  private:
   void Connect();
+  void RestoreConfigs();
+  void RestoreCheckpoints();
+  void Rebuild();
+  // New configuration documents, if any (never waits).
+  void PollConfigs();
+  // One configuration document or answer, through the operator.
+  void HandleConfig(const rd_kafka_message_t& m);
   void Handle(rd_kafka_message_t* msg);
   void Execute();
   void ReportDeliveries();
-  // True when the consumer has its partitions and has read each to its high watermark
-  // (as last fetched): nothing stored before now is still on its way. Before the
-  // group assigned partitions, or before a first fetch, it is not.
+  // True when the consumer has its partitions and has read each to the high watermark
+  // its leader gave when the due tick fell due: nothing stored before then is still on
+  // its way. Before the group assigned partitions it is not.
   bool CaughtUp();
-  void Produce(const Action& a);
+  // "ticks wait: <why>", at most every 5 s.
+  void WarnTicksWait(const std::string& why);
+  void Produce(const Action& a, const std::string& topic);
   std::string TopicFor(const std::string& subject) const;
   static void OnDelivery(rd_kafka_t* rk, const rd_kafka_message_t* m, void* opaque);
 
@@ -107,6 +133,10 @@ class KafkaProcessor {
   KafkaPtr<rd_kafka_t> consumer_;
   KafkaPtr<rd_kafka_t> producer_;
   std::string input_topic_;
+  std::unique_ptr<KafkaReader> configs_;  // follows config-updates
+  int64_t barrier_close_ms_ = -1;         // the close time the barrier was taken for
+  std::map<int32_t, int64_t> barrier_;    // per partition: its high watermark then
+  int64_t last_wait_warning_ms_ = 0;
 };
 
 // The subject of a Kafka input: its `subject` header, else rebuilt from the key (the

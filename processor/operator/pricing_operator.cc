@@ -109,7 +109,7 @@ int64_t PricingOperator::RebuildFromMs() const {
 }
 
 void PricingOperator::BeginRebuild(Position handled_through) {
-  rebuild_handled_through_ = handled_through.seq;
+  ProgressOf(handled_through.partition).handled_through = handled_through.seq;
 }
 
 void PricingOperator::Rebuild(const InputRecord& in, int64_t now_ms, std::vector<Action>* out) {
@@ -131,7 +131,7 @@ void PricingOperator::Rebuild(const InputRecord& in, int64_t now_ms, std::vector
   // Refused, and after what the earlier run acknowledged: that run may not have
   // dead-lettered it. The durable redelivers it later and, finding it applied, only
   // acknowledges it; the dead letter's id makes a second copy a duplicate.
-  if (!outcome.ok() && seq > rebuild_handled_through_) {
+  if (!outcome.ok() && seq > progress.handled_through) {
     DeadLetter(in, outcome.city, ToString(outcome.reason), outcome.detail, false, out);
   }
 }

@@ -182,8 +182,9 @@ class PricingOperator {
   // before their ts by up to the future skew).
   int64_t RebuildFromMs() const;
   // The rebuild re-reads inputs an earlier run was delivered, to refill the window.
-  // Inputs up to `handled_through` were acknowledged by that run; later ones are
-  // delivered again by the source, and acknowledged then.
+  // Inputs up to `handled_through` (in its partition; once per partition) were
+  // acknowledged by that run; later ones are delivered again by the source, and
+  // acknowledged then.
   void BeginRebuild(Position handled_through);
   // A re-read input: applied into the window (and dead-lettered if it is refused and
   // the earlier run may not have done so); never acknowledged.
@@ -264,6 +265,7 @@ class PricingOperator {
     uint64_t max_applied = 0;
     std::set<uint64_t> failed;  // applied-through exceptions: their handling failed
     uint64_t max_read = 0;
+    uint64_t handled_through = 0;  // the rebuild's: acknowledged by an earlier run
     bool Applied(uint64_t seq) const {
       return seq != 0 && seq <= max_applied && !failed.contains(seq);
     }
@@ -291,7 +293,6 @@ class PricingOperator {
   std::map<std::string, City*, std::less<>> by_key_;
 
   std::vector<Progress> progress_;  // by partition + 1
-  uint64_t rebuild_handled_through_ = 0;
   uint64_t rebuilt_ = 0;
 
   uint64_t next_publish_ = 1;
