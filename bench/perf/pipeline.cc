@@ -203,7 +203,8 @@ void CreateKafkaTopics(const Endpoints& e) {
   conf.Set("bootstrap.servers", e.kafka_brokers);
   auto admin = conf.Client(RD_KAFKA_PRODUCER);
   for (const char* topic : {"location-events", "pricing-updates", "websocket-events",
-                            "analytics-events", "dead-letters"}) {
+                            "analytics-events", "config-updates", "dead-letters",
+                            "pricing-state"}) {
     std::string err = e.kafka_create_topic
                           ? e.kafka_create_topic(topic, 1, e.kafka_replication)
                           : KafkaAdminTopic(admin.get(), topic, 1, e.kafka_replication, true);

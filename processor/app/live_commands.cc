@@ -55,11 +55,14 @@ void InstallStopHandlers() {
 
 namespace {
 
-// `pricing run` with backend: kafka. Liveness is all /readyz can say there (see
-// kafka_processor.h), and the WebSocket gateway follows JetStream, so it is not served.
+// `pricing run` with backend: kafka. Liveness is all /readyz says there (see
+// kafka_processor.h); the WebSocket gateway follows the Kafka output topics.
 int RunKafka(const Config& config) {
   SystemClock clock;
   KafkaProcessor processor(config, clock);
+  // Before the server: sessions still queued on its threads refer to the gateway.
+  std::unique_ptr<SurgeGateway> gateway;
+  if (config.gateway.enabled) gateway = std::make_unique<SurgeGateway>(config, processor.metrics());
   HttpServer http(config.http.bind, static_cast<uint16_t>(config.http.port));
   http.Handle("/metrics",
               [&](const HttpServer::Request&) { return ScrapeResponse(processor.metrics()); });
@@ -70,10 +73,13 @@ int RunKafka(const Config& config) {
   };
   http.Handle("/healthz", alive);
   http.Handle("/readyz", alive);
+  if (gateway) gateway->AddRoutes(http);
   http.Start(2);
-  PRICING_LOG(kInfo) << "http: /metrics, /healthz, /readyz on " << config.http.bind << ":"
-                     << http.port() << " (backend kafka: no WebSocket gateway)";
+  PRICING_LOG(kInfo) << "http: /metrics, /healthz, /readyz" << (gateway ? ", /ws, /map" : "")
+                     << " on " << config.http.bind << ":" << http.port() << " (backend kafka)";
+  if (gateway) gateway->Start();
   processor.Run(StopRequested());
+  if (gateway) gateway->Stop();
   const OperatorCounters& c = processor.counters();
   PRICING_LOG(kInfo) << "stopped: " << c.applied.load() << " events applied, "
                      << c.rejected.load() + c.poison.load() << " dead-lettered, " << c.ticks.load()

@@ -9,6 +9,8 @@
 #include "common/log.h"
 #include "engine/city_engine.h"
 #include "gateway/web_assets.h"
+#include "transport/kafka_handles.h"
+#include "transport/kafka_reader.h"
 
 namespace pricing {
 
@@ -428,7 +430,71 @@ void SurgeGateway::OnSubscriptionDone(void* closure) {
   self->done_cv_.notify_all();
 }
 
+void SurgeGateway::FollowKafka() {
+  // pricing-updates from a while back (every tick carries every zone: the last tick's
+  // messages are each zone's last value), websocket-events from its end.
+  const int64_t history_ms = 60000 + 3 * config_.interval_ms();
+  std::unique_ptr<KafkaReader> updates, surges;
+  int attempts = 0;
+  while (!stopping_.load()) {
+    try {
+      if (!updates) {
+        auto reader = std::make_unique<KafkaReader>(
+            config_.kafka.brokers, TopicForStream("PRICING_UPDATES"), "pricing-gateway");
+        const int64_t now = std::chrono::duration_cast<std::chrono::milliseconds>(
+                                std::chrono::system_clock::now().time_since_epoch())
+                                .count();
+        reader->Follow(reader->From(reader->Retained(5000), now - history_ms, 5000));
+        updates = std::move(reader);
+      }
+      if (!surges) {
+        auto reader = std::make_unique<KafkaReader>(
+            config_.kafka.brokers, TopicForStream("WEBSOCKET_EVENTS"), "pricing-gateway");
+        std::vector<PartitionRange> ranges = reader->Retained(5000);
+        for (PartitionRange& r : ranges) r.from = r.until;  // new messages only
+        reader->Follow(ranges);
+        surges = std::move(reader);
+      }
+      break;
+    } catch (const std::exception& e) {
+      if (++attempts == 10) PRICING_LOG(kWarn) << "gateway: " << e.what() << "; still trying";
+      PRICING_LOG(kDebug) << "gateway: " << e.what() << " (retrying)";
+      std::unique_lock<std::mutex> lock(stop_mu_);
+      stop_cv_.wait_for(lock, std::chrono::seconds(1), [&] { return stopping_.load(); });
+    }
+  }
+  if (stopping_.load()) return;
+  subscribed_.store(true);
+  PRICING_LOG(kInfo) << "gateway: following " << updates->topic() << " and " << surges->topic();
+  const auto deliver = [&](const rd_kafka_message_t& m, const char* prefix) {
+    const std::string subject = KafkaHeader(m, "subject");
+    if (!subject.starts_with(prefix)) return;
+    const std::string_view payload(static_cast<const char*>(m.payload), m.payload ? m.len : 0);
+    if (subject.starts_with("pricing.update.")) {
+      OnPricingUpdate(subject, payload);
+    } else {
+      OnSurgeEvent(subject, payload);
+    }
+  };
+  while (!stopping_.load()) {
+    bool any = false;
+    while (auto m = updates->Poll(0)) {
+      deliver(*m, "pricing.update.");
+      any = true;
+    }
+    while (auto m = surges->Poll(any ? 0 : 50)) {
+      deliver(*m, "ws.surge.");
+      any = true;
+    }
+  }
+  subscribed_.store(false);
+}
+
 void SurgeGateway::SubscribeLoop() {
+  if (config_.backend == "kafka") {
+    FollowKafka();
+    return;
+  }
   int attempts = 0;
   std::unique_lock<std::mutex> lock(stop_mu_);
   while (!stopping_.load()) {
@@ -452,6 +518,7 @@ void SurgeGateway::Start() {
 }
 
 bool SurgeGateway::subscribed() const {
+  if (config_.backend == "kafka") return subscribed_.load();
   return subscribed_.load() && client_ != nullptr && client_->connected();
 }
 

@@ -7,6 +7,9 @@
 // then every change of those zones. Each client has a bounded queue: a client that
 // falls `max_queue_messages` behind is disconnected and counted, and never slows the
 // others. The same server gives the map page (`/map`) and its data (`/api/...`).
+// On a kafka backend it follows the topics of those streams instead: pricing-updates
+// from a minute back (every tick carries every zone, so each zone's last value is
+// there), then new messages, and websocket-events from its end.
 // Runs in `pricing run` and on its own (`pricing gateway`). Thread-safe.
 #pragma once
 
@@ -62,6 +65,9 @@ class SurgeGateway {
   // Sends `changes` to every client of city `key` that wants any of them (under mu_).
   void Broadcast(std::string_view key, const City& city, const SurgeChanges& changes);
   void SubscribeLoop();
+  // backend: kafka: follows pricing-updates (the last minute, then new messages) and
+  // websocket-events (new messages) on the subscriber thread until Stop.
+  void FollowKafka();
   static void OnSubscriptionDone(void* closure);
   bool TrySubscribe();
 

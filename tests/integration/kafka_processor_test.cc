@@ -24,6 +24,7 @@
 #include "prometheus_text.h"
 #include "transport/kafka_handles.h"
 #include "transport/kafka_reader.h"
+#include "ws_client.h"
 
 namespace pricing::test {
 namespace {
@@ -438,6 +439,50 @@ TEST_F(KafkaProcessorTest, ConfigDocumentsApplyFromTheNextTickAndAreAnsweredOnce
       15000));
   EXPECT_EQ(live.rbegin()->second.config_version, 2);
   EXPECT_EQ(answers().size(), 2u);
+}
+
+TEST_F(KafkaProcessorTest, TheGatewayFollowsTheKafkaOutputTopics) {
+  {
+    std::ifstream in(dir_ / "pricing.yaml");
+    std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+    text.replace(text.find("gateway: {enabled: false}"), 25, "gateway: {enabled: true}");
+    std::ofstream(dir_ / "pricing.yaml") << text;
+  }
+  StartProcessor();
+  PublishEvents(900, 3.0);
+  PriceUpdates live;
+  ASSERT_TRUE(WaitFor([&] { return !(live = LiveUpdates()).empty(); }, 15000));
+
+  // A client that connects now gets every zone's last value, as published.
+  WsClient ws;
+  ASSERT_TRUE(ws.Connect(http_port_, "/ws?city=demo"));
+  const std::optional<std::string> first = ws.Read(10000);
+  ASSERT_TRUE(first.has_value());
+  simdjson::dom::parser parser;
+  const simdjson::dom::element snap = parser.parse(*first);
+  ASSERT_EQ(std::string_view(snap["type"]), "snapshot") << *first;
+  live = LiveUpdates();
+  int zones = 0;
+  for (const auto z : snap["zones"].get_array()) {
+    ++zones;
+    const int64_t tick = int64_t(z["tick"]);
+    const std::string id{std::string_view(z["zone_id"])};
+    ASSERT_GT(tick, 0) << "zone " << id << " has no value in the snapshot: " << *first;
+    const auto it = live.find({tick, id});
+    ASSERT_NE(it, live.end()) << "zone " << id << " tick " << tick << " was never published";
+    EXPECT_EQ(double(z["multiplier"]), it->second.multiplier) << "zone " << id;
+  }
+  EXPECT_EQ(zones, 9);
+
+  // Then the changes, as the processor publishes them: the surge in zone 5 moves.
+  std::thread more([&] { PublishEvents(600, 3.0, 900); });
+  bool changes = false;
+  for (int i = 0; i < 20 && !changes; ++i) {
+    const std::optional<std::string> m = ws.Read(1000);
+    if (m) changes = std::string_view(parser.parse(*m)["type"]) == "changes";
+  }
+  more.join();
+  EXPECT_TRUE(changes) << "no changes reached the client";
 }
 
 TEST(KafkaProcessorConfig, RefusesAKafkaBackendWithoutBrokers) {
