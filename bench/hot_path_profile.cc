@@ -78,7 +78,7 @@ int Main(int argc, char** argv) {
   }
   const Config config = LoadConfig(config_path);
   ManualClock clock(0);
-  PricingEngine engine(config, clock);
+  PricingEngine engine(config.engine(), clock);
   PricingOperator op(engine, OperatorOptions{});
   Profiled p{op, {}};
 

@@ -306,7 +306,7 @@ TEST_F(ConfigTest, OverrideOfAnUnknownZoneFailsWhenZonesLoad) {
       LoadConfig(Write(std::string(kCity) + "    overrides:\n      \"999\": {cap: 2}\n"), Env({}));
   ManualClock clock;
   try {
-    PricingEngine engine(c, clock);
+    PricingEngine engine(c.engine(), clock);
     FAIL() << "unknown zone accepted";
   } catch (const ConfigError& e) {
     EXPECT_NE(std::string(e.what()).find("override for zone '999': no such zone in"),

@@ -43,7 +43,7 @@ std::vector<Pickup> PickupsBetween(const std::string& from, const std::string& t
 
 std::string Replay(const Config& config, const std::string& input, ReplayStats* stats = nullptr) {
   SystemClock clock;
-  PricingEngine engine(config, clock);
+  PricingEngine engine(config.engine(), clock);
   std::istringstream in(input);
   std::ostringstream out;
   const ReplayStats s = RunReplay(engine, in, out);

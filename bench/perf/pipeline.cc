@@ -202,9 +202,9 @@ void CreateKafkaTopics(const Endpoints& e) {
   KafkaConf conf;
   conf.Set("bootstrap.servers", e.kafka_brokers);
   auto admin = conf.Client(RD_KAFKA_PRODUCER);
-  for (const char* topic : {"location-events", "pricing-updates", "websocket-events",
-                            "analytics-events", "config-updates", "dead-letters",
-                            "pricing-state"}) {
+  for (const char* topic :
+       {"location-events", "pricing-updates", "websocket-events", "analytics-events",
+        "config-updates", "dead-letters", "pricing-state"}) {
     std::string err = e.kafka_create_topic
                           ? e.kafka_create_topic(topic, 1, e.kafka_replication)
                           : KafkaAdminTopic(admin.get(), topic, 1, e.kafka_replication, true);

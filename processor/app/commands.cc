@@ -18,7 +18,7 @@ int RunReplayCommand(const std::vector<std::string>& args) {
   const Flags flags(args, {"config", "events", "out", "top"}, {"quiet"});
   const Config config = LoadConfig(flags.Require("config"));
   SystemClock clock;
-  PricingEngine engine(config, clock);
+  PricingEngine engine(config.engine(), clock);
 
   const std::string events_path = flags.Require("events");
   std::ifstream events(events_path);

@@ -318,14 +318,6 @@ EnvLookup ProcessEnvironment() {
   };
 }
 
-bool IsValidCityKey(std::string_view key) {
-  if (key.empty()) return false;
-  for (char c : key) {
-    if (!((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-')) return false;
-  }
-  return true;
-}
-
 namespace {
 Config LoadConfigFile(const std::filesystem::path& path, const EnvLookup& env);
 }  // namespace
@@ -591,5 +583,9 @@ Config LoadConfigFile(const std::filesystem::path& path, const EnvLookup& env) {
 }
 
 }  // namespace
+
+EngineConfig Config::engine() const {
+  return {{interval_ms(), window_ms(), allowed_lateness_ms, max_future_skew_ms}, cities};
+}
 
 }  // namespace pricing

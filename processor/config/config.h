@@ -12,18 +12,11 @@
 
 #include "common/config_error.h"
 #include "common/nats_auth.h"
+#include "engine/engine_config.h"
+#include "events/subject.h"  // IsValidCityKey
 #include "pricing/model_params.h"
 
 namespace pricing {
-
-struct CityConfig {
-  std::string key;
-  std::filesystem::path zones_path;  // absolute, resolved against the config file
-  std::string id_property = "LocationID";
-  std::string name_property = "zone";
-  ModelParams model;                              // global model with city overrides
-  std::map<std::string, ZoneOverride> overrides;  // by zone id
-};
 
 // A JetStream stream (streams.md). Limits of -1 / 0 mean "none".
 struct StreamConfig {
@@ -132,6 +125,8 @@ struct Config {
 
   int64_t window_ms() const { return window_seconds * 1000; }
   int64_t interval_ms() const { return interval_seconds * 1000; }
+  // What the pricing core takes of it.
+  EngineConfig engine() const;
 };
 
 // Reads a variable of the environment; returns nullopt when unset.
@@ -148,8 +143,5 @@ Config LoadConfig(const std::filesystem::path& path, const EnvLookup& env = Proc
 // NATS_CREDS, NATS_NKEY and NATS_NKEY_SEED alone (tools without a configuration file,
 // such as the performance harness). Throws ConfigError as LoadConfig does.
 NatsAuth NatsAuthFromEnvironment(const EnvLookup& env = ProcessEnvironment());
-
-// True for a valid city key: lower-case letters, digits and '-', not empty.
-bool IsValidCityKey(std::string_view key);
 
 }  // namespace pricing

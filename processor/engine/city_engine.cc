@@ -7,11 +7,6 @@
 
 namespace pricing {
 
-TimingParams TimingParams::FromConfig(const Config& config) {
-  return {config.interval_ms(), config.window_ms(), config.allowed_lateness_ms,
-          config.max_future_skew_ms};
-}
-
 std::shared_ptr<const CityZones> CityZones::Load(const CityConfig& city) {
   return std::make_shared<const CityZones>(ZoneSet::LoadGeoJson(
       city.zones_path, city.id_property, city.name_property, city.model.adjacency_tolerance_deg));

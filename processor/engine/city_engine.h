@@ -13,7 +13,7 @@
 #include <vector>
 
 #include "common/clock.h"
-#include "config/config.h"
+#include "engine/engine_config.h"
 #include "events/event.h"
 #include "pricing/ratio_model.h"
 #include "window/sliding_window.h"
@@ -23,15 +23,6 @@
 namespace pricing {
 
 // Timing rules shared by every city (pricing-model.md, "Time").
-struct TimingParams {
-  int64_t interval_ms = 5000;
-  int64_t window_ms = 30000;
-  int64_t allowed_lateness_ms = 1000;
-  int64_t max_future_skew_ms = 10000;
-
-  static TimingParams FromConfig(const Config& config);
-};
-
 // Inputs seen between two tick closes (by arrival), for ANALYTICS_EVENTS.
 struct TickStats {
   std::array<uint64_t, kEventKindCount> read{};  // every input of the city, valid or not

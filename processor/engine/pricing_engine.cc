@@ -6,8 +6,8 @@
 
 namespace pricing {
 
-PricingEngine::PricingEngine(const Config& config, const Clock& clock)
-    : timing_(TimingParams::FromConfig(config)), clock_(clock) {
+PricingEngine::PricingEngine(const EngineConfig& config, const Clock& clock)
+    : timing_(config.timing), clock_(clock) {
   for (const auto& [key, city] : config.cities) {
     AddCity(key, CityZones::Load(city), city.model, city.overrides);
   }

@@ -12,8 +12,8 @@
 #include <vector>
 
 #include "common/clock.h"
-#include "config/config.h"
 #include "engine/city_engine.h"
+#include "engine/engine_config.h"
 #include "events/event_decoder.h"
 
 namespace pricing {
@@ -31,7 +31,7 @@ struct IngestOutcome {
 class PricingEngine {
  public:
   // Loads every city's zones. Throws ConfigError on broken zone files or overrides.
-  PricingEngine(const Config& config, const Clock& clock);
+  PricingEngine(const EngineConfig& config, const Clock& clock);
   // For tests and benchmarks: cities built from zones already in memory.
   PricingEngine(const TimingParams& timing, const Clock& clock);
   void AddCity(const std::string& key, std::shared_ptr<const CityZones> zones,

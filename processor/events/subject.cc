@@ -1,8 +1,14 @@
 #include "events/subject.h"
 
-#include "config/config.h"
-
 namespace pricing {
+
+bool IsValidCityKey(std::string_view key) {
+  if (key.empty()) return false;
+  for (char c : key) {
+    if (!((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-')) return false;
+  }
+  return true;
+}
 
 std::optional<InputSubject> ParseInputSubject(std::string_view subject) {
   constexpr std::string_view kDriver = "location.driver.";

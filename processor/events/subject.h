@@ -19,6 +19,9 @@ struct InputSubject {
 // else (including a city token that is not a valid city key).
 std::optional<InputSubject> ParseInputSubject(std::string_view subject);
 
+// True for a valid city key: lower-case letters, digits and '-', not empty.
+bool IsValidCityKey(std::string_view key);
+
 std::string PricingUpdateSubject(std::string_view city, std::string_view zone_id);
 std::string SurgeEventSubject(std::string_view city);
 std::string AnalyticsSubject(std::string_view city);

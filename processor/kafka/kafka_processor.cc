@@ -135,7 +135,7 @@ InputRecord RecordOf(const rd_kafka_message_t& m, std::string* subject) {
 KafkaProcessor::KafkaProcessor(const Config& config, const Clock& clock)
     : config_(config),
       clock_(clock),
-      engine_(config, clock),
+      engine_(config.engine(), clock),
       metrics_(MetricsOptions{config.http.zone_metrics,
                               static_cast<std::size_t>(config.http.max_zone_metrics)}),
       listener_(metrics_),

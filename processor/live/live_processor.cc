@@ -74,7 +74,7 @@ void LiveProcessor::StoredQueue::Drain(std::vector<std::pair<uint64_t, bool>>* o
 LiveProcessor::LiveProcessor(const Config& config, const Clock& clock)
     : config_(config),
       clock_(clock),
-      engine_(config, clock),
+      engine_(config.engine(), clock),
       metrics_(MetricsOptions{config.http.zone_metrics,
                               static_cast<std::size_t>(config.http.max_zone_metrics)}),
       listener_(metrics_),

@@ -55,7 +55,7 @@ inline std::string ReplayInputLine(const std::string& subject, const std::string
 inline std::vector<std::pair<std::string, std::string>> ReplayOutputs(const Config& config,
                                                                       const std::string& input) {
   SystemClock clock;
-  PricingEngine engine(config, clock);
+  PricingEngine engine(config.engine(), clock);
   std::istringstream in(input);
   std::ostringstream out;
   RunReplay(engine, in, out);

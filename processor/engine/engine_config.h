@@ -1,0 +1,36 @@
+// What the pricing core needs of the configuration: the timing of the ticks and, per
+// city, its zones and model. The configuration file (config/config.h) fills it in; the
+// core knows nothing else of it (no brokers, no streams, no HTTP).
+#pragma once
+
+#include <cstdint>
+#include <filesystem>
+#include <map>
+#include <string>
+
+#include "pricing/model_params.h"
+
+namespace pricing {
+
+struct TimingParams {
+  int64_t interval_ms = 5000;
+  int64_t window_ms = 30000;
+  int64_t allowed_lateness_ms = 1000;
+  int64_t max_future_skew_ms = 10000;
+};
+
+struct CityConfig {
+  std::string key;
+  std::filesystem::path zones_path;  // absolute, resolved against the config file
+  std::string id_property = "LocationID";
+  std::string name_property = "zone";
+  ModelParams model;                              // global model with city overrides
+  std::map<std::string, ZoneOverride> overrides;  // by zone id
+};
+
+struct EngineConfig {
+  TimingParams timing;
+  std::map<std::string, CityConfig> cities;  // by city key, sorted
+};
+
+}  // namespace pricing
