@@ -420,6 +420,7 @@ void KafkaProcessor::Rebuild() {
     const int64_t committed = p != nullptr && p->offset >= 0 ? p->offset : -1;
     // Offsets below the committed one were acknowledged: sequence (offset + 1) up to it.
     operator_.BeginRebuild({static_cast<uint64_t>(std::max<int64_t>(committed, 0)), r.partition});
+    if (committed >= 0) next_offset_[r.partition] = committed;  // where the group goes on
     r.until = committed < 0 ? r.from : std::clamp(committed, r.from, r.until);
     any = any || r.until > r.from;
   }
@@ -456,6 +457,7 @@ void KafkaProcessor::Handle(rd_kafka_message_t* msg) {
   InputRecord r = RecordOf(*msg, &subject);
   r.pending = lag_known ? static_cast<uint64_t>(std::max<int64_t>(0, high - msg->offset - 1)) : 1;
   offsets_.Received(msg->partition, msg->offset);
+  next_offset_[msg->partition] = msg->offset + 1;
   operator_.OnInput(r, clock_.NowMs(), &actions_);
   Execute();
 }
@@ -490,8 +492,16 @@ bool KafkaProcessor::CaughtUp() {
   for (int i = 0; caught_up && i < parts->cnt; ++i) {
     const rd_kafka_topic_partition_t& p = parts->elems[i];
     const auto it = barrier_.find(p.partition);
-    // RD_KAFKA_OFFSET_INVALID (< 0): nothing read yet.
-    if (it == barrier_.end() || (it->second >= 0 && p.offset < it->second)) caught_up = false;
+    if (it == barrier_.end()) {
+      caught_up = false;
+      continue;
+    }
+    // Where reading is: after the last message read, else where the group committed
+    // (a restart with nothing new), else librdkafka's position (RD_KAFKA_OFFSET_INVALID,
+    // below any barrier, when nothing was read yet).
+    const auto own = next_offset_.find(p.partition);
+    const int64_t position = own != next_offset_.end() ? own->second : p.offset;
+    if (it->second >= 0 && position < it->second) caught_up = false;
   }
   rd_kafka_topic_partition_list_destroy(parts);
   return caught_up;

@@ -133,9 +133,10 @@ class KafkaProcessor {
   KafkaPtr<rd_kafka_t> consumer_;
   KafkaPtr<rd_kafka_t> producer_;
   std::string input_topic_;
-  std::unique_ptr<KafkaReader> configs_;  // follows config-updates
-  int64_t barrier_close_ms_ = -1;         // the close time the barrier was taken for
-  std::map<int32_t, int64_t> barrier_;    // per partition: its high watermark then
+  std::unique_ptr<KafkaReader> configs_;    // follows config-updates
+  int64_t barrier_close_ms_ = -1;           // the close time the barrier was taken for
+  std::map<int32_t, int64_t> barrier_;      // per partition: its high watermark then
+  std::map<int32_t, int64_t> next_offset_;  // per partition: the next offset to read
   int64_t last_wait_warning_ms_ = 0;
 };
 
