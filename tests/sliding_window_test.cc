@@ -45,9 +45,9 @@ TEST(SlidingWindow, EventAtWindowStartIsInAndAtTickIsOut) {
 TEST(SlidingWindow, EventJustBeforeTheWindowIsLate) {
   auto w = Started();
   EXPECT_EQ(w.late_before(), kT - kW);
-  EXPECT_EQ(w.AddDriverPing("d", kT - kW - 1, 0, kAvailable, 0), SlidingWindow::AddResult::kLate);
-  EXPECT_EQ(w.AddRideRequest("r", kT - kW - 1, 0, 0), SlidingWindow::AddResult::kLate);
-  EXPECT_EQ(w.AddDriverPing("d", kT - kW, 0, kAvailable, 0), SlidingWindow::AddResult::kApplied);
+  EXPECT_EQ(w.AddDriverPing("d", kT - kW - 1, 0, kAvailable, 0).reason, RejectReason::kLate);
+  EXPECT_EQ(w.AddRideRequest("r", kT - kW - 1, 0, 0).reason, RejectReason::kLate);
+  EXPECT_EQ(w.AddDriverPing("d", kT - kW, 0, kAvailable, 0).reason, RejectReason::kNone);
   EXPECT_EQ(Supply(w), (Counts{1, 0, 0}));
 }
 
@@ -175,8 +175,7 @@ TEST(SlidingWindow, CountsMatchABruteForceRecountOverManyTicks) {
       const std::string id = (driver ? "d" : "u") + std::to_string(rnd(15));
       const auto r =
           driver ? w.AddDriverPing(id, ts, zone, status, 0) : w.AddRideRequest(id, ts, zone, 0);
-      if (r == SlidingWindow::AddResult::kApplied)
-        log.push_back({driver, id, ts, zone, status, order++});
+      if (r.ok()) log.push_back({driver, id, ts, zone, status, order++});
     }
     const int64_t t = w.next_tick();
     Counts supply(4, 0), demand(4, 0);

@@ -27,28 +27,28 @@ void CityEngine::StartAt(int64_t tick_ms) {
   window_.Start(-FloorDiv(-tick_ms, i) * i);  // round up to the tick grid
 }
 
-RejectReason CityEngine::Apply(const LocationEvent& event, uint64_t seq,
-                               std::optional<int64_t> wall_clock_ms) {
+Verdict CityEngine::Apply(const LocationEvent& event, uint64_t seq,
+                          std::optional<int64_t> wall_clock_ms) {
   const auto kind = static_cast<std::size_t>(event.kind);
   ++pending_stats_.read[kind];
   if (wall_clock_ms && event.ts > *wall_clock_ms + timing_.max_future_skew_ms) {
     ++pending_stats_.rejected[static_cast<std::size_t>(RejectReason::kFuture)];
-    return RejectReason::kFuture;
+    return Verdict::Refused(RejectReason::kFuture, "ts is too far ahead of the wall clock");
   }
   if (!window_.started()) {
     window_.Start((FloorDiv(event.ts, timing_.interval_ms) + 1) * timing_.interval_ms);
   }
   const ZoneIndexT zone = zones_->index.Locate(event.lon, event.lat);
-  const auto result =
+  const Verdict result =
       event.kind == EventKind::kDriverPing
           ? window_.AddDriverPing(event.entity_id, event.ts, zone, event.status, seq)
           : window_.AddRideRequest(event.entity_id, event.ts, zone, seq);
-  if (result == SlidingWindow::AddResult::kLate) {
-    ++pending_stats_.rejected[static_cast<std::size_t>(RejectReason::kLate)];
-    return RejectReason::kLate;
+  if (!result.ok()) {
+    ++pending_stats_.rejected[static_cast<std::size_t>(result.reason)];
+    return result;
   }
   if (zone == kUnzoned) ++pending_stats_.unzoned;
-  return RejectReason::kNone;
+  return {};
 }
 
 void CityEngine::CountRejected(EventKind kind, RejectReason reason) {

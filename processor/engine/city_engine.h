@@ -67,9 +67,9 @@ class CityEngine {
 
   // Applies one decoded event. `wall_clock_ms` is set in live mode, where events more
   // than max_future_skew ahead of it are rejected as `future`. Returns kNone when the
-  // event was applied (an unzoned one included), else kLate or kFuture.
-  RejectReason Apply(const LocationEvent& event, uint64_t seq,
-                     std::optional<int64_t> wall_clock_ms = std::nullopt);
+  // event was applied (an unzoned one included), else refused as late or future.
+  Verdict Apply(const LocationEvent& event, uint64_t seq,
+                std::optional<int64_t> wall_clock_ms = std::nullopt);
 
   // Counts an input of this city that was rejected before reaching Apply.
   void CountRejected(EventKind kind, RejectReason reason);

@@ -33,8 +33,8 @@ IngestOutcome PricingEngine::Ingest(std::string_view subject, std::string_view p
   IngestOutcome out;
   const auto parsed = ParseInputSubject(subject);
   if (!parsed) {
-    out.reason = RejectReason::kSchema;
-    out.detail = "subject is not location.driver.<city> or location.request.<city>";
+    static_cast<Verdict&>(out) = Verdict::Refused(
+        RejectReason::kSchema, "subject is not location.driver.<city> or location.request.<city>");
     ++unrouted_rejects_[static_cast<std::size_t>(out.reason)];
     return out;
   }
@@ -42,16 +42,15 @@ IngestOutcome PricingEngine::Ingest(std::string_view subject, std::string_view p
   out.city = parsed->city;
   CityEngine* engine = city(parsed->city);
   if (engine == nullptr) {
-    out.reason = RejectReason::kUnknownCity;
-    out.detail = "city is not configured";
+    static_cast<Verdict&>(out) =
+        Verdict::Refused(RejectReason::kUnknownCity, "city is not configured");
     ++unrouted_rejects_[static_cast<std::size_t>(out.reason)];
     return out;
   }
   out.engine = engine;
   const DecodeResult decoded = decoder_.Decode(parsed->kind, payload);
   if (!decoded.ok()) {
-    out.reason = decoded.reason;
-    out.detail = decoded.detail;
+    static_cast<Verdict&>(out) = decoded;  // the decoder's refusal, unchanged
     engine->CountRejected(out.kind, out.reason);
     return out;
   }
@@ -65,9 +64,7 @@ IngestOutcome PricingEngine::Ingest(std::string_view subject, std::string_view p
       if (!other->started()) other->StartAt(first);
     }
   }
-  out.reason = engine->Apply(decoded.event, seq, wall_clock_ms);
-  if (out.reason == RejectReason::kLate) out.detail = "ts is before the window of the next tick";
-  if (out.reason == RejectReason::kFuture) out.detail = "ts is too far ahead of the wall clock";
+  static_cast<Verdict&>(out) = engine->Apply(decoded.event, seq, wall_clock_ms);
   if (out.reason != RejectReason::kFuture) {
     max_event_ts_ = std::max(max_event_ts_.value_or(decoded.event.ts), decoded.event.ts);
   }

@@ -18,14 +18,11 @@
 
 namespace pricing {
 
-struct IngestOutcome {
-  RejectReason reason = RejectReason::kNone;
-  const char* detail = "";
+struct IngestOutcome : Verdict {
   std::string_view city;         // empty when the subject could not be parsed
   CityEngine* engine = nullptr;  // the city's engine; null when the city is unknown
   EventKind kind = EventKind::kDriverPing;
   std::optional<int64_t> ts;  // set once the payload decoded
-  bool ok() const { return reason == RejectReason::kNone; }
 };
 
 class PricingEngine {

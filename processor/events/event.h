@@ -27,6 +27,19 @@ enum class RejectReason : uint8_t {
 };
 inline constexpr std::size_t kRejectReasonCount = 8;
 
+// What became of an input at each step of the hot path (decoding, the window, a city,
+// the router): applied, or refused with a reason and a static text saying why. One
+// type for every step, so a refusal travels up unchanged; the result types of the
+// steps extend it with what they add (the decoded event, the city). A handling
+// failure that is not the input's fault (a bug, a fault injected) is an exception,
+// caught once, by the pricing operator.
+struct Verdict {
+  RejectReason reason = RejectReason::kNone;
+  const char* detail = "";  // static text; "" when applied
+  bool ok() const { return reason == RejectReason::kNone; }
+  static Verdict Refused(RejectReason reason, const char* detail) { return {reason, detail}; }
+};
+
 std::string_view ToString(EventKind kind);
 std::string_view ToString(DriverStatus status);
 std::string_view ToString(RejectReason reason);

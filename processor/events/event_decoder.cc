@@ -18,8 +18,7 @@ namespace {
 
 DecodeResult Reject(RejectReason reason, const char* detail) {
   DecodeResult r;
-  r.reason = reason;
-  r.detail = detail;
+  static_cast<Verdict&>(r) = Verdict::Refused(reason, detail);
   return r;
 }
 

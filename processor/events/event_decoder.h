@@ -10,12 +10,9 @@
 
 namespace pricing {
 
-struct DecodeResult {
-  RejectReason reason = RejectReason::kNone;  // kNone: `event` is valid
-  const char* detail = "";                    // static text saying what was wrong
+// ok(): `event` is valid.
+struct DecodeResult : Verdict {
   LocationEvent event;
-
-  bool ok() const { return reason == RejectReason::kNone; }
 };
 
 class EventDecoder {

@@ -273,7 +273,9 @@ class PricingOperator {
   Progress& ProgressOf(int32_t partition);
   City* CityOf(const CityEngine* engine);
   void EmitTicks(std::vector<TickResult> ticks, int64_t watermark_ms, std::vector<Action>* out);
-  // Applies one input; false when handling threw (then `what` says why).
+  // Applies one input; false when handling threw (then `what` says why): the one place
+  // an exception of the hot path is caught. A refusal (the input's fault) is a Verdict
+  // in `outcome`, never an exception.
   bool Apply(const InputRecord& in, int64_t now_ms, IngestOutcome* outcome, std::string* what);
   void CloseTicks(int64_t watermark_ms, std::vector<Action>* out);
   uint64_t Publish(PublishKind what, std::string subject, std::string msg_id, std::string payload,

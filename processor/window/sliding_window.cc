@@ -31,6 +31,10 @@ void SlidingWindow::Start(int64_t first_tick_ms) {
   current_ = FloorDiv(first_tick_ms, interval_ms_);
 }
 
+namespace {
+constexpr Verdict kLate{RejectReason::kLate, "ts is before the window of the next tick"};
+}  // namespace
+
 int64_t SlidingWindow::BucketOf(int64_t ts) const { return FloorDiv(ts, interval_ms_); }
 
 SlidingWindow::Bucket& SlidingWindow::BucketAt(int64_t bucket, uint64_t seq) {
@@ -42,11 +46,10 @@ SlidingWindow::Bucket& SlidingWindow::BucketAt(int64_t bucket, uint64_t seq) {
   return b;
 }
 
-SlidingWindow::AddResult SlidingWindow::AddDriverPing(std::string_view driver_id, int64_t ts,
-                                                      ZoneIndexT zone, DriverStatus status,
-                                                      uint64_t seq) {
+Verdict SlidingWindow::AddDriverPing(std::string_view driver_id, int64_t ts, ZoneIndexT zone,
+                                     DriverStatus status, uint64_t seq) {
   const int64_t bucket = BucketOf(ts);
-  if (bucket < current_ - window_buckets_) return AddResult::kLate;
+  if (bucket < current_ - window_buckets_) return kLate;
   const uint32_t slot = drivers_.FindOrCreate(driver_id);
   DriverState& d = drivers_[slot];
   auto same = std::find_if(d.entries.begin(), d.entries.end(),
@@ -59,15 +62,15 @@ SlidingWindow::AddResult SlidingWindow::AddDriverPing(std::string_view driver_id
     *same = {ts, zone, status};
   }
   if (bucket < current_) RecomputeDriver(slot);
-  return AddResult::kApplied;
+  return {};
 }
 
-SlidingWindow::AddResult SlidingWindow::AddRideRequest(std::string_view rider_id, int64_t ts,
-                                                       ZoneIndexT zone, uint64_t seq) {
+Verdict SlidingWindow::AddRideRequest(std::string_view rider_id, int64_t ts, ZoneIndexT zone,
+                                      uint64_t seq) {
   const int64_t bucket = BucketOf(ts);
-  if (bucket < current_ - window_buckets_) return AddResult::kLate;
+  if (bucket < current_ - window_buckets_) return kLate;
   Bucket& b = BucketAt(bucket, seq);
-  if (zone == kUnzoned) return AddResult::kApplied;
+  if (zone == kUnzoned) return {};
   const uint32_t slot = riders_.FindOrCreate(rider_id);
   RiderState& r = riders_[slot];
   const bool known = std::any_of(r.entries.begin(), r.entries.end(), [&](const RiderEntry& e) {
@@ -78,7 +81,7 @@ SlidingWindow::AddResult SlidingWindow::AddRideRequest(std::string_view rider_id
     b.riders.push_back(slot);
     if (bucket < current_) RecomputeRider(slot);
   }
-  return AddResult::kApplied;
+  return {};
 }
 
 void SlidingWindow::RecomputeDriver(uint32_t slot) {

@@ -75,8 +75,6 @@ class EntityTable {
 
 class SlidingWindow {
  public:
-  enum class AddResult { kApplied, kLate };
-
   SlidingWindow(int64_t interval_ms, int64_t window_ms, std::size_t zone_count);
 
   // Makes `first_tick_ms` (a multiple of the interval) the next tick to close.
@@ -88,10 +86,10 @@ class SlidingWindow {
 
   // `zone` may be kUnzoned: an unzoned latest ping still replaces the driver's earlier
   // ones. `seq` is the input stream sequence, 0 when the transport has none.
-  AddResult AddDriverPing(std::string_view driver_id, int64_t ts, ZoneIndexT zone,
-                          DriverStatus status, uint64_t seq);
+  Verdict AddDriverPing(std::string_view driver_id, int64_t ts, ZoneIndexT zone,
+                        DriverStatus status, uint64_t seq);
   // Unzoned requests change no count but still take part in the window's sequence range.
-  AddResult AddRideRequest(std::string_view rider_id, int64_t ts, ZoneIndexT zone, uint64_t seq);
+  Verdict AddRideRequest(std::string_view rider_id, int64_t ts, ZoneIndexT zone, uint64_t seq);
 
   // Counts per zone for the window of next_tick().
   std::span<const int32_t> supply() const { return supply_; }
