@@ -379,11 +379,17 @@ TEST_F(KafkaProcessorTest, PricesEqualReplayAndBadEventsAreDeadLetteredBeforeThe
 TEST_F(KafkaProcessorTest, KillNineMidWindowThenRestartMatchesAnUninterruptedRun) {
   StartProcessor();
   PublishEvents(600, 2.5);
+  // The case is a restart from a checkpoint: one must be stored first. (Without one, a
+  // restarted processor starts at its next tick, as a first start does.) On a slow
+  // cluster the first tick's messages, and so its checkpoint, can take a second.
+  ASSERT_TRUE(WaitFor([&] { return !ReadTopic("pricing-state").empty(); }, 10000))
+      << "no checkpoint was stored";
+  PublishEvents(120, 0.5, 600);  // mid-window again
   processor_->Signal(SIGKILL);
   EXPECT_EQ(processor_->Wait(5000), 128 + SIGKILL);
-  PublishEvents(300, 1.5, 600);  // events keep coming while it is down
+  PublishEvents(300, 1.5, 720);  // events keep coming while it is down
   StartProcessor();
-  PublishEvents(600, 2.5, 900);
+  PublishEvents(600, 2.5, 1020);
   ExpectLiveEqualsReplay();
   // The restart found a checkpoint and re-read the window.
   const std::string log = TailLines(dir_ / "processor.log", 400);
