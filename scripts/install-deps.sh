@@ -112,7 +112,7 @@ else
   rm -rf "$kafka_dir.partial"
   mkdir -p "$kafka_dir.partial"
   cat > "$kafka_dir.partial/pom.xml" <<POM
-<project xmlns="http://maven.apache.org/POM/4.0.0">
+<project>
   <modelVersion>4.0.0</modelVersion>
   <groupId>pricing.local</groupId>
   <artifactId>kafka-broker</artifactId>

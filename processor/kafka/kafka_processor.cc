@@ -42,14 +42,7 @@ std::string LastToken(std::string_view subject) {
 }  // namespace
 
 std::string KafkaInputSubject(rd_kafka_message_t* msg) {
-  rd_kafka_headers_t* headers = nullptr;
-  if (rd_kafka_message_headers(msg, &headers) == RD_KAFKA_RESP_ERR_NO_ERROR) {
-    const void* value = nullptr;
-    std::size_t size = 0;
-    if (rd_kafka_header_get_last(headers, "subject", &value, &size) == RD_KAFKA_RESP_ERR_NO_ERROR &&
-        value != nullptr)
-      return std::string(static_cast<const char*>(value), size);
-  }
+  if (std::string subject = KafkaHeader(*msg, "subject"); !subject.empty()) return subject;
   const std::string key =
       msg->key ? std::string(static_cast<const char*>(msg->key), msg->key_len) : "";
   const std::string_view payload(static_cast<const char*>(msg->payload), msg->len);
