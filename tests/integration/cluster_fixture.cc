@@ -10,6 +10,7 @@
 #include <algorithm>
 #include <cerrno>
 #include <chrono>
+#include <cstdio>
 #include <cstring>
 #include <deque>
 #include <fstream>
@@ -359,9 +360,12 @@ TestClient::TestClient(const std::string& urls) {
   publisher_.Attach(client_->js());
 }
 
-std::vector<StoredMessage> ReadStream(const TestClient& client, const std::string& stream,
-                                      const std::string& filter) {
-  std::vector<StoredMessage> out;
+namespace {
+
+// One ordered read of the whole filter into `out`; false if the first message did not
+// come within first_wait_ms.
+bool ReadStreamOnce(const TestClient& client, const std::string& stream, const std::string& filter,
+                    int64_t first_wait_ms, std::vector<StoredMessage>* out) {
   jsSubOptions so;
   jsSubOptions_Init(&so);
   so.Stream = stream.c_str();
@@ -386,12 +390,12 @@ std::vector<StoredMessage> ReadStream(const TestClient& client, const std::strin
     natsMsg* m = nullptr;
     // An empty stream (or filter) sends nothing; once messages flow, a pause means the
     // ordered consumer stalled, and a short read would pass for lost messages.
-    if (natsSubscription_NextMsg(&m, sub.get(), out.empty() ? 1500 : 10000) != NATS_OK) {
-      if (!out.empty()) {
+    if (natsSubscription_NextMsg(&m, sub.get(), out->empty() ? first_wait_ms : 10000) != NATS_OK) {
+      if (!out->empty()) {
         throw std::runtime_error("reading " + stream + ": no message for 10 s after sequence " +
-                                 std::to_string(out.back().seq));
+                                 std::to_string(out->back().seq));
       }
-      break;
+      return false;
     }
     NatsPtr<natsMsg> msg(m);
     jsMsgMetaData* meta_raw = nullptr;
@@ -411,10 +415,45 @@ std::vector<StoredMessage> ReadStream(const TestClient& client, const std::strin
       }
       free(static_cast<void*>(keys));
     }
-    out.push_back(std::move(s));
-    if (meta && meta->NumPending == 0) break;
+    out->push_back(std::move(s));
+    if (meta && meta->NumPending == 0) return true;
   }
-  return out;
+}
+
+}  // namespace
+
+std::vector<StoredMessage> ReadStream(const TestClient& client, const std::string& stream,
+                                      const std::string& filter) {
+  std::vector<StoredMessage> out;
+  // How many messages match decides how long to wait for the first one: an empty filter
+  // sends nothing, but right after a fault a new consumer on a full stream can take
+  // seconds to deliver, and a short wait would pass for lost messages.
+  uint64_t held = 0;
+  for (int attempt = 0; attempt < 30; ++attempt) {
+    if (attempt > 0) std::this_thread::sleep_for(std::chrono::milliseconds(500));
+    jsOptions o;
+    jsOptions_Init(&o);
+    o.Stream.Info.SubjectsFilter = filter.c_str();
+    jsStreamInfo* info = nullptr;
+    jsErrCode ierr = static_cast<jsErrCode>(0);
+    if (js_GetStreamInfo(&info, client.js(), stream.c_str(), &o, &ierr) == NATS_OK) {
+      if (const jsStreamStateSubjects* subjects = info->State.Subjects) {
+        for (int i = 0; i < subjects->Count; ++i) held += subjects->List[i].Msgs;
+      }
+      jsStreamInfo_Destroy(info);
+      break;
+    }
+  }
+  const int64_t first_wait_ms = held == 0 ? 1500 : 10000;
+  // A consumer that delivers nothing although messages match is created again, twice.
+  for (int read = 0; read < 3; ++read) {
+    if (ReadStreamOnce(client, stream, filter, first_wait_ms, &out) || held == 0) return out;
+    std::fprintf(stderr, "reading %s: %llu messages match '%s', none arrived in %lld ms\n",
+                 stream.c_str(), static_cast<unsigned long long>(held), filter.c_str(),
+                 static_cast<long long>(first_wait_ms));
+  }
+  throw std::runtime_error("reading " + stream + ": " + std::to_string(held) + " messages match '" +
+                           filter + "', none arrived in three tries");
 }
 
 int CountLinesContaining(const std::filesystem::path& path, const std::string& text) {
