@@ -27,6 +27,16 @@ TEST(Readiness, ReadyWhenEveryCheckPasses) {
   EXPECT_NE(r.ToJson().find(R"("ready":true)"), std::string::npos);
 }
 
+TEST(Readiness, TheConnectionCheckIsNamedForTheTransport) {
+  HealthSnapshot s = Healthy();
+  s.connection_check = "kafka_connected";
+  s.connected = false;
+  const Readiness r = EvaluateReadiness(s, {100, 16});
+  EXPECT_FALSE(r.ready);
+  EXPECT_FALSE(Check(r, "kafka_connected").ok);
+  EXPECT_THROW(Check(r, "nats_connected"), std::runtime_error);
+}
+
 TEST(Readiness, EachFailingCheckMakesItNotReadyAndSaysWhy) {
   const HealthLimits limits{100, 16};
   {

@@ -2,6 +2,7 @@
 #pragma once
 
 #include <gtest/gtest.h>
+#include <unistd.h>
 
 #include <cstdio>
 #include <filesystem>
@@ -30,6 +31,15 @@ class TempDir {
     std::random_device rd;
     path_ = std::filesystem::temp_directory_path() /
             ("pricing-test-" + std::to_string(rd()) + std::to_string(rd()));
+    std::filesystem::create_directories(path_);
+  }
+  // One named for the running test, to find its evidence by:
+  // pricing-PREFIX-PID-TEST in the temporary folder, emptied first.
+  explicit TempDir(const std::string& prefix) {
+    path_ = std::filesystem::temp_directory_path() /
+            ("pricing-" + prefix + "-" + std::to_string(::getpid()) + "-" +
+             ::testing::UnitTest::GetInstance()->current_test_info()->name());
+    std::filesystem::remove_all(path_);
     std::filesystem::create_directories(path_);
   }
   ~TempDir() {

@@ -38,7 +38,9 @@
 #include "config/config.h"
 #include "http_get.h"
 #include "price_updates.h"
+#include "pricing_yaml.h"
 #include "prometheus_text.h"
+#include "test_util.h"
 #include "transport/nats_handles.h"
 #include "transport/stream_admin.h"
 
@@ -101,13 +103,11 @@ struct Disturbance {
 
 class ChaosTest : public ::testing::Test {
  protected:
+  TempDir scratch_{"chaos"};  // first: removed last, and kept if the test failed
+  const std::filesystem::path dir_ = scratch_.path();
+
   void SetUp() override {
     cluster_ = std::make_unique<NatsCluster>(3);
-    dir_ = std::filesystem::temp_directory_path() /
-           ("pricing-chaos-" + std::to_string(::getpid()) + "-" +
-            ::testing::UnitTest::GetInstance()->current_test_info()->name());
-    std::filesystem::remove_all(dir_);
-    std::filesystem::create_directories(dir_);
     WriteConfig(5);
     client_ = std::make_unique<TestClient>(cluster_->urls());
   }
@@ -131,22 +131,19 @@ class ChaosTest : public ::testing::Test {
       Shell("ip link delete " + veth_);  // both ends of the pair
       Shell("ip netns delete " + netns_);
     }
-    if (!HasFailure()) std::filesystem::remove_all(dir_);
   }
 
   void WriteConfig(int max_deliver) {
-    std::ofstream(dir_ / "pricing.yaml")
-        << "window_seconds: " << kWindow / 1000 << "\n"
-        << "interval_seconds: " << kInterval / 1000 << "\n"
-        << "allowed_lateness_ms: " << kLateness << "\n"
-        << "health_check_interval_seconds: 1\n"
-        << "http: {bind: 127.0.0.1, port: " << http_port_ << "}\n"
-        << "nats_url: " << cluster_->urls() << "\n"
-        << "consumer: {fetch_wait_ms: 50, ack_wait_seconds: 5, max_deliver: " << max_deliver
-        << "}\n"
-        << "publish: {ack_wait_ms: 2000}\n"
-        << "cities:\n  nyc:\n    zones: " << PRICING_SOURCE_DIR << "/data/nyc/taxi_zones.geojson\n"
-        << "    id_property: LocationID\n    name_property: zone\n";
+    PricingYaml()
+        .Timing(kWindow / 1000, kInterval / 1000, kLateness)
+        .Set("health_check_interval_seconds", 1)
+        .Http(http_port_)
+        .Set("nats_url", cluster_->urls())
+        .Set("consumer", "{fetch_wait_ms: 50, ack_wait_seconds: 5, max_deliver: " +
+                             std::to_string(max_deliver) + "}")
+        .Set("publish", "{ack_wait_ms: 2000}")
+        .NycCity()
+        .Write(dir_ / "pricing.yaml");
     config_ = LoadConfig(dir_ / "pricing.yaml", [](const std::string&) { return std::nullopt; });
   }
 
@@ -662,7 +659,6 @@ class ChaosTest : public ::testing::Test {
 
   std::unique_ptr<NatsCluster> cluster_;
   const int http_port_ = FreePort();
-  std::filesystem::path dir_;
   Config config_;
   std::unique_ptr<TestClient> client_;
   std::unique_ptr<ChildProcess> processor_;

@@ -15,6 +15,7 @@
 
 #include "cluster_fixture.h"
 #include "http_get.h"
+#include "pricing_yaml.h"
 
 namespace pricing::test {
 namespace {
@@ -101,14 +102,13 @@ TEST_F(DashboardsTest, EveryPanelQueryReturnsSeriesFromARealRun) {
 
   cluster_ = std::make_unique<NatsCluster>(3);
   const int http_port = FreePort(), prom_port = FreePort();
-  const std::string src = PRICING_SOURCE_DIR;
-  std::ofstream(dir_ / "pricing.yaml")
-      << "window_seconds: 10\ninterval_seconds: 1\nallowed_lateness_ms: 300\n"
-      << "health_check_interval_seconds: 1\n"
-      << "nats_url: " << cluster_->urls() << "\n"
-      << "http: {bind: 127.0.0.1, port: " << http_port << "}\n"
-      << "cities:\n  nyc:\n    zones: " << src << "/data/nyc/taxi_zones.geojson\n"
-      << "    id_property: LocationID\n    name_property: zone\n";
+  PricingYaml()
+      .Timing(10, 1, 300)
+      .Set("health_check_interval_seconds", 1)
+      .Set("nats_url", cluster_->urls())
+      .Http(http_port)
+      .NycCity()
+      .Write(dir_ / "pricing.yaml");
   std::ofstream(dir_ / "prometheus.yml")
       << "global: {scrape_interval: 1s, evaluation_interval: 1s}\n"
       << "scrape_configs:\n  - job_name: pricing\n    static_configs:\n"

@@ -12,16 +12,18 @@
 #include <filesystem>
 #include <fstream>
 #include <map>
-#include <sstream>
 #include <thread>
 
 #include "cluster_fixture.h"
 #include "common/clock.h"
 #include "config/config.h"
+#include "grid_workload.h"
 #include "http_get.h"
 #include "kafka_cluster.h"
 #include "price_updates.h"
+#include "pricing_yaml.h"
 #include "prometheus_text.h"
+#include "test_util.h"
 #include "transport/kafka_handles.h"
 #include "transport/kafka_reader.h"
 #include "ws_client.h"
@@ -39,24 +41,6 @@ constexpr int kLateness = 900;
 
 int64_t NowMs() { return SystemClock().NowMs(); }
 
-// A 3 x 3 grid of 0.01-degree zones in lower Manhattan, ids 1..9.
-std::string GridGeoJson() {
-  std::ostringstream os;
-  os.precision(10);
-  os << R"({"type":"FeatureCollection","features":[)";
-  for (int r = 0; r < 3; ++r) {
-    for (int c = 0; c < 3; ++c) {
-      const double x0 = -74.02 + c * 0.01, y0 = 40.70 + r * 0.01;
-      os << (r || c ? "," : "") << R"({"type":"Feature","properties":{"id":)" << r * 3 + c + 1
-         << R"(},"geometry":{"type":"Polygon","coordinates":[[[)" << x0 << "," << y0 << "],["
-         << x0 + 0.01 << "," << y0 << "],[" << x0 + 0.01 << "," << y0 + 0.01 << "],[" << x0 << ","
-         << y0 + 0.01 << "],[" << x0 << "," << y0 << "]]]}}";
-    }
-  }
-  os << "]}";
-  return os.str();
-}
-
 struct Message {
   std::string subject, msg_id, payload, reason;
   int64_t offset = 0;
@@ -65,21 +49,17 @@ struct Message {
 class KafkaProcessorTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    dir_ = fs::temp_directory_path() /
-           ("pricing-kafka-" + std::to_string(::getpid()) + "-" +
-            ::testing::UnitTest::GetInstance()->current_test_info()->name());
-    fs::remove_all(dir_);
-    fs::create_directories(dir_);
     cluster_ = std::make_unique<KafkaCluster>(dir_);
     std::ofstream(dir_ / "zones.geojson") << GridGeoJson();
-    std::ofstream(dir_ / "pricing.yaml")
-        << "window_seconds: " << kWindow / 1000 << "\ninterval_seconds: " << kInterval / 1000
-        << "\nallowed_lateness_ms: " << kLateness << "\nbackend: kafka\n"
-        << "kafka: {brokers: \"" << cluster_->bootstrap()
-        << "\", group_id: test-processor, auto_offset_reset: earliest, fetch_wait_max_ms: 5}\n"
-        << "http: {bind: 127.0.0.1, port: " << http_port_ << ", zone_metrics: false}\n"
-        << "gateway: {enabled: false}\n"
-        << "cities:\n  demo:\n    zones: zones.geojson\n    id_property: id\n";
+    yaml_.Timing(kWindow / 1000, kInterval / 1000, kLateness)
+        .Set("backend", "kafka")
+        .Set("kafka", "{brokers: \"" + cluster_->bootstrap() +
+                          "\", group_id: test-processor, auto_offset_reset: earliest, "
+                          "fetch_wait_max_ms: 5}")
+        .Http(http_port_, "zone_metrics: false")
+        .Set("gateway", "{enabled: false}")
+        .GridCity("zones.geojson")
+        .Write(dir_ / "pricing.yaml");
     config_ = LoadConfig(dir_ / "pricing.yaml", [](const std::string&) { return std::nullopt; });
     applied_ = ApplyKafkaTopics(*cluster_, dir_ / "pricing.yaml");
     KafkaConf pc;
@@ -137,7 +117,6 @@ class KafkaProcessorTest : public ::testing::Test {
     processor_.reset();
     producer_.reset();
     cluster_.reset();
-    if (!HasFailure()) fs::remove_all(dir_);  // kept as evidence otherwise
   }
 
   void StartProcessor() {
@@ -170,35 +149,13 @@ class KafkaProcessorTest : public ::testing::Test {
   }
   void Flush() { ASSERT_EQ(rd_kafka_flush(producer_.get(), 20000), RD_KAFKA_RESP_ERR_NO_ERROR); }
 
-  // `count` events over `seconds` at a steady pace: drivers spread over the grid,
-  // riders crowding into zone 5 so that it surges.
+  // `count` events of the grid workload over `seconds`, keyed by city.
   void PublishEvents(int count, double seconds, int first = 0) {
-    const auto start = std::chrono::steady_clock::now();
-    for (int i = first; i < first + count; ++i) {
-      std::this_thread::sleep_until(
-          start + std::chrono::duration_cast<std::chrono::steady_clock::duration>(
-                      std::chrono::duration<double>(seconds * (i - first) / count)));
-      const int64_t ts = NowMs();
-      std::string subject, payload;
-      if (i % 3 != 0) {
-        const int d = i % 40;
-        const int zone = (d + i / 40) % 9;
-        const double lat = 40.705 + (zone / 3) * 0.01, lon = -74.015 + (zone % 3) * 0.01;
-        subject = "location.driver.demo";
-        payload = R"({"driver_id":"d)" + std::to_string(d) + R"(","lat":)" + std::to_string(lat) +
-                  R"(,"lon":)" + std::to_string(lon) + R"(,"status":")" +
-                  (i % 7 == 0 ? "busy" : "available") + R"(","ts":)" + std::to_string(ts) + "}";
-      } else {
-        const bool hot = i % 2 == 0;
-        const double lat = hot ? 40.715 : 40.705 + (i % 3) * 0.01, lon = hot ? -74.005 : -74.015;
-        subject = "location.request.demo";
-        payload = R"({"request_id":"r)" + std::to_string(i) + R"(","rider_id":"u)" +
-                  std::to_string(i % 60) + R"(","lat":)" + std::to_string(lat) + R"(,"lon":)" +
-                  std::to_string(lon) + R"(,"ts":)" + std::to_string(ts) + "}";
-      }
-      Produce("location-events", "demo", subject, payload);
-      published_.push_back({subject, payload});
-    }
+    Paced(count, seconds, first, [&](int i) {
+      const GridEvent e = GridWorkloadEvent(i, NowMs());
+      Produce("location-events", "demo", e.subject, e.payload);
+      published_.push_back({e.subject, e.payload});
+    });
     Flush();
   }
 
@@ -245,29 +202,10 @@ class KafkaProcessorTest : public ::testing::Test {
     return ParsePriceUpdates(ReplayOutputs(config_, input));
   }
 
+  // A tick published again after a restart is one update (LiveUpdates).
   void ExpectLiveEqualsReplay() {
-    const PriceUpdates replay = ReplayUpdates();
-    ASSERT_GE(replay.size(), 9u * 3) << "the workload should span at least three ticks";
-    const int64_t last_tick = replay.rbegin()->first.first;
-    PriceUpdates live;
-    ASSERT_TRUE(WaitFor(
-        [&] {
-          live = LiveUpdates();
-          return live.count({last_tick, "9"}) != 0;
-        },
-        20000))
-        << "the processor did not publish tick " << last_tick;
-    int surging = 0;
-    for (const auto& [key, want] : replay) {
-      const auto it = live.find(key);
-      ASSERT_NE(it, live.end()) << "tick " << key.first << " zone " << key.second << " missing";
-      EXPECT_EQ(it->second.demand, want.demand) << "tick " << key.first << " zone " << key.second;
-      EXPECT_EQ(it->second.supply, want.supply) << "tick " << key.first << " zone " << key.second;
-      EXPECT_EQ(it->second.multiplier, want.multiplier)
-          << "tick " << key.first << " zone " << key.second;
-      surging += want.multiplier > 1.0;
-    }
-    EXPECT_GT(surging, 0) << "the workload should make zone 5 surge";
+    test::ExpectLiveEqualsReplay(
+        ReplayUpdates(), [&] { return LiveUpdates(); }, false);
     if (HasFailure()) ExplainDifferences();
   }
 
@@ -317,11 +255,13 @@ class KafkaProcessorTest : public ::testing::Test {
                   << " ms (an event is readable only then); dead letters by reason:" << text;
   }
 
+  TempDir scratch_{"kafka"};  // first: removed last, and kept if the test failed
+  const fs::path dir_ = scratch_.path();
   std::unique_ptr<KafkaCluster> cluster_;
   int64_t worst_ack_ms_ = 0;  // the longest an event took to be acknowledged by the cluster
   std::vector<std::pair<int64_t, int64_t>> acks_;  // (created, took)
   const int http_port_ = FreePort();
-  fs::path dir_;
+  PricingYaml yaml_;
   Config config_;
   std::string applied_;
   KafkaPtr<rd_kafka_t> producer_;
@@ -342,6 +282,15 @@ TEST_F(KafkaProcessorTest, PricesEqualReplayAndBadEventsAreDeadLetteredBeforeThe
 
   StartProcessor();
   ASSERT_EQ(HttpGet(http_port_, "/healthz").status, 200);
+  // Ready: the brokers answer, every topic is there, the group keeps up, ticks close.
+  HttpResult ready;
+  EXPECT_TRUE(
+      WaitFor([&] { return (ready = HttpGet(http_port_, "/readyz")).status == 200; }, 15000))
+      << ready.body;
+  EXPECT_NE(ready.body.find(R"({"name":"kafka_connected","ok":true)"), std::string::npos)
+      << ready.body;
+  EXPECT_NE(ready.body.find(R"({"name":"consumer_lag","ok":true)"), std::string::npos)
+      << ready.body;
   const std::string bad =
       R"({"driver_id":"d-9","lat":999,"lon":-74.005,"status":"available","ts":)" +
       std::to_string(NowMs()) + "}";
@@ -463,12 +412,7 @@ TEST_F(KafkaProcessorTest, ConfigDocumentsApplyFromTheNextTickAndAreAnsweredOnce
 }
 
 TEST_F(KafkaProcessorTest, TheGatewayFollowsTheKafkaOutputTopics) {
-  {
-    std::ifstream in(dir_ / "pricing.yaml");
-    std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
-    text.replace(text.find("gateway: {enabled: false}"), 25, "gateway: {enabled: true}");
-    std::ofstream(dir_ / "pricing.yaml") << text;
-  }
+  yaml_.Set("gateway", "{enabled: true}").Write(dir_ / "pricing.yaml");
   StartProcessor();
   PublishEvents(900, 3.0);
   PriceUpdates live;
@@ -507,8 +451,8 @@ TEST_F(KafkaProcessorTest, TheGatewayFollowsTheKafkaOutputTopics) {
 }
 
 TEST(KafkaProcessorConfig, RefusesAKafkaBackendWithoutBrokers) {
-  const fs::path dir = fs::temp_directory_path() / ("kafka-config-" + std::to_string(getpid()));
-  fs::create_directories(dir);
+  const TempDir scratch("kafka-config");
+  const fs::path dir = scratch.path();
   const fs::path config = dir / "bad.yaml";
   std::ofstream(config) << "backend: kafka\ncities:\n  nyc:\n    zones: " << PRICING_SOURCE_DIR
                         << "/data/nyc/taxi_zones.geojson\n";
@@ -519,7 +463,6 @@ TEST(KafkaProcessorConfig, RefusesAKafkaBackendWithoutBrokers) {
   const std::string text((std::istreambuf_iterator<char>(log)), std::istreambuf_iterator<char>());
   EXPECT_NE(text.find("key 'kafka.brokers': is required with backend: kafka"), std::string::npos)
       << text;
-  if (!::testing::Test::HasFailure()) fs::remove_all(dir);  // kept as evidence otherwise
 }
 
 }  // namespace

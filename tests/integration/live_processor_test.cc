@@ -8,14 +8,15 @@
 #include <fstream>
 #include <map>
 #include <set>
-#include <sstream>
 #include <thread>
 
 #include "cluster_fixture.h"
 #include "common/clock.h"
 #include "config/config.h"
+#include "grid_workload.h"
 #include "http_get.h"
 #include "price_updates.h"
+#include "pricing_yaml.h"
 #include "prometheus_text.h"
 #include "test_util.h"
 #include "transport/stream_admin.h"
@@ -28,25 +29,6 @@ constexpr int kWindow = 4000;
 
 int64_t NowMs() { return SystemClock().NowMs(); }
 
-// A 3 x 3 grid of 0.01-degree zones in lower Manhattan, ids 1..9.
-std::string GridGeoJson() {
-  std::ostringstream os;
-  os.precision(10);
-  os << R"({"type":"FeatureCollection","features":[)";
-  for (int r = 0; r < 3; ++r) {
-    for (int c = 0; c < 3; ++c) {
-      const double x0 = -74.02 + c * 0.01, y0 = 40.70 + r * 0.01;
-      os << (r || c ? "," : "") << R"({"type":"Feature","properties":{"id":)" << r * 3 + c + 1
-         << R"(,"name":"cell )" << r * 3 + c + 1
-         << R"("},"geometry":{"type":"Polygon","coordinates":[[[)" << x0 << "," << y0 << "],["
-         << x0 + 0.01 << "," << y0 << "],[" << x0 + 0.01 << "," << y0 + 0.01 << "],[" << x0 << ","
-         << y0 + 0.01 << "],[" << x0 << "," << y0 << "]]]}}";
-    }
-  }
-  os << "]}";
-  return os.str();
-}
-
 struct Published {
   std::string subject;
   std::string payload;
@@ -56,20 +38,15 @@ class LiveProcessorTest : public ::testing::Test {
  protected:
   void SetUp() override {
     cluster_ = std::make_unique<NatsCluster>(3);
-    dir_ = std::filesystem::temp_directory_path() /
-           ("pricing-live-" + std::to_string(::getpid()) + "-" +
-            ::testing::UnitTest::GetInstance()->current_test_info()->name());
-    std::filesystem::create_directories(dir_);
     std::ofstream(dir_ / "zones.geojson") << GridGeoJson();
-    std::ofstream(dir_ / "pricing.yaml") << "window_seconds: " << kWindow / 1000 << "\n"
-                                         << "interval_seconds: " << kInterval / 1000 << "\n"
-                                         << "allowed_lateness_ms: 300\n"
-                                         << "health_check_interval_seconds: 1\n"
-                                         << "http: {bind: 127.0.0.1, port: " << http_port_ << "}\n"
-                                         << "nats_url: " << cluster_->urls() << "\n"
-                                         << "consumer: {fetch_wait_ms: 50, ack_wait_seconds: 5}\n"
-                                         << "cities:\n  demo:\n    zones: zones.geojson\n"
-                                         << "    id_property: id\n    name_property: name\n";
+    PricingYaml()
+        .Timing(kWindow / 1000, kInterval / 1000, 300)
+        .Set("health_check_interval_seconds", 1)
+        .Http(http_port_)
+        .Set("nats_url", cluster_->urls())
+        .Set("consumer", "{fetch_wait_ms: 50, ack_wait_seconds: 5}")
+        .GridCity("zones.geojson")
+        .Write(dir_ / "pricing.yaml");
     config_ = LoadConfig(dir_ / "pricing.yaml", [](const std::string&) { return std::nullopt; });
     client_ = std::make_unique<TestClient>(cluster_->urls());
   }
@@ -84,7 +61,6 @@ class LiveProcessorTest : public ::testing::Test {
     processor_.reset();
     client_.reset();
     cluster_.reset();
-    if (!HasFailure()) std::filesystem::remove_all(dir_);
   }
 
   void StartProcessor() {
@@ -115,38 +91,14 @@ class LiveProcessorTest : public ::testing::Test {
         << ", exit: " << processor_->Wait(0) << "); see " << dir_ / "processor.log";
   }
 
-  // Publishes `count` events over `seconds` at a steady pace: drivers spread over the
-  // grid, riders crowding into zone 5 so it surges.
+  // Publishes `count` events of the grid workload over `seconds`.
   void PublishEvents(int count, double seconds, int first = 0) {
-    const auto start = std::chrono::steady_clock::now();
-    for (int i = first; i < first + count; ++i) {
-      std::this_thread::sleep_until(
-          start + std::chrono::duration_cast<std::chrono::steady_clock::duration>(
-                      std::chrono::duration<double>(seconds * (i - first) / count)));
-      const int64_t ts = NowMs();
-      std::string subject, payload, id;
-      if (i % 3 != 0) {
-        const int d = i % 40;
-        const int zone = (d + i / 40) % 9;
-        const double lat = 40.705 + (zone / 3) * 0.01, lon = -74.015 + (zone % 3) * 0.01;
-        id = "d" + std::to_string(d) + ":" + std::to_string(i);
-        subject = "location.driver.demo";
-        payload = R"({"driver_id":"d)" + std::to_string(d) + R"(","lat":)" + std::to_string(lat) +
-                  R"(,"lon":)" + std::to_string(lon) + R"(,"status":")" +
-                  (i % 7 == 0 ? "busy" : "available") + R"(","ts":)" + std::to_string(ts) + "}";
-      } else {
-        const bool hot = i % 2 == 0;
-        const double lat = hot ? 40.715 : 40.705 + (i % 3) * 0.01, lon = hot ? -74.005 : -74.015;
-        id = "r" + std::to_string(i);
-        subject = "location.request.demo";
-        payload = R"({"request_id":")" + id + R"(","rider_id":"u)" + std::to_string(i % 60) +
-                  R"(","lat":)" + std::to_string(lat) + R"(,"lon":)" + std::to_string(lon) +
-                  R"(,"ts":)" + std::to_string(ts) + "}";
-      }
-      client_->publisher().Publish(subject, id, payload);
-      published_.push_back({subject, payload});
+    Paced(count, seconds, first, [&](int i) {
+      const GridEvent e = GridWorkloadEvent(i, NowMs());
+      client_->publisher().Publish(e.subject, e.id, e.payload);
+      published_.push_back({e.subject, e.payload});
       client_->publisher().Pump();
-    }
+    });
     ASSERT_TRUE(client_->publisher().Flush(20000));
   }
 
@@ -169,33 +121,8 @@ class LiveProcessorTest : public ::testing::Test {
 
   // Every tick of the replay is in the stream exactly once per zone, with equal values.
   void ExpectLiveEqualsReplay() {
-    const Updates replay = ReplayUpdates();
-    ASSERT_GE(replay.size(), 9u * 3) << "the workload should span at least three ticks";
-    const int64_t last_tick = replay.rbegin()->first.first;
-    Updates live;
-    ASSERT_TRUE(WaitFor(
-        [&] {
-          live = LiveUpdates();
-          return live.count({last_tick, "9"}) != 0;
-        },
-        20000))
-        << "the processor did not publish tick " << last_tick;
-    int surging = 0;
-    for (const auto& [key, want] : replay) {
-      const auto it = live.find(key);
-      ASSERT_NE(it, live.end()) << "tick " << key.first << " zone " << key.second
-                                << " missing in the stream";
-      EXPECT_EQ(it->second.count, 1)
-          << "tick " << key.first << " zone " << key.second << " duplicated";
-      EXPECT_EQ(it->second.demand, want.demand) << "tick " << key.first << " zone " << key.second;
-      EXPECT_EQ(it->second.supply, want.supply) << "tick " << key.first << " zone " << key.second;
-      EXPECT_EQ(it->second.multiplier, want.multiplier)
-          << "tick " << key.first << " zone " << key.second;
-      surging += want.multiplier > 1.0;
-    }
-    EXPECT_GT(surging, 0) << "the workload should make zone 5 surge";
-    for (const auto& [key, u] : live)
-      EXPECT_EQ(u.count, 1) << "tick " << key.first << " zone " << key.second;
+    test::ExpectLiveEqualsReplay(
+        ReplayUpdates(), [&] { return LiveUpdates(); }, true);
     if (HasFailure()) ExplainDifferences();
   }
 
@@ -219,9 +146,10 @@ class LiveProcessorTest : public ::testing::Test {
                   << " dead letters; processor log: " << dir_ / "processor.log";
   }
 
+  TempDir scratch_{"live"};  // first: removed last, and kept if the test failed
+  const std::filesystem::path dir_ = scratch_.path();
   std::unique_ptr<NatsCluster> cluster_;
   const int http_port_ = FreePort();
-  std::filesystem::path dir_;
   Config config_;
   std::unique_ptr<TestClient> client_;
   std::unique_ptr<ChildProcess> processor_;

@@ -14,6 +14,7 @@
 #include "chromium.h"
 #include "cluster_fixture.h"
 #include "http_get.h"
+#include "pricing_yaml.h"
 #include "test_util.h"
 
 namespace pricing::test {
@@ -106,12 +107,13 @@ TEST_F(SurgeMapTest, ChromiumDrawsThePublishedMultipliersWithSurgingZonesInTheSu
   cluster_ = std::make_unique<NatsCluster>(3);
   const int port = FreePort();
   const fs::path config = dir_ / "pricing.yaml";
-  std::ofstream(config) << "window_seconds: 10\ninterval_seconds: 2\nallowed_lateness_ms: 500\n"
-                        << "health_check_interval_seconds: 1\n"
-                        << "nats_url: " << cluster_->urls() << "\n"
-                        << "http: {bind: 127.0.0.1, port: " << port << "}\n"
-                        << "cities:\n  nyc:\n    zones: " << SourcePath("data/nyc").string()
-                        << "/taxi_zones.geojson\n";
+  PricingYaml()
+      .Timing(10, 2, 500)
+      .Set("health_check_interval_seconds", 1)
+      .Set("nats_url", cluster_->urls())
+      .Http(port)
+      .NycCity()
+      .Write(config);
   processor_ = std::make_unique<ChildProcess>(
       std::vector<std::string>{std::string(PRICING_BIN_DIR) + "/pricing", "run", "--config",
                                config.string()},
