@@ -55,49 +55,16 @@ void InstallStopHandlers() {
 
 namespace {
 
-// `pricing run` with backend: kafka. Liveness is all /readyz says there (see
-// kafka_processor.h); the WebSocket gateway follows the Kafka output topics.
-int RunKafka(const Config& config) {
-  SystemClock clock;
-  KafkaProcessor processor(config, clock);
-  // Before the server: sessions still queued on its threads refer to the gateway.
-  std::unique_ptr<SurgeGateway> gateway;
-  if (config.gateway.enabled) gateway = std::make_unique<SurgeGateway>(config, processor.metrics());
-  HttpServer http(config.http.bind, static_cast<uint16_t>(config.http.port));
-  http.Handle("/metrics",
-              [&](const HttpServer::Request&) { return ScrapeResponse(processor.metrics()); });
-  auto alive = [&](const HttpServer::Request&) {
-    const bool ok = processor.alive();
-    return HttpServer::Response{ok ? 200u : 503u, "application/json",
-                                ok ? R"({"alive":true})" : R"({"alive":false})"};
-  };
-  http.Handle("/healthz", alive);
-  http.Handle("/readyz", alive);
-  if (gateway) gateway->AddRoutes(http);
-  http.Start(2);
-  PRICING_LOG(kInfo) << "http: /metrics, /healthz, /readyz" << (gateway ? ", /ws, /map" : "")
-                     << " on " << config.http.bind << ":" << http.port() << " (backend kafka)";
-  if (gateway) gateway->Start();
-  processor.Run(StopRequested());
-  if (gateway) gateway->Stop();
-  const OperatorCounters& c = processor.counters();
-  PRICING_LOG(kInfo) << "stopped: " << c.applied.load() << " events applied, "
-                     << c.rejected.load() + c.poison.load() << " dead-lettered, " << c.ticks.load()
-                     << " ticks, " << processor.produced() << " messages stored";
-  return 0;
-}
+// What the processor stored, in the stop line's words.
+uint64_t Stored(const LiveProcessor& p) { return p.publisher().stats().acked; }
+uint64_t Stored(const KafkaProcessor& p) { return p.produced(); }
 
-}  // namespace
-
-int RunLiveCommand(const std::vector<std::string>& args) {
-  const Flags flags(args, {"config", "log-level"});
-  if (flags.Get("log-level") == "debug") SetLogLevel(LogLevel::kDebug);
-  const Config config = LoadConfig(flags.Require("config"));
-  // First: a SIGTERM while starting ends the run cleanly instead of killing it.
-  InstallStopHandlers();
-  if (config.backend == "kafka") return RunKafka(config);
+// `pricing run`, whatever the backend: the operational endpoints, the WebSocket
+// gateway (following the backend's output streams or topics), the processing loop.
+template <typename Processor>
+int RunProcessor(const Config& config) {
   SystemClock clock;
-  LiveProcessor processor(config, clock);
+  Processor processor(config, clock);
   // Before the server: sessions still queued on its threads refer to the gateway.
   std::unique_ptr<SurgeGateway> gateway;
   if (config.gateway.enabled) gateway = std::make_unique<SurgeGateway>(config, processor.metrics());
@@ -111,7 +78,7 @@ int RunLiveCommand(const std::vector<std::string>& args) {
         alive ? 200u : 503u, "application/json",
         alive ? std::string(R"({"alive":true})")
               : R"({"alive":false,"detail":"processing loop stalled for over )" +
-                    std::to_string(LiveProcessor::kStallSeconds) + R"( s"})"};
+                    std::to_string(Processor::kStallSeconds) + R"( s"})"};
   });
   http.Handle("/readyz", [&](const HttpServer::Request&) {
     const Readiness r = processor.readiness();
@@ -120,15 +87,28 @@ int RunLiveCommand(const std::vector<std::string>& args) {
   if (gateway) gateway->AddRoutes(http);
   http.Start(2);
   PRICING_LOG(kInfo) << "http: /metrics, /healthz, /readyz" << (gateway ? ", /ws, /map" : "")
-                     << " on " << config.http.bind << ":" << http.port();
+                     << " on " << config.http.bind << ":" << http.port() << " (backend "
+                     << config.backend << ")";
   if (gateway) gateway->Start();
   processor.Run(StopRequested());
   if (gateway) gateway->Stop();
   const OperatorCounters& c = processor.counters();
   PRICING_LOG(kInfo) << "stopped: " << c.applied.load() << " events applied, "
                      << c.rejected.load() + c.poison.load() << " dead-lettered, " << c.ticks.load()
-                     << " ticks, " << processor.publisher().stats().acked << " publishes stored";
+                     << " ticks, " << Stored(processor) << " messages stored";
   return 0;
+}
+
+}  // namespace
+
+int RunLiveCommand(const std::vector<std::string>& args) {
+  const Flags flags(args, {"config", "log-level"});
+  if (flags.Get("log-level") == "debug") SetLogLevel(LogLevel::kDebug);
+  const Config config = LoadConfig(flags.Require("config"));
+  // First: a SIGTERM while starting ends the run cleanly instead of killing it.
+  InstallStopHandlers();
+  if (config.backend == "kafka") return RunProcessor<KafkaProcessor>(config);
+  return RunProcessor<LiveProcessor>(config);
 }
 
 int RunGatewayCommand(const std::vector<std::string>& args) {

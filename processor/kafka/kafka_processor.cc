@@ -11,6 +11,7 @@
 #include "common/time_format.h"
 #include "engine/outputs.h"
 #include "events/subject.h"
+#include "kafka/kafka_health_probe.h"
 
 namespace pricing {
 namespace {
@@ -133,7 +134,7 @@ KafkaProcessor::KafkaProcessor(const Config& config, const Clock& clock)
                               static_cast<std::size_t>(config.http.max_zone_metrics)}),
       listener_(metrics_),
       operator_(engine_, KafkaOptions(), &listener_),
-      liveness_(clock),
+      health_(config, clock, metrics_),
       input_topic_(TopicForStream(kEventsStream)) {
   metrics_.AddScrapeHook([this] {
     metrics_.PublishTotals(
@@ -144,6 +145,7 @@ KafkaProcessor::KafkaProcessor(const Config& config, const Clock& clock)
 }
 
 KafkaProcessor::~KafkaProcessor() {
+  health_.Stop();
   if (consumer_) rd_kafka_consumer_close(consumer_.get());
 }
 
@@ -513,15 +515,19 @@ void KafkaProcessor::WarnTicksWait(const std::string& why) {
 
 void KafkaProcessor::Run(const std::atomic<bool>& stop) {
   Connect();
+  HealthMonitor::LastTicks last_ticks;
+  for (const auto& [key, engine] : engine_.cities())
+    last_ticks.emplace_back(key, &operator_.city_counters(key)->last_stored_tick);
+  health_.Start(std::make_unique<KafkaHealthProbe>(config_), std::move(last_ticks));
   RestoreConfigs();
   RestoreCheckpoints();
   Rebuild();
   PRICING_LOG(kInfo) << "processing " << input_topic_;
-  liveness_.Processing();
+  health_.Processing();
   int64_t last_error_log = 0;
   while (!stop.load()) {
     const int64_t now = clock_.NowMs();
-    liveness_.Beat();
+    health_.Beat();
     // Until the next close, at most 50 ms; a due tick that waits for inputs still on
     // their way polls every few ms (a message ends the wait at once), never spins.
     const int wait =
@@ -551,6 +557,7 @@ void KafkaProcessor::Run(const std::atomic<bool>& stop) {
   rd_kafka_commit(consumer_.get(), nullptr, 0);  // what was handled, synchronously
   rd_kafka_consumer_close(consumer_.get());
   consumer_.reset();
+  health_.Stop();
   PRICING_LOG(kInfo) << (flushed ? "all messages stored" : "some messages were not stored in time");
 }
 

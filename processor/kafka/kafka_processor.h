@@ -41,8 +41,10 @@
 // one that counts messages de-duplicates by `msg-id`.
 //
 // Threads: Run() owns the operator, the consumer and the producer; librdkafka's
-// delivery reports run inside Run()'s rd_kafka_poll and only queue. The HTTP threads
-// call metrics() and alive(), both thread-safe.
+// delivery reports run inside Run()'s rd_kafka_poll and only queue. The health monitor
+// has its own thread, and its probe (kafka_health_probe.h) a client of its own; it
+// reads the operator's counters (atomics) and nothing else of Run()'s. The HTTP
+// threads call metrics(), readiness() and alive(), all thread-safe.
 #pragma once
 
 #include <atomic>
@@ -57,7 +59,7 @@
 #include "common/clock.h"
 #include "config/config.h"
 #include "engine/pricing_engine.h"
-#include "observe/liveness.h"
+#include "observe/health_monitor.h"
 #include "observe/metrics.h"
 #include "observe/operator_metrics.h"
 #include "operator/pricing_operator.h"
@@ -92,7 +94,8 @@ class KafkaProcessor {
   void Run(const std::atomic<bool>& stop);
 
   Metrics& metrics() { return metrics_; }
-  bool alive() const { return liveness_.alive(); }
+  bool alive() const { return health_.alive(); }
+  Readiness readiness() const { return health_.readiness(); }
   const OperatorCounters& counters() const { return operator_.counters(); }
   uint64_t produced() const { return produced_.load(); }
 
@@ -124,7 +127,7 @@ class KafkaProcessor {
   Metrics metrics_;
   OperatorMetrics listener_;
   PricingOperator operator_;
-  Liveness liveness_;
+  HealthMonitor health_;
   OffsetTracker offsets_;
   std::vector<Action> actions_;
   std::vector<std::pair<uint64_t, bool>> deliveries_;  // queued by OnDelivery

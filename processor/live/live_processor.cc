@@ -5,6 +5,7 @@
 
 #include "common/log.h"
 #include "common/time_format.h"
+#include "live/nats_health_probe.h"
 #include "transport/pull_consumer.h"
 #include "transport/stream_admin.h"
 
@@ -370,7 +371,8 @@ void LiveProcessor::Run(const std::atomic<bool>& stop) {
   HealthMonitor::LastTicks last_ticks;
   for (const auto& [key, engine] : engine_.cities())
     last_ticks.emplace_back(key, &operator_.city_counters(key)->last_stored_tick);
-  health_.Start(client_.get(), std::move(last_ticks));
+  health_.Start(std::make_unique<NatsHealthProbe>(config_, *client_, metrics_),
+                std::move(last_ticks));
   RestoreConfigs();
   RestoreCheckpoints();
   OpenConsumers();

@@ -21,8 +21,9 @@
 // - Run() owns the operator, the engine, the consumers and every natsMsg it holds;
 // - cnats' threads run the publisher's ack handler, which only queues "stored" or
 //   "failed" for Run() to report (StoredQueue);
-// - the health monitor (health_monitor.h) has its own thread and its own JetStream
-//   context; it reads the operator's counters (atomics) and nothing else of Run()'s;
+// - the health monitor (observe/health_monitor.h) has its own thread, and its probe
+//   (nats_health_probe.h) its own JetStream context; it reads the operator's counters
+//   (atomics) and nothing else of Run()'s;
 // - the HTTP threads call metrics(), readiness() and alive(), all thread-safe.
 #pragma once
 
@@ -36,7 +37,7 @@
 #include "common/clock.h"
 #include "config/config.h"
 #include "engine/pricing_engine.h"
-#include "live/health_monitor.h"
+#include "observe/health_monitor.h"
 #include "observe/metrics.h"
 #include "observe/operator_metrics.h"
 #include "operator/pricing_operator.h"

@@ -19,7 +19,7 @@ Readiness EvaluateReadiness(const HealthSnapshot& s, const HealthLimits& limits)
   Readiness r;
   r.checks.push_back({"processing", s.processing,
                       s.processing ? "fetch loop running" : "connecting or recovering state"});
-  r.checks.push_back({"nats_connected", s.connected, s.connected ? "connected" : "disconnected"});
+  r.checks.push_back({s.connection_check, s.connected, s.connected ? "connected" : "disconnected"});
   std::string missing;
   for (const auto& m : s.missing_streams) missing += (missing.empty() ? "" : ", ") + m;
   r.checks.push_back({"streams_present", s.missing_streams.empty(),

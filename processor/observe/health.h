@@ -12,8 +12,10 @@ namespace pricing {
 
 struct HealthSnapshot {
   bool processing = false;  // recovery done, the fetch loop runs
+  // The transport's check: nats_connected, or kafka_connected (a broker answered).
+  std::string connection_check = "nats_connected";
   bool connected = false;
-  std::vector<std::string> missing_streams;
+  std::vector<std::string> missing_streams;  // or topics
   std::optional<uint64_t> consumer_pending;  // unset: consumer info could not be read
   std::string consumer_error;
   // By city: seconds since the end of its last closed tick's window, or since the
@@ -27,7 +29,8 @@ struct HealthLimits {
 };
 
 struct HealthCheck {
-  std::string name;  // processing, nats_connected, streams_present, consumer_lag, tick_age
+  // processing, nats_connected (kafka_connected), streams_present, consumer_lag, tick_age
+  std::string name;
   bool ok = false;
   std::string detail;
 };

@@ -1,9 +1,6 @@
-#include "live/health_monitor.h"
-
-#include <algorithm>
+#include "observe/health_monitor.h"
 
 #include "common/log.h"
-#include "transport/stream_admin.h"
 
 namespace pricing {
 
@@ -12,8 +9,8 @@ HealthMonitor::HealthMonitor(const Config& config, const Clock& clock, Metrics& 
 
 HealthMonitor::~HealthMonitor() { Stop(); }
 
-void HealthMonitor::Start(const NatsClient* client, LastTicks last_ticks) {
-  client_ = client;
+void HealthMonitor::Start(std::unique_ptr<HealthProbe> probe, LastTicks last_ticks) {
+  probe_ = std::move(probe);
   last_ticks_ = std::move(last_ticks);
   thread_ = std::thread([this] { Loop(); });
 }
@@ -49,35 +46,12 @@ Readiness HealthMonitor::readiness() const {
   return r;
 }
 
-HealthSnapshot HealthMonitor::TakeSnapshot(jsCtx* js) {
+HealthSnapshot HealthMonitor::TakeSnapshot() {
   HealthSnapshot s;
-  const int64_t now = clock_.NowMs();
   const int64_t since = liveness_.processing_since_ms();
   s.processing = since != 0;
-  s.connected = client_->connected();
-  metrics_.Connection(s.connected, client_->disconnects(), client_->reconnects());
-  try {
-    const ConsumerState c = GetConsumerState(js, "LOCATION_EVENTS", config_.consumer.durable);
-    metrics_.ConsumerState(c.num_pending, c.num_ack_pending, c.num_redelivered);
-    s.consumer_pending = c.num_pending;
-  } catch (const NatsError& e) {
-    s.consumer_error = e.what();
-  }
-  bool answering = s.consumer_pending.has_value() || s.connected;
-  for (const StreamConfig& stream : config_.streams) {
-    if (!answering) {  // one timeout is enough: keep the round short
-      s.missing_streams.push_back(stream.name + " (not checked)");
-      continue;
-    }
-    try {
-      const StreamState st = GetStreamState(js, stream.name);
-      metrics_.StreamState(stream.name, st.messages, st.bytes);
-    } catch (const NatsError& e) {
-      const bool missing = e.js_code() == JSStreamNotFoundErr || e.status() == NATS_NOT_FOUND;
-      s.missing_streams.push_back(missing ? stream.name : stream.name + " (unreadable)");
-      answering = missing;
-    }
-  }
+  probe_->Probe(&s);
+  const int64_t now = clock_.NowMs();
   for (const auto& [city, end] : last_ticks_) {
     const int64_t last = end->load(std::memory_order_relaxed);
     if (last != 0) {
@@ -98,14 +72,10 @@ void HealthMonitor::Loop() {
                                     : 3.0 * static_cast<double>(config_.interval_seconds) +
                                           static_cast<double>(config_.allowed_lateness_ms) / 1000.0;
   bool was_ready = false;
-  // Each API call waits at most a second (or the interval): a round stays short even
-  // without a quorum, so readiness follows the cluster.
-  const NatsPtr<jsCtx> js = client_->NewJetStream(
-      std::clamp<int64_t>(config_.health_check_interval_seconds * 1000, 200, 1000));
   std::unique_lock<std::mutex> lock(mu_);
   while (!stop_) {
     lock.unlock();
-    Readiness r = EvaluateReadiness(TakeSnapshot(js.get()), limits);
+    Readiness r = EvaluateReadiness(TakeSnapshot(), limits);
     r.evaluated_at_ms = clock_.NowMs();
     for (const HealthCheck& c : r.checks) metrics_.Health(c.name, c.ok);
     metrics_.Ready(r.ready);

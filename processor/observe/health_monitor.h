@@ -1,16 +1,18 @@
-// The JetStream processor's health: liveness from the processing loop's heartbeat,
-// and readiness evaluated every health_check_interval_seconds from the cluster's
-// answers (connection, streams, the durable's lag) and the age of each city's last
-// stored tick.
+// A processor's health, for every backend: liveness from the processing loop's
+// heartbeat, and readiness evaluated every health_check_interval_seconds from what
+// the transport's probe finds (connection, streams or topics, the consumer's lag) and
+// the age of each city's last stored tick.
 //
-// Threads: Start() runs the evaluation on a thread of its own, with its own JetStream
-// context (short timeouts: a round stays short without a quorum). The processing
-// thread calls Beat() and Processing(); any thread calls readiness() and alive().
+// Threads: Start() runs the evaluation on a thread of its own, which alone calls the
+// probe (it has its own handles, with short timeouts: a round stays short without a
+// quorum). The processing thread calls Beat() and Processing(); any thread calls
+// readiness() and alive().
 #pragma once
 
 #include <atomic>
 #include <condition_variable>
 #include <cstdint>
+#include <memory>
 #include <mutex>
 #include <string>
 #include <thread>
@@ -22,9 +24,17 @@
 #include "observe/health.h"
 #include "observe/liveness.h"
 #include "observe/metrics.h"
-#include "transport/nats_client.h"
 
 namespace pricing {
+
+// What a transport tells the health checks. Called on the monitor's thread only.
+class HealthProbe {
+ public:
+  virtual ~HealthProbe() = default;
+  // Fills the connection, the missing streams and the consumer's lag of `s`, and
+  // exports what it learnt to the transport's metrics.
+  virtual void Probe(HealthSnapshot* s) = 0;
+};
 
 class HealthMonitor {
  public:
@@ -37,8 +47,8 @@ class HealthMonitor {
   HealthMonitor(const HealthMonitor&) = delete;
   HealthMonitor& operator=(const HealthMonitor&) = delete;
 
-  // Starts evaluating; `client` and the counters behind `last_ticks` outlive Stop().
-  void Start(const NatsClient* client, LastTicks last_ticks);
+  // Starts evaluating; the counters behind `last_ticks` outlive Stop().
+  void Start(std::unique_ptr<HealthProbe> probe, LastTicks last_ticks);
   void Stop();
   // The processing loop began (recovery is done): evaluate now, not an interval later.
   void Processing();
@@ -50,12 +60,12 @@ class HealthMonitor {
 
  private:
   void Loop();
-  HealthSnapshot TakeSnapshot(jsCtx* js);
+  HealthSnapshot TakeSnapshot();
 
   const Config& config_;
   const Clock& clock_;
   Metrics& metrics_;
-  const NatsClient* client_ = nullptr;
+  std::unique_ptr<HealthProbe> probe_;
   LastTicks last_ticks_;
   Liveness liveness_;
   mutable std::mutex readiness_mu_;

@@ -13,6 +13,9 @@ namespace pricing {
 struct KafkaDeleter {
   void operator()(rd_kafka_t* rk) const { rd_kafka_destroy(rk); }
   void operator()(rd_kafka_message_t* m) const { rd_kafka_message_destroy(m); }
+  void operator()(rd_kafka_topic_partition_list_t* l) const {
+    rd_kafka_topic_partition_list_destroy(l);
+  }
 };
 template <typename T>
 using KafkaPtr = std::unique_ptr<T, KafkaDeleter>;
