@@ -75,7 +75,8 @@ void HealthMonitor::Loop() {
   std::unique_lock<std::mutex> lock(mu_);
   while (!stop_) {
     lock.unlock();
-    Readiness r = EvaluateReadiness(TakeSnapshot(), limits);
+    const HealthSnapshot snapshot = TakeSnapshot();
+    Readiness r = EvaluateReadiness(snapshot, limits);
     r.evaluated_at_ms = clock_.NowMs();
     for (const HealthCheck& c : r.checks) metrics_.Health(c.name, c.ok);
     metrics_.Ready(r.ready);
@@ -91,7 +92,8 @@ void HealthMonitor::Loop() {
       std::lock_guard<std::mutex> guard(readiness_mu_);
       readiness_ = r;
     }
-    const bool was_processing = liveness_.processing();
+    // What this round saw: processing that began during the round wakes the next one.
+    const bool was_processing = snapshot.processing;
     lock.lock();
     cv_.wait_for(lock, std::chrono::seconds(config_.health_check_interval_seconds),
                  [&] { return stop_ || (!was_processing && liveness_.processing()); });

@@ -52,6 +52,7 @@ class KafkaProcessorTest : public ::testing::Test {
     cluster_ = std::make_unique<KafkaCluster>(dir_);
     std::ofstream(dir_ / "zones.geojson") << GridGeoJson();
     yaml_.Timing(kWindow / 1000, kInterval / 1000, kLateness)
+        .Set("health_check_interval_seconds", 1)
         .Set("backend", "kafka")
         .Set("kafka", "{brokers: \"" + cluster_->bootstrap() +
                           "\", group_id: test-processor, auto_offset_reset: earliest, "
