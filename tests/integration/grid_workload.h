@@ -8,6 +8,7 @@
 #include <chrono>
 #include <cstdint>
 #include <functional>
+#include <set>
 #include <sstream>
 #include <string>
 #include <thread>
@@ -80,9 +81,13 @@ inline void Paced(int count, double seconds, int first, const std::function<void
 // Every (tick, zone) of `replay` is in what read_live returns, once its last tick is
 // there (it waits up to 20 s), with the same demand, supply and multiplier, and the
 // workload made zone 5 surge. With exactly_once, no update was published twice.
+// `missed` are ticks that some event reached the cluster too late for (its tick closed
+// on the wall clock first, as the model says): they are not compared, but at least
+// three ticks must be. A multiplier carries its previous tick's, so after the first
+// missed tick only demand and supply are.
 inline void ExpectLiveEqualsReplay(const PriceUpdates& replay,
                                    const std::function<PriceUpdates()>& read_live,
-                                   bool exactly_once) {
+                                   bool exactly_once, const std::set<int64_t>& missed = {}) {
   ASSERT_GE(replay.size(), 9u * 3) << "the workload should span at least three ticks";
   const int64_t last_tick = replay.rbegin()->first.first;
   PriceUpdates live;
@@ -94,16 +99,25 @@ inline void ExpectLiveEqualsReplay(const PriceUpdates& replay,
       20000))
       << "the processor did not publish tick " << last_tick;
   int surging = 0;
+  std::set<int64_t> compared;
+  const int64_t first_missed = missed.empty() ? INT64_MAX : *missed.begin();
   for (const auto& [key, want] : replay) {
+    surging += want.multiplier > 1.0;
+    if (missed.count(key.first) != 0) continue;
+    compared.insert(key.first);
     const std::string where = "tick " + std::to_string(key.first) + " zone " + key.second;
     const auto it = live.find(key);
     ASSERT_NE(it, live.end()) << where << " missing";
     EXPECT_EQ(it->second.demand, want.demand) << where;
     EXPECT_EQ(it->second.supply, want.supply) << where;
-    EXPECT_EQ(it->second.multiplier, want.multiplier) << where;
-    surging += want.multiplier > 1.0;
+    if (key.first < first_missed) {
+      EXPECT_EQ(it->second.multiplier, want.multiplier) << where;
+    }
   }
   EXPECT_GT(surging, 0) << "the workload should make zone 5 surge";
+  EXPECT_GE(compared.size(), 3u) << missed.size()
+                                 << " ticks closed before all their events were stored: "
+                                    "the cluster acknowledged too slowly to compare";
   if (exactly_once) {
     for (const auto& [key, u] : live)
       EXPECT_EQ(u.count, 1) << "tick " << key.first << " zone " << key.second << " duplicated";

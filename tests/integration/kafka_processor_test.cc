@@ -9,9 +9,12 @@
 #include <simdjson.h>
 
 #include <chrono>
+#include <cstdlib>
 #include <filesystem>
 #include <fstream>
 #include <map>
+#include <set>
+#include <string_view>
 #include <thread>
 
 #include "cluster_fixture.h"
@@ -38,6 +41,9 @@ constexpr int kWindow = 4000;
 // An event counts in its tick when it is stored within this long after the tick: acks=all
 // on three brokers sharing two cores with the test takes longer than a JetStream ack.
 constexpr int kLateness = 900;
+// How long after its acknowledgement an event surely is read: a tick that closed within
+// this of an event's acknowledgement is not compared.
+constexpr int kReadMargin = 100;
 
 int64_t NowMs() { return SystemClock().NowMs(); }
 
@@ -103,10 +109,26 @@ class KafkaProcessorTest : public ::testing::Test {
     auto* self = static_cast<KafkaProcessorTest*>(opaque);
     rd_kafka_timestamp_type_t type;
     const int64_t created = rd_kafka_message_timestamp(m, &type);
-    if (m->err == RD_KAFKA_RESP_ERR_NO_ERROR && created > 0) {
-      self->worst_ack_ms_ = std::max(self->worst_ack_ms_, NowMs() - created);
-      self->acks_.emplace_back(created, NowMs() - created);
-    }
+    if (m->err != RD_KAFKA_RESP_ERR_NO_ERROR || created <= 0) return;
+    const int64_t now = NowMs();
+    self->worst_ack_ms_ = std::max(self->worst_ack_ms_, now - created);
+    self->acks_.emplace_back(created, now - created);
+    if (std::string_view(rd_kafka_topic_name(m->rkt)) != "location-events") return;
+    const std::string_view payload(static_cast<const char*>(m->payload), m->len);
+    const std::size_t at = payload.rfind("\"ts\":");
+    if (at != std::string_view::npos)
+      self->stored_at_.emplace_back(std::atoll(std::string(payload.substr(at + 5)).c_str()), now);
+  }
+
+  // The ticks some event was stored too late for: acknowledged (so readable) less than
+  // kReadMargin before the tick closed on the wall clock. A live run prices such a tick
+  // without it, as the model says, and replay with it.
+  std::set<int64_t> MissedTicks() const {
+    std::set<int64_t> missed;
+    for (const auto& [ts, stored] : stored_at_)
+      for (int64_t t = (ts / kInterval + 1) * kInterval; t <= ts + kWindow; t += kInterval)
+        if (stored + kReadMargin > t + kLateness) missed.insert(t);
+    return missed;
   }
 
   void TearDown() override {
@@ -205,30 +227,19 @@ class KafkaProcessorTest : public ::testing::Test {
 
   // A tick published again after a restart is one update (LiveUpdates).
   void ExpectLiveEqualsReplay() {
+    const std::set<int64_t> missed = MissedTicks();
+    if (!missed.empty())
+      std::printf("%zu ticks closed before all their events were stored; not compared\n",
+                  missed.size());
     test::ExpectLiveEqualsReplay(
-        ReplayUpdates(), [&] { return LiveUpdates(); }, false);
+        ReplayUpdates(), [&] { return LiveUpdates(); }, false, missed);
     if (HasFailure()) ExplainDifferences();
   }
 
-  // Live and replay agree only if every event was stored before its tick closed (its ts
-  // plus the allowed lateness): says which were not, and why events were dead-lettered.
+  // Live and replay agree on a tick only if each of its events was stored before it
+  // closed: says how the events were stored and acknowledged, and why some were
+  // dead-lettered.
   void ExplainDifferences() {
-    simdjson::dom::parser parser;
-    int late = 0;
-    int64_t worst = 0;
-    KafkaReader reader(cluster_->bootstrap(), "location-events", "test-reader");
-    reader.Read(
-        reader.Retained(10000),
-        [&](const rd_kafka_message_t& m) {
-          rd_kafka_timestamp_type_t type;
-          const int64_t stored = rd_kafka_message_timestamp(&m, &type);
-          int64_t ts = 0;
-          if (parser.parse(static_cast<const char*>(m.payload), m.len)["ts"].get_int64().get(ts))
-            return;
-          worst = std::max(worst, stored - ts);
-          if (stored >= (ts / kInterval + 1) * kInterval + kLateness) ++late;
-        },
-        10000);
     // The events in the order the topic holds them, against the order they were produced.
     std::size_t same_order = 0;
     const std::vector<Message> stored = ReadTopic("location-events");
@@ -250,8 +261,9 @@ class KafkaProcessorTest : public ::testing::Test {
     for (const Message& m : ReadTopic("dead-letters")) ++reasons[m.reason];
     std::string text;
     for (const auto& [r, n] : reasons) text += " " + r + ": " + std::to_string(n);
-    ADD_FAILURE() << late << " events stored after their tick closed (the worst " << worst
-                  << " ms after its ts); the slowest acknowledgement by the cluster took "
+    ADD_FAILURE() << MissedTicks().size()
+                  << " ticks closed before all their events were stored (not compared); the "
+                     "slowest acknowledgement by the cluster took "
                   << worst_ack_ms_
                   << " ms (an event is readable only then); dead letters by reason:" << text;
   }
@@ -260,7 +272,8 @@ class KafkaProcessorTest : public ::testing::Test {
   const fs::path dir_ = scratch_.path();
   std::unique_ptr<KafkaCluster> cluster_;
   int64_t worst_ack_ms_ = 0;  // the longest an event took to be acknowledged by the cluster
-  std::vector<std::pair<int64_t, int64_t>> acks_;  // (created, took)
+  std::vector<std::pair<int64_t, int64_t>> acks_;       // (created, took)
+  std::vector<std::pair<int64_t, int64_t>> stored_at_;  // location events: (ts, acknowledged)
   const int http_port_ = FreePort();
   PricingYaml yaml_;
   Config config_;
