@@ -396,16 +396,22 @@ void LiveProcessor::Run(const std::atomic<bool>& stop) {
     const int handled = puller_->FetchEach(static_cast<int>(config_.consumer.batch), wait,
                                            [&](NatsPtr<natsMsg>& m) { Handle(m, &backlog); });
     ReportPublishes();
+    // One reading of the clock for the check and the close: a tick that fell due in
+    // between would close unchecked.
+    const int64_t checked_at = clock_.NowMs();
     bool caught_up = !backlog;
-    if (caught_up && operator_.TickDue(clock_.NowMs())) {
+    if (caught_up && operator_.TickDue(checked_at)) {
       // A tick is due: close it only once nothing stored before its time is still on
       // its way to us, or it would miss those events.
       caught_up = StoredEventsRead() && !(handled == 0 && InputsOutstanding());
       backlog = !caught_up;
+      PRICING_LOG(kDebug) << "tick due: read through seq " << operator_.max_read_seq()
+                          << ", the stream at seq " << barrier_seq_ << ", " << handled
+                          << " handled in the last fetch: " << (caught_up ? "closing" : "waiting");
     }
     PollConfigUpdates(true);
     // With a backlog still waiting, ticks wait for it (the operator closed what it could).
-    operator_.OnTime(clock_.NowMs(), caught_up, &actions_);
+    operator_.OnTime(checked_at, caught_up, &actions_);
     Execute(nullptr);
     publisher_.Pump();
   }
