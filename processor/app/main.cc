@@ -26,7 +26,8 @@ commands:
       event).
   simulate --config FILE [--city C] [--rate N/s] [--duration S] [--drivers N]
            [--request-share F] [--hotspots N] [--seed N] [--pickups CSV] [--acked-log FILE]
-      Publish driver pings and ride requests at a fixed open-loop rate.
+      Publish driver pings and ride requests at a fixed open-loop rate. --acked-log
+      writes a line per acknowledged event: its message id and the ack's time (ms).
   streams apply|info --config FILE
       Create or update the JetStream streams of the configuration / show their state.
   consumer info --config FILE [--durable NAME]

@@ -7,6 +7,7 @@
 #include <mutex>
 #include <thread>
 
+#include "common/clock.h"
 #include "common/json_writer.h"
 #include "common/log.h"
 #include "replay/synthetic_drivers.h"
@@ -169,9 +170,11 @@ SimulatorReport Simulator::Run(JsPublisher& publisher, const std::atomic<bool>& 
     Event ev = Next(clock_.NowMs());
     JsPublisher::OnStored on_stored;
     if (acked_log->out.is_open()) {
+      // The wall clock, not clock_: the line may be written after Run returned.
       on_stored = [acked_log, id = ev.msg_id] {
+        const int64_t at = SystemClock().NowMs();
         std::lock_guard<std::mutex> lock(acked_log->mu);
-        acked_log->out << id << '\n';
+        acked_log->out << id << ' ' << at << '\n';
       };
     }
     publisher.Publish(ev.subject, ev.msg_id, ev.payload, {}, std::move(on_stored));

@@ -31,7 +31,9 @@ struct SimulatorOptions {
   // Pickup mode when not empty: ride requests are the real pickups in time order (a
   // request_share of the events; the rest are the synthetic drivers' pings).
   std::vector<Pickup> pickups;
-  std::string acked_log;  // file of acknowledged message ids (for reconciliation)
+  // For reconciliation: a line per acknowledged event, its message id and when the
+  // acknowledgement arrived (ms since the epoch), space-separated.
+  std::string acked_log;
 };
 
 struct SimulatorReport {

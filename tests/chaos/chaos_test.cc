@@ -487,7 +487,12 @@ class ChaosTest : public ::testing::Test {
     for (int s = 1; s <= simulations_; ++s) {
       std::ifstream in(dir_ / ("acked-" + std::to_string(s) + ".log"));
       std::string id;
-      while (std::getline(in, id)) acked.insert(id);
+      int64_t at = 0;
+      while (in >> id >> at) {
+        acked.insert(id);
+        auto [it, fresh] = acked_at_.try_emplace(id, at);
+        if (!fresh) it->second = std::max(it->second, at);
+      }
     }
     stored_ = ReadStream(*client_, "LOCATION_EVENTS", "location.>");
     std::map<std::string, int> ids;
@@ -540,17 +545,30 @@ class ChaosTest : public ::testing::Test {
     return ParsePriceUpdates(ReplayOutputs(config_, input));
   }
 
-  // An event stored later than its time plus the allowed lateness missed the ticks
+  // When an event could first be read: its acknowledgement to the generator, if that
+  // came after the stream's timestamp. The stream stamps a message when its leader
+  // proposes it, but it is readable only once the replicas have committed it: after a
+  // restart of every node with sync_interval always that took up to 1.8 s.
+  int64_t ReadableMs(const StoredMessage& m) const {
+    const auto id = m.headers.find("Nats-Msg-Id");
+    if (id == m.headers.end()) return m.stored_ms;
+    const auto at = acked_at_.find(id->second);
+    return at == acked_at_.end() ? m.stored_ms : std::max(m.stored_ms, at->second);
+  }
+
+  // An event readable later than its time plus the allowed lateness missed the ticks
   // that closed meanwhile, live, but not in the replay (which closes ticks on event
   // time): those ticks are disturbed too. It happens whenever a fault holds the
-  // generator back, for as long as it takes to send its backlog.
+  // generator back, for as long as it takes to send its backlog, and while commits
+  // lag behind.
   void AddLateArrivals() {
     simdjson::dom::parser parser;
     std::vector<Disturbance> late;
     for (const auto& m : stored_) {
       int64_t ts = 0;
       if (parser.parse(m.data)["ts"].get(ts) != simdjson::SUCCESS) continue;
-      if (m.stored_ms - ts > kLateness) late.push_back({ts, m.stored_ms});
+      const int64_t readable = ReadableMs(m);
+      if (readable - ts > kLateness) late.push_back({ts, readable});
     }
     std::sort(late.begin(), late.end(),
               [](const Disturbance& a, const Disturbance& b) { return a.from_ms < b.from_ms; });
@@ -567,7 +585,7 @@ class ChaosTest : public ::testing::Test {
       spans += " " + std::to_string((d.to_ms - d.from_ms) / 1000.0).substr(0, 4) + " s";
       disturbances_.push_back(d);
     }
-    std::printf("chaos: %zu events stored more than %lld ms after their time (spans:%s)\n",
+    std::printf("chaos: %zu events readable more than %lld ms after their time (spans:%s)\n",
                 late.size(), static_cast<long long>(kLateness),
                 spans.empty() ? " none" : spans.c_str());
   }
@@ -615,6 +633,7 @@ class ChaosTest : public ::testing::Test {
     // Ticks while events flowed: from the processor's first to the last event's time.
     const int64_t last_event_ms = stored_.empty() ? 0 : stored_.back().stored_ms;
     int compared = 0, disturbed = 0, differ = 0, carried = 0;
+    int64_t first_differing = 0;
     std::set<int64_t> disturbed_ticks;
     for (const auto& [key, want] : replay) {
       const int64_t tick = key.first;
@@ -639,6 +658,7 @@ class ChaosTest : public ::testing::Test {
       carried += !same_state;
       if (it->second.demand != want.demand || it->second.supply != want.supply ||
           (same_state && it->second.multiplier != want.multiplier)) {
+        if (differ == 0) first_differing = tick;
         if (++differ <= 10) {
           ADD_FAILURE() << "tick " << tick << " zone " << key.second << ": live demand "
                         << it->second.demand << " supply " << it->second.supply << " x"
@@ -655,6 +675,36 @@ class ChaosTest : public ::testing::Test {
         differ);
     EXPECT_GT(compared, zones * 3) << "too few undisturbed ticks to compare";
     EXPECT_EQ(differ, 0) << "see " << dir_ / "processor.log";
+    if (differ > 0) ExplainTick(first_differing);
+  }
+
+  // What the stream holds for tick t's window, to set beside the processor's log line
+  // "closing tick t ..., inputs seq A..B": the events readable before t closed, and after.
+  void ExplainTick(int64_t t) const {
+    simdjson::dom::parser parser;
+    int before = 0, after = 0;
+    uint64_t first_seq = UINT64_MAX, last_before = 0, first_after = UINT64_MAX;
+    int64_t latest_stored = 0;
+    for (const auto& m : stored_) {
+      int64_t ts = 0;
+      if (parser.parse(m.data)["ts"].get(ts) != simdjson::SUCCESS) continue;
+      if (ts < t - kWindow || ts >= t) continue;
+      first_seq = std::min(first_seq, m.seq);
+      if (ReadableMs(m) <= t + kLateness) {
+        ++before;
+        last_before = std::max(last_before, m.seq);
+        latest_stored = std::max(latest_stored, ReadableMs(m));
+      } else {
+        ++after;
+        first_after = std::min(first_after, m.seq);
+      }
+    }
+    std::printf(
+        "chaos: tick %lld's window in the stream: %d events readable before it closed (seq "
+        "%llu..%llu, the last %lld ms after the tick), %d after (from seq %llu)\n",
+        static_cast<long long>(t), before, static_cast<unsigned long long>(first_seq),
+        static_cast<unsigned long long>(last_before), static_cast<long long>(latest_stored - t),
+        after, static_cast<unsigned long long>(first_after));
   }
 
   std::unique_ptr<NatsCluster> cluster_;
@@ -664,6 +714,7 @@ class ChaosTest : public ::testing::Test {
   std::unique_ptr<ChildProcess> processor_;
   std::unique_ptr<ChildProcess> simulator_;
   std::vector<StoredMessage> stored_;
+  std::map<std::string, int64_t> acked_at_;  // message id: when the generator's ack came
   std::vector<Disturbance> disturbances_;
   int starts_ = 0;
   int simulations_ = 0;
