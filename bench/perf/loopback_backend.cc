@@ -40,7 +40,7 @@ class LoopbackBackend : public Backend {
   std::string Durability() const override { return "none: no broker, nothing is stored"; }
   bool HasAcks() const override { return false; }
 
-  void Open(const CellSpec& cell, OnReceive on_receive, OnAck) override {
+  void Open(const CellSpec&, OnReceive on_receive, OnAck) override {
     on_receive_ = std::move(on_receive);
     const int listener = ::socket(AF_INET, SOCK_STREAM, 0);
     if (listener < 0) Fail("socket");
@@ -62,8 +62,10 @@ class LoopbackBackend : public Backend {
     recv_fd_ = ::accept(listener, nullptr, nullptr);
     ::close(listener);
     if (recv_fd_ < 0) Fail("accept");
-    // Out of the box, Nagle's algorithm may hold small writes; tuned, it is off.
-    const int nodelay = cell.profile == Profile::kTuned ? 1 : 0;
+    // A floor must be the lowest this machine can do: Nagle's algorithm off in every
+    // profile. (With it on, a 1 KiB write waits for the delayed ack of the one before:
+    // a p50 of 13 ms, measured. That is the socket's default, not a floor.)
+    const int nodelay = 1;
     ::setsockopt(send_fd_, IPPROTO_TCP, TCP_NODELAY, &nodelay, sizeof nodelay);
     reader_ = std::thread([this] { ReadLoop(); });
   }
