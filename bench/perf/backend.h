@@ -16,7 +16,8 @@ enum class Profile { kDefault, kTuned };
 const char* ToString(Profile p);
 
 struct CellSpec {
-  std::string backend;  // loopback, nats-core, jetstream-r1, jetstream-r3, kafka
+  // loopback, nats-core, jetstream-r1, jetstream-r3, jetstream-r3-fsync, kafka, kafka-fsync
+  std::string backend;
   Profile profile = Profile::kDefault;
   std::size_t message_bytes = 100;
   int partitions = 1;         // subjects / topic partitions, messages spread round-robin
@@ -40,6 +41,9 @@ class Backend {
   // What an acknowledgement means and what reaches a disk, stated as measured.
   virtual std::string Durability() const = 0;
   virtual bool HasAcks() const = 0;
+  // The processes of the system under test (brokers, servers), whose CPU and memory
+  // each cell reports; empty for none (the loopback floor).
+  virtual std::vector<int> ServerPids() const { return {}; }
 
   // Creates what the cell needs (fresh each cell: stream, topic, subjects), starts
   // receiving, and returns once the receiver is ready to see the first message.
@@ -59,6 +63,10 @@ struct Endpoints {
   // The servers' jetstream.sync_interval ("always" or a duration), for the labels that
   // say what an acknowledgement means; empty: not known.
   std::string nats_sync_interval;
+  // A second nats-server cluster whose servers fsync before they acknowledge
+  // (sync_interval always), for jetstream-r3-fsync; empty: none.
+  std::string nats_fsync_urls;
+  std::vector<int> nats_fsync_pids;
   std::string kafka_brokers;  // empty: none
   bool kafka_is_mock = false;
   int kafka_replication = 3;  // of the topics the harness creates
@@ -67,6 +75,9 @@ struct Endpoints {
   using TopicCreator =
       std::function<std::string(const std::string& topic, int partitions, int replication)>;
   TopicCreator kafka_create_topic;
+  // The server processes, for the cost columns (empty: not known, not reported).
+  std::vector<int> nats_pids;
+  std::vector<int> kafka_pids;
 };
 
 // What a JetStream acknowledgement means on servers that fsync on `sync_interval`, for
@@ -79,8 +90,11 @@ std::vector<std::string> BackendNames();
 
 std::unique_ptr<Backend> MakeLoopbackBackend();
 std::unique_ptr<Backend> MakeNatsCoreBackend(const std::string& urls);
+// `label`: empty for "jetstream-rN".
 std::unique_ptr<Backend> MakeJetStreamBackend(const std::string& urls, int replicas,
-                                              const std::string& sync_interval);
-std::unique_ptr<Backend> MakeKafkaBackend(const Endpoints& endpoints);
+                                              const std::string& sync_interval,
+                                              const std::string& label = "");
+// fsync: the cell's topic has flush.messages=1 (every replica fsyncs each append).
+std::unique_ptr<Backend> MakeKafkaBackend(const Endpoints& endpoints, bool fsync = false);
 
 }  // namespace pricing::perf

@@ -19,20 +19,29 @@ namespace {
 
 class KafkaBackend : public Backend {
  public:
-  explicit KafkaBackend(const Endpoints& e)
-      : brokers_(e.kafka_brokers),
+  KafkaBackend(const Endpoints& e, bool fsync)
+      : fsync_(fsync),
+        brokers_(e.kafka_brokers),
         is_mock_(e.kafka_is_mock),
         replication_(e.kafka_replication),
         create_topic_(e.kafka_create_topic) {}
   ~KafkaBackend() override { Close(); }
 
   std::string Label() const override {
-    return is_mock_ ? "kafka-mock (in-memory, no replication)" : "kafka";
+    if (is_mock_)
+      return fsync_ ? "kafka-mock-fsync (in-memory, no replication)"
+                    : "kafka-mock (in-memory, no replication)";
+    return fsync_ ? "kafka-fsync" : "kafka";
   }
   std::string Durability() const override {
     if (is_mock_) {
       return "librdkafka's mock cluster: in memory in one process, every broker on one "
              "thread, acks=all is accepted but nothing is replicated or written to disk";
+    }
+    if (fsync_) {
+      return "acks=all, replication factor " + std::to_string(replication_) +
+             ", topic flush.messages=1: acknowledged once every in-sync replica has written "
+             "and fsynced it";
     }
     return "acks=all, replication factor " + std::to_string(replication_) +
            ": acknowledged once every in-sync replica has it; Kafka does not fsync per "
@@ -56,7 +65,7 @@ class KafkaBackend : public Backend {
     const std::string err = create_topic_
                                 ? create_topic_(topic_, cell.partitions, replication_)
                                 : KafkaAdminTopic(producer_.get(), topic_, cell.partitions,
-                                                  replication_, /*create=*/true);
+                                                  replication_, /*create=*/true, TopicConfigs());
     if (!err.empty()) throw std::runtime_error("kafka: creating topic " + topic_ + ": " + err);
     topic_created_ = true;
     topic_handle_ = rd_kafka_topic_new(producer_.get(), topic_.c_str(), nullptr);
@@ -132,6 +141,11 @@ class KafkaBackend : public Backend {
   }
 
  private:
+  std::vector<std::pair<std::string, std::string>> TopicConfigs() const {
+    if (!fsync_) return {};
+    return {{"flush.messages", "1"}};
+  }
+
   void ConsumeLoop() {
     while (!stop_) {
       rd_kafka_message_t* m = rd_kafka_consumer_poll(consumer_.get(), 50);
@@ -148,6 +162,7 @@ class KafkaBackend : public Backend {
     self->on_ack_(m->payload, m->len, now, m->err == RD_KAFKA_RESP_ERR_NO_ERROR);
   }
 
+  bool fsync_;
   std::string brokers_;
   bool is_mock_;
   int replication_;
@@ -164,8 +179,8 @@ class KafkaBackend : public Backend {
 
 }  // namespace
 
-std::unique_ptr<Backend> MakeKafkaBackend(const Endpoints& endpoints) {
-  return std::make_unique<KafkaBackend>(endpoints);
+std::unique_ptr<Backend> MakeKafkaBackend(const Endpoints& endpoints, bool fsync) {
+  return std::make_unique<KafkaBackend>(endpoints, fsync);
 }
 
 }  // namespace pricing::perf

@@ -20,6 +20,7 @@ class MockKafka {
   MockKafka& operator=(const MockKafka&) = delete;
 
   const std::string& bootstraps() const { return bootstraps_; }
+  pid_t pid() const { return pid_; }
   // Empty on success (or when the topic exists), else the mock's error. Thread-safe.
   std::string CreateTopic(const std::string& topic, int partitions, int replication);
 

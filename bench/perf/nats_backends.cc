@@ -99,10 +99,13 @@ class NatsCoreBackend : public Backend {
 
 class JetStreamBackend : public Backend {
  public:
-  JetStreamBackend(std::string urls, int replicas, std::string sync_interval)
-      : urls_(std::move(urls)), replicas_(replicas), sync_interval_(std::move(sync_interval)) {}
+  JetStreamBackend(std::string urls, int replicas, std::string sync_interval, std::string label)
+      : urls_(std::move(urls)),
+        replicas_(replicas),
+        sync_interval_(std::move(sync_interval)),
+        label_(label.empty() ? "jetstream-r" + std::to_string(replicas_) : std::move(label)) {}
 
-  std::string Label() const override { return "jetstream-r" + std::to_string(replicas_); }
+  std::string Label() const override { return label_; }
   std::string Durability() const override {
     return "R" + std::to_string(replicas_) +
            ", file storage: " + JetStreamAckMeaning(replicas_, sync_interval_);
@@ -212,6 +215,7 @@ class JetStreamBackend : public Backend {
   std::string urls_;
   int replicas_;
   std::string sync_interval_;
+  std::string label_;
   std::string stream_, prefix_;
   std::vector<std::string> subjects_;
   OnReceive on_receive_;
@@ -227,8 +231,9 @@ std::unique_ptr<Backend> MakeNatsCoreBackend(const std::string& urls) {
 }
 
 std::unique_ptr<Backend> MakeJetStreamBackend(const std::string& urls, int replicas,
-                                              const std::string& sync_interval) {
-  return std::make_unique<JetStreamBackend>(urls, replicas, sync_interval);
+                                              const std::string& sync_interval,
+                                              const std::string& label) {
+  return std::make_unique<JetStreamBackend>(urls, replicas, sync_interval, label);
 }
 
 }  // namespace pricing::perf

@@ -8,7 +8,10 @@
 //                [--partitions 1,4] [--profiles default,tuned] [--seconds S]
 //                [--warmup S] [--find-max] [--search-seconds S] [--max-rate R]
 //                [--nats URLS] [--kafka-brokers HOST:PORT | --kafka-mock BIN]
-//                [--kafka-replication N]
+//                [--kafka-replication N] [--nats-fsync URLS] [--kafka-warmup-seconds S]
+//                [--nats-pid-files F,..] [--nats-fsync-pid-files F,..] [--kafka-pid-files F,..]
+// Every cell also reports what it cost: the CPU of the servers (from their pid files)
+// and of this process, and the servers' resident memory.
 #include <librdkafka/rdkafka.h>
 #include <nats/nats.h>
 #include <signal.h>
@@ -50,7 +53,10 @@ namespace {
                "       [--pipeline-rates 1000,5000 --pricing BIN --zones GEOJSON]\n"
                "       [--pipeline-seconds S] [--pipeline-only] [--nats URLS]\n"
                "       [--nats-sync-interval always|DURATION]\n"
-               "       [--kafka-brokers HOST:PORT | --kafka-mock PATH] [--kafka-replication N]\n";
+               "       [--kafka-brokers HOST:PORT | --kafka-mock PATH] [--kafka-replication N]\n"
+               "       [--nats-pid-files F,F,..] [--kafka-pid-files F,F,..]\n"
+               "       [--nats-fsync URLS] [--nats-fsync-pid-files F,F,..]\n"
+               "       [--kafka-warmup-seconds S]\n";
   std::exit(2);
 }
 
@@ -93,10 +99,16 @@ struct Options {
   std::string zones;
   Endpoints endpoints;
   std::string kafka_mock;
+  double kafka_warmup_seconds = 0;  // a run not recorded before the first Kafka cell
 };
+
+bool Has(const std::vector<std::string>& names, const std::string& name) {
+  return std::find(names.begin(), names.end(), name) != names.end();
+}
 
 Options Parse(int argc, char** argv) {
   Options o;
+  bool backends_given = false;
   for (int i = 1; i < argc; ++i) {
     const std::string flag = argv[i];
     if (flag == "--find-max") {
@@ -114,11 +126,12 @@ Options Parse(int argc, char** argv) {
       o.out = v;
     } else if (name == "backends") {
       o.backends = Split(v);
+      backends_given = true;
       const auto known = BackendNames();
+      std::string allowed;
+      for (const auto& k : known) allowed += (allowed.empty() ? "" : ", ") + k;
       for (const auto& b : o.backends)
-        if (std::find(known.begin(), known.end(), b) == known.end())
-          Usage("--backends: unknown '" + b +
-                "'; allowed: loopback, nats-core, jetstream-r1, jetstream-r3, kafka");
+        if (!Has(known, b)) Usage("--backends: unknown '" + b + "'; allowed: " + allowed);
     } else if (name == "sizes") {
       o.sizes.clear();
       for (const auto& s : Split(v))
@@ -168,6 +181,16 @@ Options Parse(int argc, char** argv) {
       o.endpoints.kafka_brokers = v;
     } else if (name == "kafka-mock") {
       o.kafka_mock = v;
+    } else if (name == "nats-fsync") {
+      o.endpoints.nats_fsync_urls = v;
+    } else if (name == "nats-fsync-pid-files") {
+      o.endpoints.nats_fsync_pids = ReadPidFiles(Split(v));
+    } else if (name == "kafka-warmup-seconds") {
+      o.kafka_warmup_seconds = ToNumber(name, v, 0, 600);
+    } else if (name == "nats-pid-files") {
+      o.endpoints.nats_pids = ReadPidFiles(Split(v));
+    } else if (name == "kafka-pid-files") {
+      o.endpoints.kafka_pids = ReadPidFiles(Split(v));
     } else if (name == "kafka-replication") {
       o.endpoints.kafka_replication = static_cast<int>(ToNumber(name, v, 1, 16));
     } else {
@@ -179,9 +202,20 @@ Options Parse(int argc, char** argv) {
     Usage("--pipeline-rates needs --pricing BIN and --zones GEOJSON");
   if (o.sizes.empty() || o.rates.empty() || o.partitions.empty() || o.profiles.empty())
     Usage("--sizes, --rates, --partitions and --profiles need at least one value each");
-  const bool wants_kafka =
-      std::find(o.backends.begin(), o.backends.end(), "kafka") != o.backends.end();
-  if (wants_kafka && o.endpoints.kafka_brokers.empty() && o.kafka_mock.empty())
+  // The fsync profiles need what they compare: a cluster that fsyncs, a real Kafka.
+  const bool mock = o.endpoints.kafka_brokers.empty();
+  if (!backends_given) {
+    std::erase_if(o.backends, [&](const std::string& b) {
+      return (b == "jetstream-r3-fsync" && o.endpoints.nats_fsync_urls.empty()) ||
+             (b == "kafka-fsync" && mock);
+    });
+  }
+  if (Has(o.backends, "jetstream-r3-fsync") && o.endpoints.nats_fsync_urls.empty())
+    Usage("jetstream-r3-fsync needs --nats-fsync URLS (servers with sync_interval always)");
+  if (Has(o.backends, "kafka-fsync") && mock)
+    Usage("kafka-fsync needs --kafka-brokers: the mock cluster writes nothing to disk");
+  const bool wants_kafka = Has(o.backends, "kafka") || Has(o.backends, "kafka-fsync");
+  if (wants_kafka && mock && o.kafka_mock.empty())
     Usage("the kafka backend needs --kafka-brokers HOST:PORT or --kafka-mock PATH");
   return o;
 }
@@ -212,6 +246,20 @@ constexpr double kPercentiles[] = {50, 90, 99, 99.9, 99.99};
 constexpr const char* kPercentileNames[] = {"p50", "p90", "p99", "p99.9", "p99.99"};
 
 double Us(int64_t ns) { return static_cast<double>(ns) / 1000.0; }
+double Mib(int64_t bytes) { return static_cast<double>(bytes) / (1024.0 * 1024.0); }
+
+// The cost columns of cells.csv: server CPU %, client CPU %, server RSS, client RSS
+// (empty where not measured).
+std::string Cost(const CellResult& r) {
+  char buf[96];
+  if (r.servers.empty()) {
+    std::snprintf(buf, sizeof buf, ",%.1f,,%.1f", r.client.cpu_percent, Mib(r.client.rss_bytes));
+  } else {
+    std::snprintf(buf, sizeof buf, "%.1f,%.1f,%.1f,%.1f", r.ServerCpuPercent(),
+                  r.client.cpu_percent, Mib(r.ServerRssBytes()), Mib(r.client.rss_bytes));
+  }
+  return buf;
+}
 
 std::string FormatLatency(int64_t ns) {
   char buf[32];
@@ -222,6 +270,18 @@ std::string FormatLatency(int64_t ns) {
   } else {
     std::snprintf(buf, sizeof buf, "%.0f µs", static_cast<double>(ns) / 1e3);
   }
+  return buf;
+}
+
+std::string Percent(double p) {
+  char buf[32];
+  std::snprintf(buf, sizeof buf, "%.0f %%", p);
+  return buf;
+}
+
+std::string MibText(int64_t bytes) {
+  char buf[32];
+  std::snprintf(buf, sizeof buf, "%.0f MiB", Mib(bytes));
   return buf;
 }
 
@@ -268,6 +328,20 @@ void WriteCell(JsonWriter& w, const CellResult& r, const std::string& id) {
       .Double(std::round(r.receive_rate));
   w.Key("end_send_lag_us").Double(Us(r.end_send_lag_ns));
   w.Key("sustainable").Bool(r.sustainable).Key("verdict").String(r.verdict);
+  // CPU as % of one core over the measured part; resident memory at its end.
+  w.Key("cost").BeginObject();
+  w.Key("servers").BeginArray();
+  for (const ProcCost& c : r.servers) {
+    w.BeginObject().Key("pid").Int(c.pid).Key("process").String(c.name);
+    w.Key("cpu_percent").Double(std::round(c.cpu_percent * 10) / 10);
+    w.Key("rss_mib").Double(std::round(Mib(c.rss_bytes) * 10) / 10).EndObject();
+  }
+  w.EndArray();
+  w.Key("server_cpu_percent").Double(std::round(r.ServerCpuPercent() * 10) / 10);
+  w.Key("server_rss_mib").Double(std::round(Mib(r.ServerRssBytes()) * 10) / 10);
+  w.Key("client_cpu_percent").Double(std::round(r.client.cpu_percent * 10) / 10);
+  w.Key("client_rss_mib").Double(std::round(Mib(r.client.rss_bytes) * 10) / 10);
+  w.EndObject();
   w.Key("latency_us").BeginObject();
   for (const Metric& m : MetricsOf(r)) {
     w.Key(m.name).BeginObject();
@@ -289,7 +363,7 @@ class Report {
     csv_.open(o_.out + "/cells.csv");
     csv_ << "id,system,profile,message_bytes,partitions,rate,sent,received,lost,send_rate,"
             "receive_rate,metric,count,p50_us,p90_us,p99_us,p99.9_us,p99.99_us,max_us,mean_us,"
-            "sustainable,verdict\n";
+            "sustainable,verdict,server_cpu_pct,client_cpu_pct,server_rss_mib,client_rss_mib\n";
   }
 
   void Add(const CellResult& r, bool search) {
@@ -303,7 +377,7 @@ class Report {
            << "," << std::llround(r.receive_rate) << "," << m.name << "," << m.h->count();
       for (double p : kPercentiles) csv_ << "," << Us(m.h->ValueAtPercentile(p));
       csv_ << "," << Us(m.h->max()) << "," << m.h->mean() / 1000.0 << ","
-           << (r.sustainable ? "true" : "false") << ",\"" << r.verdict << "\"\n";
+           << (r.sustainable ? "true" : "false") << ",\"" << r.verdict << "\"," << Cost(r) << "\n";
     }
     csv_.flush();
     if (!search) {
@@ -402,9 +476,18 @@ class Report {
     md << "## Durability of an acknowledged message\n\n| system | what an ack means |\n|---|---|\n";
     for (const auto& [label, text] : labels_) md << "| " << label << " | " << text << " |\n";
     md << "\n## Cells\n\n"
+       << "*Server CPU* is the sum over the system's server processes (brokers or "
+          "nats-servers), *client CPU* this harness's process (sender, receiver and the client "
+          "library's threads), both in % of one core over the measured seconds (this machine "
+          "has "
+       << std::thread::hardware_concurrency() << " cores: their sum cannot pass "
+       << 100 * std::thread::hardware_concurrency()
+       << " %). *Server RSS* is the sum of the servers' resident memory at the end of the "
+          "cell.\n\n"
        << "| system | client | size | parts | rate/s | sent/s | corrected p50 | p99 | p99.9 | "
-          "max | from send p50 | p99 | ack p50 | ack p99 | verdict |\n"
-       << "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|\n";
+          "max | from send p50 | p99 | ack p50 | ack p99 | server CPU | client CPU | server RSS | "
+          "verdict |\n"
+       << "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|\n";
     for (const auto& [id, r] : cells_) {
       md << "| " << r.label << " | " << ToString(r.spec.profile) << " | " << r.spec.message_bytes
          << " B | " << r.spec.partitions << " | " << std::llround(r.spec.rate) << " | "
@@ -416,8 +499,11 @@ class Report {
          << FormatLatency(r.e2e_sent.ValueAtPercentile(50)) << " | "
          << FormatLatency(r.e2e_sent.ValueAtPercentile(99)) << " | "
          << (r.has_acks ? FormatLatency(r.ack.ValueAtPercentile(50)) : "—") << " | "
-         << (r.has_acks ? FormatLatency(r.ack.ValueAtPercentile(99)) : "—") << " | " << r.verdict
-         << " |\n";
+         << (r.has_acks ? FormatLatency(r.ack.ValueAtPercentile(99)) : "—") << " | "
+         << (r.servers.empty() ? std::string("—") : Percent(r.ServerCpuPercent())) << " | "
+         << Percent(r.client.cpu_percent) << " | "
+         << (r.servers.empty() ? std::string("—") : MibText(r.ServerRssBytes())) << " | "
+         << r.verdict << " |\n";
     }
     if (!pipelines_.empty()) {
       md << "\n## The pipeline: event to pricing update\n\n"
@@ -494,17 +580,28 @@ int Main(int argc, char** argv) {
   signal(SIGPIPE, SIG_IGN);
   Options o = Parse(argc, argv);
   std::unique_ptr<MockKafka> mock;
-  const bool wants_kafka =
-      std::find(o.backends.begin(), o.backends.end(), "kafka") != o.backends.end();
-  if (wants_kafka && o.endpoints.kafka_brokers.empty()) {
+  const bool wants_kafka = Has(o.backends, "kafka") || Has(o.backends, "kafka-fsync");
+  if (wants_kafka && o.endpoints.kafka_brokers.empty() && !o.kafka_mock.empty()) {
     mock = std::make_unique<MockKafka>(o.kafka_mock);
     o.endpoints.kafka_brokers = mock->bootstraps();
     o.endpoints.kafka_is_mock = true;
+    o.endpoints.kafka_pids = {static_cast<int>(mock->pid())};
     o.endpoints.kafka_create_topic = [m = mock.get()](const std::string& t, int p, int r) {
       return m->CreateTopic(t, p, r);
     };
     std::fprintf(stderr, "kafka-mock (in-memory, no replication) at %s, in its own process\n",
                  o.endpoints.kafka_brokers.c_str());
+  }
+  if (wants_kafka && !o.endpoints.kafka_is_mock && o.kafka_warmup_seconds > 0) {
+    // Fresh brokers acknowledge seconds late while their JVMs compile the hot paths:
+    // a run that is not recorded, at a moderate rate, until they are up to speed.
+    CellSpec spec;
+    spec.rate = 5000;
+    spec.warmup_seconds = 0;
+    spec.seconds = o.kafka_warmup_seconds;
+    const CellResult w = RunOne(o, "kafka", spec);
+    std::fprintf(stderr, "kafka warm-up (not recorded): %.0f s at %.0f/s, ack p99 %s\n",
+                 spec.seconds, spec.rate, FormatLatency(w.ack.ValueAtPercentile(99)).c_str());
   }
   Report report(o);
   for (const auto& backend : o.pipeline_only ? std::vector<std::string>{} : o.backends) {

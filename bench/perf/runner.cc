@@ -25,6 +25,18 @@ void SleepUntil(int64_t mono_ns) {
 
 }  // namespace
 
+double CellResult::ServerCpuPercent() const {
+  double sum = 0;
+  for (const ProcCost& c : servers) sum += c.cpu_percent;
+  return sum;
+}
+
+int64_t CellResult::ServerRssBytes() const {
+  int64_t sum = 0;
+  for (const ProcCost& c : servers) sum += c.rss_bytes;
+  return sum;
+}
+
 CellResult RunCell(Backend& backend, const CellSpec& cell) {
   CellResult r;
   r.spec = cell;
@@ -72,6 +84,7 @@ CellResult RunCell(Backend& backend, const CellSpec& cell) {
   };
 
   backend.Open(cell, on_receive, on_ack);
+  CostMeter server_cost(backend.ServerPids()), client_cost({0});
 
   std::string payload(std::max(cell.message_bytes, kStampBytes), 'x');
   const OpenLoopSchedule schedule(MonoNowNs() + 20'000'000, cell.rate);
@@ -94,9 +107,20 @@ CellResult RunCell(Backend& backend, const CellSpec& cell) {
         ++r.send_errors;
       }
       last_send = s.sent_ns;
-      if (i == first_measured) first_measured_send = s.sent_ns;
+      if (i == first_measured) {
+        first_measured_send = s.sent_ns;
+        server_cost.Start(s.sent_ns);
+        client_cost.Start(s.sent_ns);
+      }
       if (i + 1 == r.planned) r.end_send_lag_ns = s.sent_ns - s.intended_ns;
     }
+  }
+  // The cost of the measured sending (the drain that follows is idle time).
+  if (first_measured_send > 0) {
+    const int64_t now = MonoNowNs();
+    r.servers = server_cost.Stop(now);
+    const std::vector<ProcCost> self = client_cost.Stop(now);
+    if (!self.empty()) r.client = self.front();
   }
   if (r.planned > first_measured + 1 && last_send > first_measured_send) {
     r.send_rate = static_cast<double>(r.planned - first_measured - 1) /

@@ -9,6 +9,7 @@
 
 #include "perf/backend.h"
 #include "perf/histogram.h"
+#include "perf/proc_usage.h"
 
 namespace pricing::perf {
 
@@ -33,6 +34,13 @@ struct CellResult {
   LatencyHistogram e2e_intended;  // receive - intended send: corrected for coordinated omission
   LatencyHistogram e2e_sent;      // receive - actual send: what a closed loop would report
   LatencyHistogram ack;           // ack - actual send
+
+  // What the measured part cost: each server process, and this process (every client
+  // thread: sender, receiver, the client libraries' own).
+  std::vector<ProcCost> servers;
+  ProcCost client;
+  double ServerCpuPercent() const;
+  int64_t ServerRssBytes() const;
 
   bool sustainable = false;
   std::string verdict;  // why not, when not

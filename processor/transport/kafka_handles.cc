@@ -34,7 +34,8 @@ std::string TopicForStream(const std::string& stream) {
 }
 
 std::string KafkaAdminTopic(rd_kafka_t* rk, const std::string& topic, int partitions,
-                            int replication, bool create) {
+                            int replication, bool create,
+                            const std::vector<std::pair<std::string, std::string>>& configs) {
   rd_kafka_queue_t* q = rd_kafka_queue_new(rk);
   rd_kafka_AdminOptions_t* opts = rd_kafka_AdminOptions_new(rk, RD_KAFKA_ADMIN_OP_ANY);
   char err[512];
@@ -46,6 +47,15 @@ std::string KafkaAdminTopic(rd_kafka_t* rk, const std::string& topic, int partit
   if (create) {
     nt = rd_kafka_NewTopic_new(topic.c_str(), partitions, replication, err, sizeof err);
     if (nt == nullptr) result = err;
+    for (const auto& [key, value] : configs) {
+      if (nt == nullptr) break;
+      if (rd_kafka_NewTopic_set_config(nt, key.c_str(), value.c_str()) !=
+          RD_KAFKA_RESP_ERR_NO_ERROR) {
+        result = "topic setting " + key + "=" + value + " refused";
+        rd_kafka_NewTopic_destroy(nt);
+        nt = nullptr;
+      }
+    }
     if (nt) rd_kafka_CreateTopics(rk, &nt, 1, opts, q);
   } else {
     dt = rd_kafka_DeleteTopic_new(topic.c_str());

@@ -7,6 +7,8 @@
 
 #include <memory>
 #include <string>
+#include <utility>
+#include <vector>
 
 namespace pricing {
 
@@ -43,7 +45,9 @@ std::string TopicForStream(const std::string& stream);
 
 // Creates (or, with create false, deletes) a topic with the admin API; returns the
 // error text, empty on success. An existing topic counts as success when creating.
+// `configs` are topic settings for a created topic, e.g. {"flush.messages", "1"}.
 std::string KafkaAdminTopic(rd_kafka_t* rk, const std::string& topic, int partitions,
-                            int replication, bool create);
+                            int replication, bool create,
+                            const std::vector<std::pair<std::string, std::string>>& configs = {});
 
 }  // namespace pricing
