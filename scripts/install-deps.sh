@@ -4,8 +4,8 @@
 #   - the NATS tools pinned in versions.env (nats-server and the `nats` CLI), built from
 #     their Go modules with `go install` into .tools/ of the repository (git-ignored),
 #     one folder per tool and version;
-#   - Apache Kafka's broker (versions.env), its jars fetched with Maven into
-#     .tools/kafka-<version>/libs.
+#   - Apache Kafka's broker and its tools (versions.env), their jars fetched with Maven
+#     into .tools/kafka-<version>/libs.
 # Idempotent and non-interactive; a second run checks and returns in about a second.
 # Run as root (or with sudo available) for the Debian packages.
 #
@@ -101,9 +101,11 @@ for entry in "${go_tools[@]}"; do
 done
 
 # The Kafka broker: kafka_2.13's runtime dependencies are the release tarball's libs/,
-# less the slf4j binding (versions.env). A small pom names both; Maven copies the jars.
+# less the slf4j binding (versions.env), and kafka-tools for the peer benchmark
+# (ProducerPerformance, the tarball's kafka-producer-perf-test). A small pom names
+# them; Maven copies the jars.
 kafka_dir=$(tool_dir kafka)
-if ls "$kafka_dir"/libs/kafka_2.13-*.jar >/dev/null 2>&1; then
+if ls "$kafka_dir"/libs/kafka_2.13-*.jar "$kafka_dir"/libs/kafka-tools-"$KAFKA_VERSION".jar >/dev/null 2>&1; then
   echo "install-deps: kafka $KAFKA_VERSION already in $kafka_dir"
 else
   command -v mvn >/dev/null || { echo "install-deps: fetching Kafka needs Maven (mvn); it is not on PATH" >&2; exit 1; }
@@ -125,6 +127,11 @@ else
       <version>$KAFKA_VERSION</version>
     </dependency>
     <dependency>
+      <groupId>org.apache.kafka</groupId>
+      <artifactId>kafka-tools</artifactId>
+      <version>$KAFKA_VERSION</version>
+    </dependency>
+    <dependency>
       <groupId>$binding_group</groupId>
       <artifactId>$binding_artifact</artifactId>
       <version>$binding_version</version>
@@ -134,8 +141,8 @@ else
 POM
   (cd "$kafka_dir.partial" && mvn -q -B dependency:copy-dependencies -DincludeScope=runtime \
       -DoutputDirectory=libs)
-  ls "$kafka_dir.partial"/libs/kafka_2.13-*.jar >/dev/null 2>&1 || {
-    echo "install-deps: Maven fetched no kafka_2.13 jar" >&2; exit 1; }
+  ls "$kafka_dir.partial"/libs/kafka_2.13-*.jar "$kafka_dir.partial"/libs/kafka-tools-"$KAFKA_VERSION".jar >/dev/null 2>&1 || {
+    echo "install-deps: Maven fetched no kafka_2.13 or kafka-tools jar" >&2; exit 1; }
   rm -rf "$kafka_dir"
   mv "$kafka_dir.partial" "$kafka_dir"
 fi

@@ -161,17 +161,149 @@ def throughput_charts(cells):
     return charts
 
 
+def cost_columns(c):
+    """Server CPU, client CPU (% of one core) and server RSS of a cell, or dashes."""
+    cost = c.get("cost")
+    if not cost:
+        return ["—", "—", "—"]
+    servers = bool(cost["servers"])
+    return [f'{cost["server_cpu_percent"]:.0f} %' if servers else "—", f'{cost["client_cpu_percent"]:.0f} %',
+            f'{cost["server_rss_mib"]:.0f} MiB' if servers else "—"]
+
+
+# The claims of the design documents, NATS against Kafka, each tested on a cell of this
+# run: the replicated pair (jetstream-r3 and kafka: acks from a quorum / every in-sync
+# replica, neither fsyncing per message), the tuned clients, 100-byte messages, one
+# partition. Where the machine, not the system, decides the answer, the verdict says so.
+CLAIM_SIZE, CLAIM_PROFILE, CLAIM_PARTS = 100, "tuned", 1
+
+
+def claim_cell(cells, backend, rate=None):
+    """The cell of `backend` for the claims at `rate` (None: the lowest rate), or None."""
+    pick = [c for c in cells if c["backend"] == backend and c["message_bytes"] == CLAIM_SIZE
+            and c["profile"] == CLAIM_PROFILE and c["partitions"] == CLAIM_PARTS]
+    if not pick:
+        pick = [c for c in cells if c["backend"] == backend]
+    if rate is not None:
+        pick = [c for c in pick if c["rate"] == rate]
+    return min(pick, key=lambda c: c["rate"]) if pick else None
+
+
+def max_rate_of(data, backend):
+    rows = [m for m in data.get("max_rates", []) if m["backend"] == backend]
+    return max(rows, key=lambda m: m["max_sustained_rate"]) if rows else None
+
+
+def in_range(v, lo, hi):
+    """A claim of a range: holds inside it; outside, says on which side."""
+    if v < lo:
+        return "does not hold: lower than claimed"
+    if v > hi:
+        return "does not hold: higher than claimed"
+    return "holds"
+
+
+def verdicts(data):
+    """Rows of (claim, measured here, verdict, the cell it comes from)."""
+    cells, rows = data["cells"], []
+    cores = data.get("cores") or 2
+    js, kf = "jetstream-r3", "kafka"
+
+    def p50_ms(c):
+        return c["latency_us"]["e2e"]["p50"] / 1000
+
+    # Latency: under 1 ms for NATS, 5-10 ms for Kafka.
+    for backend, claim, lo, hi in ((js, "NATS: latency under 1 ms", 0, 1), (kf, "Kafka: latency 5–10 ms", 5, 10)):
+        c = claim_cell(cells, backend)
+        if c is None:
+            rows.append((claim, "no cell of " + backend + " in this run", "cannot be measured", "—"))
+            continue
+        v = p50_ms(c)
+        verdict = in_range(v, lo, hi) if lo else ("holds" if v < hi else "does not hold: higher than claimed")
+        if not c["sustainable"]:
+            verdict += f" (the cell did not hold its rate: {c['verdict']})"
+        rows.append((claim, f"{v:.2f} ms, end-to-end p50 (corrected) at {c['rate']:,.0f}/s", verdict, c["id"]))
+    # Throughput: 1-10 M msg/s for NATS, 100 k-1 M for Kafka. The harness's own floor bounds
+    # what any system can show here.
+    floor = max_rate_of(data, "loopback")
+    for backend, claim, lo, hi in (("nats-core", "NATS: 1–10 M msg/s", 1e6, 1e7),
+                                   (kf, "Kafka: 100 k–1 M msg/s", 1e5, 1e6)):
+        m = max_rate_of(data, backend)
+        if m is None:
+            rows.append((claim, "no max-rate search in this run", "cannot be measured", "—"))
+            continue
+        rate = m["max_sustained_rate"]
+        text = f"{rate:,.0f}/s highest sustained ({m['message_bytes']} B, {m['profile']})"
+        if lo <= rate <= hi or rate > hi:
+            verdict = "holds"
+        elif floor and floor["max_sustained_rate"] < lo:
+            verdict = (f"cannot be measured on {cores} cores: the harness's own floor (loopback, no broker) "
+                       f"sustains {floor['max_sustained_rate']:,.0f}/s")
+        else:
+            verdict = "does not hold"
+        rows.append((claim, text, verdict, f"max-rate search, {backend}"))
+    # Memory: 50-100 MB per NATS server, 500 MB-1 GB per Kafka broker (resident, largest seen).
+    for backend, claim, lo, hi in ((js, "NATS: 50–100 MB of memory", 50, 100),
+                                   (kf, "Kafka: 500 MB–1 GB of memory", 500, 1024)):
+        seen = [(s["rss_mib"], c["id"]) for c in cells if c["backend"] == backend and c.get("cost")
+                for s in c["cost"]["servers"]]
+        if not seen:
+            rows.append((claim, "no server processes measured", "cannot be measured", "—"))
+            continue
+        rss, cell = max(seen)
+        note = " (the brokers' heap is fixed by start-kafka-cluster.sh --heap)" if backend == kf else ""
+        rows.append((claim, f"{rss:.0f} MiB resident, the largest server process{note}", in_range(rss, lo, hi), cell))
+    # CPU: 10-20 % for NATS, 30-50 % for Kafka, per server process at the same rate.
+    common = sorted({c["rate"] for c in cells if c["backend"] == js} & {c["rate"] for c in cells if c["backend"] == kf})
+    for backend, claim, lo, hi in ((js, "NATS: 10–20 % CPU", 10, 20), (kf, "Kafka: 30–50 % CPU", 30, 50)):
+        c = claim_cell(cells, backend, common[-1]) if common else None
+        if c is None or not c.get("cost") or not c["cost"]["servers"]:
+            rows.append((claim, "no common rate measured", "cannot be measured", "—"))
+            continue
+        per = c["cost"]["server_cpu_percent"] / len(c["cost"]["servers"])
+        rows.append((claim, f"{per:.0f} % of a core per server at {c['rate']:,.0f}/s "
+                            f"({c['cost']['server_cpu_percent']:.0f} % for all three)",
+                     in_range(per, lo, hi), c["id"]))
+    # "5x, 3x, 2x faster" at small, medium and heavy load: Kafka's p50 over JetStream's.
+    loads = list(zip(("small", "medium", "heavy"), (5, 3, 2), common[:3] if len(common) >= 3 else common))
+    for name, factor, rate in loads:
+        a, b = claim_cell(cells, js, rate), claim_cell(cells, kf, rate)
+        ratio = p50_ms(b) / p50_ms(a) if p50_ms(a) > 0 else 0
+        held = a["sustainable"] and b["sustainable"]
+        verdict = "holds" if ratio >= factor else "does not hold"
+        if not held:
+            verdict += " (a system did not sustain the rate: " + (a["verdict"] if not a["sustainable"] else b["verdict"]) + ")"
+        rows.append((f"NATS {factor}× faster than Kafka at {name} load", f"{ratio:.1f}× (Kafka p50 {p50_ms(b):.2f} ms, "
+                     f"JetStream R3 {p50_ms(a):.2f} ms, at {rate:,.0f}/s)", verdict, f"{a['id']}, {b['id']}"))
+    if len(common) < 3:
+        rows.append(("NATS 5×, 3×, 2× faster at small, medium, heavy load",
+                     f"{len(common)} common rate(s) in this run", "cannot be measured in full", "—"))
+    return rows
+
+
+def verdict_markdown(rows, cores):
+    out = ["## The claims, tested", "",
+           "The design documents' claims for NATS against Kafka, each against a cell of this run "
+           f"(the replicated pair jetstream-r3 and kafka; tuned clients; {CLAIM_SIZE} B; one partition). "
+           f"Every server and client shares this machine's {cores} cores: throughput and CPU figures are "
+           "bounded by that, not by either system alone.", "",
+           "| claim | measured here | verdict | from |", "|---|---|---|---|"]
+    out += [f"| {a} | {b} | {c} | {d} |" for a, b, c, d in rows]
+    return "\n".join(out) + "\n"
+
+
 def table(cells):
     rows = ["<table><tr><th>system</th><th>client</th><th>size</th><th>parts</th><th>rate/s</th>"
             "<th>sent/s</th><th>p50</th><th>p90</th><th>p99</th><th>p99.9</th><th>p99.99</th><th>max</th>"
-            "<th>from send p50</th><th>from send p99</th><th>ack p50</th><th>ack p99</th><th>verdict</th></tr>"]
+            "<th>from send p50</th><th>from send p99</th><th>ack p50</th><th>ack p99</th>"
+            "<th>server CPU</th><th>client CPU</th><th>server RSS</th><th>verdict</th></tr>"]
     for c in cells:
         e, s = c["latency_us"]["e2e"], c["latency_us"]["e2e_from_send"]
         a = c["latency_us"].get("ack")
         cols = [c["label"], c["profile"], f'{c["message_bytes"]} B', c["partitions"], f'{c["rate"]:,.0f}',
                 f'{c["send_rate"]:,.0f}', fmt_us(e["p50"]), fmt_us(e["p90"]), fmt_us(e["p99"]),
                 fmt_us(e["p99.9"]), fmt_us(e["p99.99"]), fmt_us(e["max"]), fmt_us(s["p50"]), fmt_us(s["p99"]),
-                fmt_us(a["p50"]) if a else "—", fmt_us(a["p99"]) if a else "—", c["verdict"]]
+                fmt_us(a["p50"]) if a else "—", fmt_us(a["p99"]) if a else "—"] + cost_columns(c) + [c["verdict"]]
         rows.append("<tr>" + "".join(f"<td>{html.escape(str(x))}</td>" for x in cols) + "</tr>")
     rows.append("</table>")
     return "\n".join(rows)
@@ -189,6 +321,22 @@ def main():
     for name, svg in charts:
         with open(os.path.join(results, "charts", name + ".svg"), "w", encoding="utf-8") as f:
             f.write(svg)
+    cores = os.cpu_count() or 2
+    data["cores"] = cores
+    rows = verdicts(data)
+    # summary.md opens with the verdict, as report.html does.
+    summary_path = os.path.join(results, "summary.md")
+    if os.path.exists(summary_path):
+        with open(summary_path, encoding="utf-8") as f:
+            summary = f.read()
+        marker = "## The claims, tested"
+        if marker in summary:  # run again: the section is replaced
+            before, _, after = summary.partition(marker)
+            summary = before.rstrip("\n") + "\n" + after[after.find("\n## "):]
+        head, sep, rest = summary.partition("\n## ")
+        summary = head.rstrip("\n") + "\n\n" + verdict_markdown(rows, cores) + "\n" + sep.lstrip("\n") + rest
+        with open(summary_path, "w", encoding="utf-8") as f:
+            f.write(summary)
     parts = ["<!doctype html><html><head><meta charset='utf-8'><title>Messaging latency comparison</title>",
              "<style>body{font-family:sans-serif;max-width:1200px;margin:2em auto;color:#222}"
              "table{border-collapse:collapse;font-size:12px}td,th{border:1px solid #ccc;padding:3px 6px}"
@@ -196,6 +344,11 @@ def main():
              "<h1>Messaging latency comparison</h1>",
              f"<p>Generated {html.escape(data['generated'])} on {html.escape(data['machine'])}.</p>",
              f"<p>{html.escape(data['method'])}.</p>",
+             "<h2>The claims, tested</h2><table><tr><th>claim</th><th>measured here</th><th>verdict</th>"
+             "<th>from</th></tr>"]
+    for r in rows:
+        parts.append("<tr>" + "".join(f"<td>{html.escape(str(x))}</td>" for x in r) + "</tr>")
+    parts += ["</table>",
              "<h2>What an acknowledgement means</h2><table><tr><th>system</th><th>durability</th></tr>"]
     for label, text in sorted(data["durability"].items()):
         parts.append(f"<tr><td>{html.escape(label)}</td><td>{html.escape(text)}</td></tr>")

@@ -4,16 +4,21 @@
 # rates, partitions and client settings, then a search for each system's highest
 # sustained rate; and the Google Benchmarks of the pricing core.
 #
-#   scripts/performance_comparison.sh [--quick | --smoke] [--out DIR]
-#                                     [--kafka-brokers HOST:PORT] [--no-core-bench]
-#                                     [--base-port 24222] [--backends a,b,...]
-#                                     [--no-pipeline]
+#   scripts/performance_comparison.sh [--quick | --smoke] [--out DIR] [--build-dir DIR]
+#                                     [--kafka-brokers HOST:PORT | --kafka-mock]
+#                                     [--no-core-bench] [--base-port 24222]
+#                                     [--backends a,b,...] [--no-pipeline]
 #
-# Starts what it needs (a 3-node nats-server cluster of its own on ports 24222-24224,
-# 26222.., 28222.., or from --base-port; librdkafka's mock Kafka cluster in its own process unless
-# --kafka-brokers names a real one) and stops all of it afterwards. Writes DIR
-# (default results/perf-<UTC time>): summary.md, report.html, cells.csv, cells.json,
-# hgrm/*.hgrm, charts/*.svg and core_bench.json.
+# Starts what it needs and stops all of it afterwards: a 3-node nats-server cluster of
+# its own on ports 24222-24224, 26222.., 28222.. (or from --base-port), and a 3-node
+# Kafka cluster (KRaft, scripts/start-kafka-cluster.sh, replication factor 3,
+# min.insync.replicas 2) on BASE+5000.. (29222-29224; controllers 29322..).
+# --kafka-brokers uses a running Kafka cluster instead; --kafka-mock librdkafka's mock
+# cluster in a process of its own (in memory, nothing replicated: labelled
+# kafka-mock). Writes DIR (default results/perf-<UTC time>): summary.md, report.html,
+# cells.csv, cells.json, hgrm/*.hgrm, charts/*.svg and core_bench.json. Every cell
+# reports the CPU (% of a core) of the servers and of the harness's clients, and the
+# servers' resident memory.
 #
 #   (default)  100 B and 1 KiB; 1k, 10k, 50k msg/s; 1 and 4 partitions; default and
 #              tuned clients; 10 s per cell after 2 s of warm-up; max-rate search; the
@@ -25,11 +30,20 @@
 #   --smoke    every system and both pipelines once, briefly (CI): proves the paths,
 #              measures nothing.
 #   --backends only these systems (loopback, nats-core, jetstream-r1, jetstream-r3,
-#              kafka); --no-pipeline skips `pricing run` end to end.
+#              jetstream-r3-fsync, kafka, kafka-fsync); --no-pipeline skips
+#              `pricing run` end to end.
 #
-# Every mode but --smoke also runs a peer tool against the same cluster as an anchor:
-# `nats bench js pub async` and `sync` (the pinned natscli), R3, 100-byte messages,
-# written into summary.md beside the harness's own JetStream R3 figures.
+# Durability is matched in two profiles: replicated (jetstream-r3 on the default sync
+# interval against kafka, acks=all, replication factor 3, min.insync.replicas 2) and
+# fsync (jetstream-r3-fsync, sync_interval always, against kafka-fsync, the same with
+# flush.messages=1 on the topic). The mock cannot fsync: with --kafka-mock there is no
+# kafka-fsync row.
+#
+# Every mode but --smoke also runs peer tools against the same clusters as anchors,
+# written into summary.md beside the harness's own figures: `nats bench js pub async`
+# and `sync` (the pinned natscli), R3, 100-byte messages; and on a real Kafka, Kafka's
+# own ProducerPerformance, acks=all, replication factor 3, 100-byte records, with the
+# client's defaults and with OMB's settings.
 set -euo pipefail
 # shellcheck source=lib/usage.sh
 . "$(dirname "$0")/lib/usage.sh"
@@ -38,6 +52,7 @@ build="${BUILD_DIR:-$root/build}"
 mode=full
 out=""
 kafka_brokers=""
+kafka_mock=0
 core_bench=1
 base_port=24222
 backends=()
@@ -49,16 +64,21 @@ while [ $# -gt 0 ]; do
     --out) out=$2; shift 2 ;;
     --build-dir) build=$2; shift 2 ;;
     --kafka-brokers) kafka_brokers=$2; shift 2 ;;
+    --kafka-mock) kafka_mock=1; shift ;;
     --no-core-bench) core_bench=0; shift ;;
     --base-port) base_port=$2; shift 2 ;;
     --backends) backends=(--backends "$2"); shift 2 ;;
     --no-pipeline) pipeline_on=0; shift ;;
-    -h|--help) sed -n '2,33p' "$0"; exit 0 ;;
+    -h|--help) sed -n '2,/^set -euo/{/^#/s/^# \{0,1\}//p}' "$0"; exit 0 ;;
     *) echo "performance_comparison: unknown argument '$1'" >&2
-       echo "usage: scripts/performance_comparison.sh [--quick | --smoke] [--out DIR] [--build-dir DIR] [--kafka-brokers HOST:PORT] [--no-core-bench] [--base-port N] [--backends a,b] [--no-pipeline] (try --help)" >&2
+       echo "usage: scripts/performance_comparison.sh [--quick | --smoke] [--out DIR] [--build-dir DIR] [--kafka-brokers HOST:PORT | --kafka-mock] [--no-core-bench] [--base-port N] [--backends a,b] [--no-pipeline] (try --help)" >&2
        exit 2 ;;
   esac
 done
+if [ -n "$kafka_brokers" ] && [ $kafka_mock -eq 1 ]; then
+  echo "performance_comparison: --kafka-brokers and --kafka-mock exclude each other" >&2
+  exit 2
+fi
 [ -n "$out" ] || out="$root/results/perf-$(date -u +%Y%m%dT%H%M%SZ)"
 mkdir -p "$out"
 out=$(cd "$out" && pwd)
@@ -74,6 +94,10 @@ fi
 work=$(mktemp -d)
 cleanup() {
   "$root/scripts/stop-nats-cluster.sh" --state-dir "$work/cluster" --wipe >/dev/null 2>&1 || true
+  "$root/scripts/stop-nats-cluster.sh" --state-dir "$work/cluster-fsync" --wipe >/dev/null 2>&1 || true
+  if [ -d "$work/kafka" ]; then
+    "$root/scripts/stop-kafka-cluster.sh" --state-dir "$work/kafka" --wipe >/dev/null 2>&1 || true
+  fi
   rm -rf "$work"
 }
 trap cleanup EXIT
@@ -84,8 +108,34 @@ urls=$(cat "$work/cluster/urls")
 . "$root/scripts/lib/tools.sh"
 sync_interval=$(nats_sync_interval "${NATS_SYNC_INTERVAL:-$NATS_SYNC_INTERVAL_DEFAULT}")
 
-kafka=(--kafka-mock "$build/bin/kafka_mock_cluster")
-[ -z "$kafka_brokers" ] || kafka=(--kafka-brokers "$kafka_brokers")
+pids=(--nats-pid-files "$work/cluster/nats-1.pid,$work/cluster/nats-2.pid,$work/cluster/nats-3.pid")
+# The fsync profile: a second cluster whose servers fsync every write before they
+# acknowledge it (sync_interval always), against Kafka topics with flush.messages=1.
+fsync_port=$((base_port + 10))
+echo "starting a 3-node nats-server cluster with sync_interval always (ports $fsync_port-$((fsync_port + 2)))" >&2
+NATS_SYNC_INTERVAL=always "$root/scripts/start-nats-cluster.sh" --state-dir "$work/cluster-fsync" \
+  --base-port "$fsync_port" --no-streams >/dev/null
+pids+=(--nats-fsync "$(cat "$work/cluster-fsync/urls")"
+       --nats-fsync-pid-files "$work/cluster-fsync/nats-1.pid,$work/cluster-fsync/nats-2.pid,$work/cluster-fsync/nats-3.pid")
+if [ $kafka_mock -eq 1 ]; then
+  kafka=(--kafka-mock "$build/bin/kafka_mock_cluster")
+elif [ -n "$kafka_brokers" ]; then
+  kafka=(--kafka-brokers "$kafka_brokers")
+else
+  kafka_base=$((base_port + 5000))
+  echo "starting a 3-node Kafka cluster (ports $kafka_base-$((kafka_base + 2)))" >&2
+  # The smoke run measures nothing: C1 only, which compiles less and sooner.
+  jvm_opts=${KAFKA_JVM_OPTS:-}
+  [ "$mode" != smoke ] || jvm_opts="-XX:TieredStopAtLevel=1 $jvm_opts"
+  KAFKA_JVM_OPTS=$jvm_opts "$root/scripts/start-kafka-cluster.sh" --state-dir "$work/kafka" --base-port "$kafka_base" \
+    --no-topics >"$work/kafka-start.log" 2>&1 ||
+    { cat "$work/kafka-start.log" >&2; exit 1; }
+  kafka=(--kafka-brokers "$(cat "$work/kafka/bootstrap")"
+         --kafka-pid-files "$work/kafka/kafka-1.pid,$work/kafka/kafka-2.pid,$work/kafka/kafka-3.pid")
+  # The JVMs compile the produce, replicate and fetch paths as they go: a fresh broker
+  # acknowledges seconds late at first. A run that is not recorded brings them up to speed.
+  if [ "$mode" = smoke ]; then kafka+=(--kafka-warmup-seconds 10); else kafka+=(--kafka-warmup-seconds 20); fi
+fi
 
 pipeline=(--pricing "$build/bin/pricing" --zones "$root/data/nyc/taxi_zones.geojson")
 case "$mode" in
@@ -112,7 +162,7 @@ fi
 
 echo "running the sweep ($mode); results in $out" >&2
 "$build/bin/perf_compare" --out "$out" --nats "$urls" --nats-sync-interval "$sync_interval" \
-  "${backends[@]}" "${kafka[@]}" "${sweep[@]}" "${pipeline[@]}"
+  "${pids[@]}" "${backends[@]}" "${kafka[@]}" "${sweep[@]}" "${pipeline[@]}"
 python3 "$root/scripts/perf_report.py" "$out" >&2
 
 if [ "$mode" != smoke ]; then
@@ -138,6 +188,40 @@ if [ "$mode" != smoke ]; then
     echo
     echo "- \`nats bench js pub async\` (200,000 messages, 500 in flight): $async"
     echo "- \`nats bench js pub sync\` (5,000 messages, one at a time): $sync"
+  } >> "$out/summary.md"
+fi
+
+if [ "$mode" != smoke ] && [ $kafka_mock -eq 0 ]; then
+  # Kafka's own producer benchmark (ProducerPerformance, the tarball's
+  # kafka-producer-perf-test) on the same cluster: 100-byte records, acks=all, a topic
+  # of replication factor 3, with the client's defaults and with OMB's Kafka driver
+  # settings (linger.ms 1, batch.size 128 KiB).
+  bootstrap=${kafka_brokers:-$(cat "$work/kafka/bootstrap")}
+  classpath=$(kafka_classpath)
+  echo "running Kafka's ProducerPerformance ($KAFKA_VERSION) on the same cluster" >&2
+  kafka_tool() { java -Xmx256m -cp "$classpath" "$@"; }
+  kafka_tool org.apache.kafka.tools.TopicCommand --bootstrap-server "$bootstrap" --create \
+    --if-not-exists --topic perf-anchor --partitions 1 --replication-factor 3 >/dev/null 2>&1 || true
+  producer_line() {
+    # shellcheck disable=SC2086 # the extra settings are words
+    kafka_tool org.apache.kafka.tools.ProducerPerformance --topic perf-anchor --num-records 200000 \
+      --record-size 100 --throughput -1 --producer-props bootstrap.servers="$bootstrap" acks=all $1 2>&1 |
+      grep 'records sent' | tail -1
+  }
+  kafka_default=$(producer_line "")
+  kafka_omb=$(producer_line "linger.ms=1 batch.size=131072")
+  kafka_tool org.apache.kafka.tools.TopicCommand --bootstrap-server "$bootstrap" --delete \
+    --topic perf-anchor >/dev/null 2>&1 || true
+  {
+    echo
+    echo "## Peer tool: Kafka's ProducerPerformance ($KAFKA_VERSION), acks=all, RF 3, 100 B, same cluster"
+    echo
+    echo "Closed loop, as fast as the producer goes: compare its rate with the harness's highest"
+    echo "sustained kafka rate, and its latencies (send to acknowledgement) with the harness's"
+    echo "ack latency."
+    echo
+    echo "- client defaults (200,000 records): ${kafka_default:-no result}"
+    echo "- OMB's settings, linger.ms 1 and batch.size 128 KiB (200,000 records): ${kafka_omb:-no result}"
   } >> "$out/summary.md"
 fi
 

@@ -1,9 +1,9 @@
 #!/usr/bin/env python3
 """CI's smoke run of the comparison: every system and both pipelines (`pricing run`
-on JetStream R3 and on Kafka) once, briefly, through the real script (a real 3-node
-nats-server cluster, librdkafka's mock cluster in its own process), then checks that
-each system delivered every message, each pipeline priced every event, and that every
-output the issue names is there and consistent.
+on JetStream R3 and on Kafka) once, briefly, through the real script (two real 3-node
+nats-server clusters, one of them fsyncing every write, and a real 3-node Kafka
+cluster), then checks that each system delivered every message, each pipeline priced
+every event, every cell says what it cost, and every output is there and consistent.
 
     check_perf_smoke.py SCRIPT OUT_DIR
 """
@@ -24,7 +24,7 @@ with open(os.path.join(out, "cells.json"), encoding="utf-8") as f:
 failures = []
 labels = {c["label"] for c in data["cells"]}
 expected = {"loopback (no broker: the harness's floor)", "nats-core", "jetstream-r1", "jetstream-r3",
-            "kafka-mock (in-memory, no replication)"}
+            "jetstream-r3-fsync", "kafka", "kafka-fsync"}
 if labels != expected:
     failures.append(f"systems {sorted(labels)}, expected {sorted(expected)}")
 for c in data["cells"]:
@@ -41,14 +41,29 @@ for c in data["cells"]:
         if not os.path.getsize(os.path.join(out, h["hgrm"])):
             failures.append(f"{name}: {h['hgrm']} is empty")
     has_ack = "ack" in c["latency_us"]
-    if has_ack != (c["backend"] in ("jetstream-r1", "jetstream-r3", "kafka")):
+    if has_ack != (c["backend"] != "loopback" and c["backend"] != "nats-core"):
         failures.append(f"{name}: ack latency {'present' if has_ack else 'missing'}")
     if has_ack and c["acked"] != c["sent"]:
         failures.append(f"{name}: {c['acked']} of {c['sent']} acknowledged")
     if name not in data["durability"]:
         failures.append(f"{name}: no durability statement")
+    # What it cost: every system but the floor has its three server processes.
+    cost = c["cost"]
+    servers = cost["servers"]
+    if c["backend"] == "loopback":
+        if servers:
+            failures.append(f"{name}: server processes {servers} for the floor")
+    elif len(servers) != 3 or not all(s["rss_mib"] > 1 and s["cpu_percent"] >= 0 for s in servers):
+        failures.append(f"{name}: server costs {servers}")
+    elif cost["server_cpu_percent"] <= 0:
+        failures.append(f"{name}: the servers used no CPU at {c['rate']}/s: {cost}")
+    want = "java" if c["backend"].startswith("kafka") else "nats-server"
+    if c["backend"] != "loopback" and any(s["process"] != want for s in servers):
+        failures.append(f"{name}: server processes {[s['process'] for s in servers]}, expected {want}")
+    if not (0 < cost["client_cpu_percent"] and cost["client_rss_mib"] > 1):
+        failures.append(f"{name}: client cost {cost}")
 pipelines = {p["label"]: p for p in data["pipeline"]}
-if set(pipelines) != {"jetstream-r3", "kafka-mock (in-memory, no replication)"}:
+if set(pipelines) != {"jetstream-r3", "kafka"}:
     failures.append(f"pipelines {sorted(pipelines)}")
 for name, p in pipelines.items():
     if not p["sustainable"] or p["ticks"] < 2 or p["unattributed"] or p["processor_read"] < p["sent"]:
@@ -59,14 +74,16 @@ for name, p in pipelines.items():
     if not (200_000 <= e2u["p50"] <= e2u["max"] <= 5_000_000):
         failures.append(f"pipeline {name}: event to update {e2u}")
 summary = open(os.path.join(out, "summary.md"), encoding="utf-8").read()
-if "kafka-mock (in-memory, no replication)" not in summary:
-    failures.append("summary.md does not label the mock Kafka")
+if "kafka-mock" in summary or "| kafka-fsync |" not in summary or "server CPU" not in summary:
+    failures.append("summary.md names the mock, or lacks kafka-fsync or the cost columns")
 report = open(os.path.join(out, "report.html"), encoding="utf-8").read()
-if "<svg" not in report or "kafka-mock (in-memory, no replication)" not in report:
-    failures.append("report.html has no chart or no mock label")
+if "<svg" not in report or "kafka-fsync" not in report:
+    failures.append("report.html has no chart or no kafka-fsync")
 csv_rows = open(os.path.join(out, "cells.csv"), encoding="utf-8").read().strip().split("\n")
-if len(csv_rows) != 1 + 2 * 2 + 3 * 3:  # header; 2 metrics for loopback and core; 3 for the rest
+if len(csv_rows) != 1 + 2 * 2 + 3 * 5:  # header; 2 metrics for loopback and core; 3 for the rest
     failures.append(f"cells.csv has {len(csv_rows)} lines")
+if not csv_rows[0].endswith("server_cpu_pct,client_cpu_pct,server_rss_mib,client_rss_mib"):
+    failures.append(f"cells.csv header {csv_rows[0]}")
 if failures:
     print("\n".join(failures))
     sys.exit(1)
