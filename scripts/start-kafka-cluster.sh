@@ -61,6 +61,7 @@ fi
 cluster_id=$(cat "$state/cluster-id")
 
 started=()
+seen=(0 0 0 0)  # per node: the lines of its server.log before this start
 for i in 1 2 3; do
   name="kafka-$i"
   dir="$state/$name"
@@ -96,6 +97,7 @@ for i in 1 2 3; do
     "${jvm[@]}" kafka.tools.StorageTool format -t "$cluster_id" -c "$dir/server.properties" \
       > "$dir/format.log" 2>&1 || { echo "start-kafka-cluster: formatting $name failed; see $dir/format.log" >&2; exit 1; }
   fi
+  seen[i]=$(wc -l < "$dir/server.log" 2>/dev/null || echo 0)
   setsid "${jvm[@]}" kafka.Kafka "$dir/server.properties" </dev/null >"$dir/stdout.log" 2>&1 &
   echo $! > "$pidfile"
   started+=("$i")
@@ -106,7 +108,10 @@ echo "waiting for the nodes..."
 deadline=$((SECONDS + 90))
 for i in 1 2 3; do
   dir="$state/kafka-$i"
-  until grep -q "Kafka Server started" "$dir/server.log" 2>/dev/null &&
+  # A restarted node's log holds its earlier start: only what this start wrote counts.
+  # (awk reads the whole file: `grep -q` in a pipe would end it early, and pipefail fail it.)
+  until awk -v from="${seen[i]}" 'NR > from && /Kafka Server started/ { found = 1 }
+                                  END { exit !found }' "$dir/server.log" 2>/dev/null &&
         (exec 3<>"/dev/tcp/127.0.0.1/$((base + i - 1))") 2>/dev/null; do
     if ! kill -0 "$(cat "$state/kafka-$i.pid" 2>/dev/null)" 2>/dev/null; then
       echo "start-kafka-cluster: kafka-$i exited; see $dir/server.log and $dir/stdout.log" >&2

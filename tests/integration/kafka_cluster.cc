@@ -1,5 +1,8 @@
 #include "kafka_cluster.h"
 
+#include <signal.h>
+#include <unistd.h>
+
 #include <fstream>
 #include <sstream>
 #include <stdexcept>
@@ -38,6 +41,7 @@ KafkaCluster::KafkaCluster(const std::filesystem::path& dir) : state_(dir / "kaf
     const int rc = start.Wait(150000);
     const std::string out = ReadAll(log);
     if (rc == 0) {
+      base_port_ = base;
       bootstrap_ = "127.0.0.1:" + std::to_string(base) + ",127.0.0.1:" + std::to_string(base + 1) +
                    ",127.0.0.1:" + std::to_string(base + 2);
       return;
@@ -53,6 +57,32 @@ KafkaCluster::~KafkaCluster() {
   ChildProcess stop({"bash", Script("stop-kafka-cluster.sh"), "--state-dir", state_.string()}, {},
                     state_ / "stop.log");
   stop.Wait(60000);
+}
+
+int KafkaCluster::Pid(int node) const {
+  std::ifstream in(state_ / ("kafka-" + std::to_string(node) + ".pid"));
+  int pid = 0;
+  in >> pid;
+  return pid;
+}
+
+void KafkaCluster::Kill(int node) {
+  const int pid = Pid(node);
+  if (pid <= 0 || ::kill(pid, SIGKILL) != 0)
+    throw std::runtime_error("kafka-" + std::to_string(node) + " is not running");
+  // Not our child (the script started it): wait until the process is gone.
+  for (int i = 0; i < 200 && ::kill(pid, 0) == 0; ++i) ::usleep(50'000);
+}
+
+void KafkaCluster::Restart() {
+  const std::filesystem::path log = state_ / ("restart-" + std::to_string(++starts_) + ".log");
+  ChildProcess start({"bash", Script("start-kafka-cluster.sh"), "--state-dir", state_.string(),
+                      "--base-port", std::to_string(base_port_), "--no-topics", "--heap", "384m"},
+                     {{"KAFKA_JVM_OPTS", "-XX:TieredStopAtLevel=1"}}, log);
+  const int rc = start.Wait(150000);
+  if (rc != 0)
+    throw std::runtime_error("start-kafka-cluster.sh (restart) failed (" + std::to_string(rc) +
+                             "):\n" + ReadAll(log) + LogTails(20));
 }
 
 std::string KafkaCluster::LogTails(int lines) const {

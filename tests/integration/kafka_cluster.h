@@ -19,12 +19,19 @@ class KafkaCluster {
   KafkaCluster& operator=(const KafkaCluster&) = delete;
 
   const std::string& bootstrap() const { return bootstrap_; }
+  // Node `node` (1..3): its process id, SIGKILLed and waited for, or started again (the
+  // script keeps the nodes that run). Restart waits until every node serves.
+  int Pid(int node) const;
+  void Kill(int node);
+  void Restart();
   // The ends of the brokers' logs, for a failure message.
   std::string LogTails(int lines) const;
 
  private:
   std::filesystem::path state_;
   std::string bootstrap_;
+  int base_port_ = 0;
+  int starts_ = 0;
 };
 
 // Runs `pricing streams apply --config CONFIG` against the cluster; returns its output,
