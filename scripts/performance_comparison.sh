@@ -21,10 +21,10 @@
 # servers' resident memory.
 #
 #   (default)  100 B and 1 KiB; 1k, 10k, 50k msg/s; 1 and 4 partitions; default and
-#              tuned clients; 10 s per cell after 2 s of warm-up; max-rate search; the
+#              tuned clients, and for Kafka OMB's (linger.ms 1, batch.size 128 KiB); 10 s per cell after 2 s of warm-up; max-rate search; the
 #              pipeline (`pricing run` on JetStream R3 and on Kafka) at 1k, 5k and 20k
 #              events/s for 30 s. Roughly an hour on two cores.
-#   --quick    100 B and 1 KiB; 1k and 10k msg/s; 1 partition; both client settings;
+#   --quick    100 B and 1 KiB; 1k and 10k msg/s; 1 partition; every client setting;
 #              5 s per cell; max-rate search on 100 B only; the pipeline at 1k and 5k
 #              events/s for 15 s. About 12 minutes.
 #   --smoke    every system and both pipelines once, briefly (CI): proves the paths,
@@ -140,11 +140,11 @@ fi
 pipeline=(--pricing "$build/bin/pricing" --zones "$root/data/nyc/taxi_zones.geojson")
 case "$mode" in
   full)
-    sweep=(--sizes 100,1024 --rates 1000,10000,50000 --partitions 1,4 --profiles default,tuned
+    sweep=(--sizes 100,1024 --rates 1000,10000,50000 --partitions 1,4 --profiles default,tuned,omb
            --seconds 10 --warmup 2 --find-max --search-seconds 5
            --pipeline-rates 1000,5000,20000 --pipeline-seconds 30) ;;
   quick)
-    sweep=(--sizes 100,1024 --rates 1000,10000 --partitions 1 --profiles default,tuned
+    sweep=(--sizes 100,1024 --rates 1000,10000 --partitions 1 --profiles default,tuned,omb
            --seconds 5 --warmup 1 --find-max --search-seconds 3 --search-sizes 100
            --pipeline-rates 1000,5000 --pipeline-seconds 15) ;;
   smoke)

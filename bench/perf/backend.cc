@@ -2,7 +2,17 @@
 
 namespace pricing::perf {
 
-const char* ToString(Profile p) { return p == Profile::kTuned ? "tuned" : "default"; }
+const char* ToString(Profile p) {
+  switch (p) {
+    case Profile::kTuned:
+      return "tuned";
+    case Profile::kOmb:
+      return "omb";
+    case Profile::kDefault:
+      break;
+  }
+  return "default";
+}
 
 std::vector<std::string> BackendNames() {
   return {"loopback",           "nats-core", "jetstream-r1", "jetstream-r3",

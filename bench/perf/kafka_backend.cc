@@ -59,6 +59,8 @@ class KafkaBackend : public Backend {
     KafkaConf pc;
     pc.Set("bootstrap.servers", brokers_).Set("acks", "all");  // the durability compared
     if (tuned) pc.Set("linger.ms", "0").Set("socket.nagle.disable", "true");
+    // OMB's Kafka driver (its latency workloads): a short linger, large batches.
+    if (cell.profile == Profile::kOmb) pc.Set("linger.ms", "1").Set("batch.size", "131072");
     rd_kafka_conf_set_dr_msg_cb(pc.get(), &KafkaBackend::OnDelivery);
     rd_kafka_conf_set_opaque(pc.get(), this);
     producer_ = pc.Client(RD_KAFKA_PRODUCER);

@@ -102,6 +102,11 @@ struct Options {
   double kafka_warmup_seconds = 0;  // a run not recorded before the first Kafka cell
 };
 
+// The OMB profile is Kafka's driver settings: no NATS cell runs it.
+bool ProfileApplies(Profile p, const std::string& backend) {
+  return p != Profile::kOmb || backend.rfind("kafka", 0) == 0;
+}
+
 bool Has(const std::vector<std::string>& names, const std::string& name) {
   return std::find(names.begin(), names.end(), name) != names.end();
 }
@@ -150,8 +155,10 @@ Options Parse(int argc, char** argv) {
           o.profiles.push_back(Profile::kDefault);
         } else if (s == "tuned") {
           o.profiles.push_back(Profile::kTuned);
+        } else if (s == "omb") {
+          o.profiles.push_back(Profile::kOmb);  // Kafka's cells only
         } else {
-          Usage("--profiles: unknown '" + s + "'; allowed: default, tuned");
+          Usage("--profiles: unknown '" + s + "'; allowed: default, tuned, omb");
         }
       }
     } else if (name == "seconds") {
@@ -606,6 +613,7 @@ int Main(int argc, char** argv) {
   Report report(o);
   for (const auto& backend : o.pipeline_only ? std::vector<std::string>{} : o.backends) {
     for (Profile profile : o.profiles) {
+      if (!ProfileApplies(profile, backend)) continue;
       for (std::size_t bytes : o.sizes) {
         for (int parts : o.partitions) {
           for (double rate : o.rates) {
@@ -625,6 +633,7 @@ int Main(int argc, char** argv) {
   if (o.find_max && !o.pipeline_only) {
     for (const auto& backend : o.backends) {
       for (Profile profile : o.profiles) {
+        if (!ProfileApplies(profile, backend)) continue;
         for (std::size_t bytes : o.search_sizes.empty() ? o.sizes : o.search_sizes) {
           CellSpec spec;
           spec.profile = profile;
