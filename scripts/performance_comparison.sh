@@ -148,7 +148,7 @@ case "$mode" in
            --seconds 5 --warmup 1 --find-max --search-seconds 3 --search-sizes 100
            --pipeline-rates 1000,5000 --pipeline-seconds 15) ;;
   smoke)
-    sweep=(--sizes 100 --rates 500 --partitions 2 --profiles tuned --seconds 1 --warmup 0.5
+    sweep=(--sizes 100 --rates 500 --partitions 2 --profiles tuned,omb --seconds 1 --warmup 0.5
            --pipeline-rates 200 --pipeline-seconds 3) ;;
 esac
 

@@ -23,6 +23,9 @@ with open(os.path.join(out, "cells.json"), encoding="utf-8") as f:
     data = json.load(f)
 failures = []
 labels = {c["label"] for c in data["cells"]}
+omb = sorted(c["backend"] for c in data["cells"] if c["profile"] == "omb")
+if omb != ["kafka", "kafka-fsync"]:
+    failures.append(f"the omb profile ran on {omb}, expected Kafka's two systems only")
 expected = {"loopback (no broker: the harness's floor)", "nats-core", "jetstream-r1", "jetstream-r3",
             "jetstream-r3-fsync", "kafka", "kafka-fsync"}
 if labels != expected:
@@ -80,7 +83,8 @@ report = open(os.path.join(out, "report.html"), encoding="utf-8").read()
 if "<svg" not in report or "kafka-fsync" not in report:
     failures.append("report.html has no chart or no kafka-fsync")
 csv_rows = open(os.path.join(out, "cells.csv"), encoding="utf-8").read().strip().split("\n")
-if len(csv_rows) != 1 + 2 * 2 + 3 * 5:  # header; 2 metrics for loopback and core; 3 for the rest
+# header; 2 metrics for loopback and core, 3 for the rest; Kafka's two systems twice (tuned, omb)
+if len(csv_rows) != 1 + 2 * 2 + 3 * 5 + 3 * 2:
     failures.append(f"cells.csv has {len(csv_rows)} lines")
 if not csv_rows[0].endswith("server_cpu_pct,client_cpu_pct,server_rss_mib,client_rss_mib"):
     failures.append(f"cells.csv header {csv_rows[0]}")
