@@ -91,6 +91,7 @@ TEST(RunCell, ALateSenderShowsInTheCorrectedLatencyOnly) {
     std::string Label() const override { return "stalling loopback"; }
     std::string Durability() const override { return "none"; }
     bool HasAcks() const override { return false; }
+    std::string Consumer() const override { return inner_->Consumer(); }
     void Open(const CellSpec& c, OnReceive r, OnAck a) override { inner_->Open(c, r, a); }
     bool Send(int p, const std::string& payload) override {
       if (++sends_ == 1500) {

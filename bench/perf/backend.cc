@@ -29,6 +29,7 @@ class WithServers final : public Backend {
   std::string Label() const override { return inner_->Label(); }
   std::string Durability() const override { return inner_->Durability(); }
   bool HasAcks() const override { return inner_->HasAcks(); }
+  std::string Consumer() const override { return inner_->Consumer(); }
   std::vector<int> ServerPids() const override { return pids_; }
   void Open(const CellSpec& cell, OnReceive on_receive, OnAck on_ack) override {
     inner_->Open(cell, std::move(on_receive), std::move(on_ack));

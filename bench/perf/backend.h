@@ -42,6 +42,9 @@ class Backend {
   // What an acknowledgement means and what reaches a disk, stated as measured.
   virtual std::string Durability() const = 0;
   virtual bool HasAcks() const = 0;
+  // How the receiving side reads, which every row states: not every consumer kind
+  // costs the same (the processor pulls from a durable and acknowledges each event).
+  virtual std::string Consumer() const = 0;
   // The processes of the system under test (brokers, servers), whose CPU and memory
   // each cell reports; empty for none (the loopback floor).
   virtual std::vector<int> ServerPids() const { return {}; }

@@ -48,6 +48,9 @@ class KafkaBackend : public Backend {
            "message by default, so an ack means in the page cache of the in-sync replicas";
   }
   bool HasAcks() const override { return true; }
+  std::string Consumer() const override {
+    return "a consumer assigned every partition: no group, no offset commits";
+  }
 
   void Open(const CellSpec& cell, OnReceive on_receive, OnAck on_ack) override {
     on_receive_ = std::move(on_receive);

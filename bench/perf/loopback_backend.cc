@@ -39,6 +39,7 @@ class LoopbackBackend : public Backend {
   std::string Label() const override { return "loopback (no broker: the harness's floor)"; }
   std::string Durability() const override { return "none: no broker, nothing is stored"; }
   bool HasAcks() const override { return false; }
+  std::string Consumer() const override { return "reads the socket"; }
 
   void Open(const CellSpec&, OnReceive on_receive, OnAck) override {
     on_receive_ = std::move(on_receive);

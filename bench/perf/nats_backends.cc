@@ -51,6 +51,7 @@ class NatsCoreBackend : public Backend {
            "no subscriber is connected is gone";
   }
   bool HasAcks() const override { return false; }
+  std::string Consumer() const override { return "a core subscription"; }
 
   void Open(const CellSpec& cell, OnReceive on_receive, OnAck) override {
     on_receive_ = std::move(on_receive);
@@ -111,6 +112,9 @@ class JetStreamBackend : public Backend {
            ", file storage: " + JetStreamAckMeaning(replicas_, sync_interval_);
   }
   bool HasAcks() const override { return true; }
+  std::string Consumer() const override {
+    return "an ordered push consumer: ephemeral, no acknowledgements";
+  }
 
   void Open(const CellSpec& cell, OnReceive on_receive, OnAck on_ack) override {
     on_receive_ = std::move(on_receive);

@@ -335,6 +335,7 @@ void WriteCell(JsonWriter& w, const CellResult& r, const std::string& id) {
       .Double(std::round(r.receive_rate));
   w.Key("end_send_lag_us").Double(Us(r.end_send_lag_ns));
   w.Key("sustainable").Bool(r.sustainable).Key("verdict").String(r.verdict);
+  w.Key("consumer").String(r.consumer);
   // CPU as % of one core over the measured part; resident memory at its end.
   w.Key("cost").BeginObject();
   w.Key("servers").BeginArray();
@@ -390,6 +391,7 @@ class Report {
     if (!search) {
       cells_.emplace_back(id, r);
       labels_[r.label] = r.durability;
+      consumers_[r.label] = r.consumer;
     } else {
       search_cells_.emplace_back(id, r);
     }
@@ -480,8 +482,13 @@ class Report {
        << "from the moment the message left. Every client and server shares this machine's "
        << "CPUs, so absolute numbers are this machine's, and ratios between systems are what "
        << "carries over.\n\n";
-    md << "## Durability of an acknowledged message\n\n| system | what an ack means |\n|---|---|\n";
-    for (const auto& [label, text] : labels_) md << "| " << label << " | " << text << " |\n";
+    md << "## Durability of an acknowledged message, and how each system was read\n\n"
+       << "| system | what an ack means | the cells' consumer |\n|---|---|---|\n";
+    for (const auto& [label, text] : labels_) {
+      const auto c = consumers_.find(label);
+      md << "| " << label << " | " << text << " | "
+         << (c != consumers_.end() ? c->second : "`pricing run`'s own (the pipeline)") << " |\n";
+    }
     md << "\n## Cells\n\n"
        << "*Server CPU* is the sum over the system's server processes (brokers or "
           "nats-servers), *client CPU* this harness's process (sender, receiver and the client "
@@ -568,6 +575,7 @@ class Report {
   std::vector<std::pair<std::string, PipelineResult>> pipelines_;
   std::vector<std::pair<std::string, CellResult>> cells_, search_cells_;
   std::map<std::string, std::string> labels_;
+  std::map<std::string, std::string> consumers_;  // per label: how its cells were read
   std::vector<MaxRate> max_rates_;
 };
 

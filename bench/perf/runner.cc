@@ -42,6 +42,7 @@ CellResult RunCell(Backend& backend, const CellSpec& cell) {
   r.spec = cell;
   r.label = backend.Label();
   r.durability = backend.Durability();
+  r.consumer = backend.Consumer();
   r.has_acks = backend.HasAcks();
   r.planned = static_cast<uint64_t>(std::llround((cell.warmup_seconds + cell.seconds) * cell.rate));
   const uint64_t first_measured =

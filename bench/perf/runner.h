@@ -17,6 +17,7 @@ struct CellResult {
   CellSpec spec;
   std::string label;
   std::string durability;
+  std::string consumer;  // how it was read (Backend::Consumer)
   bool has_acks = false;
 
   uint64_t planned = 0;  // messages on the schedule, warm-up included
