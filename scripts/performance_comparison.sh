@@ -30,7 +30,9 @@
 #   --smoke    every system and both pipelines once, briefly (CI): proves the paths,
 #              measures nothing.
 #   --backends only these systems (loopback, nats-core, jetstream-r1, jetstream-r3,
-#              jetstream-r3-fsync, kafka, kafka-fsync); --no-pipeline skips
+#              jetstream-r3-pull, jetstream-r3-fsync, kafka, kafka-fsync);
+#              jetstream-r3-pull reads through a durable pull consumer with an ack
+#              per message, as `pricing run` does; --no-pipeline skips
 #              `pricing run` end to end.
 #
 # Durability is matched in two profiles: replicated (jetstream-r3 on the default sync

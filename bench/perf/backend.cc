@@ -15,8 +15,8 @@ const char* ToString(Profile p) {
 }
 
 std::vector<std::string> BackendNames() {
-  return {"loopback",           "nats-core", "jetstream-r1", "jetstream-r3",
-          "jetstream-r3-fsync", "kafka",     "kafka-fsync"};
+  return {"loopback",          "nats-core",          "jetstream-r1", "jetstream-r3",
+          "jetstream-r3-pull", "jetstream-r3-fsync", "kafka",        "kafka-fsync"};
 }
 
 namespace {
@@ -59,6 +59,10 @@ std::unique_ptr<Backend> MakeBackend(const std::string& name, const Endpoints& e
     return Served(MakeJetStreamBackend(e.nats_urls, 1, e.nats_sync_interval), e.nats_pids);
   if (name == "jetstream-r3")
     return Served(MakeJetStreamBackend(e.nats_urls, 3, e.nats_sync_interval), e.nats_pids);
+  if (name == "jetstream-r3-pull")
+    return Served(MakeJetStreamBackend(e.nats_urls, 3, e.nats_sync_interval, "jetstream-r3-pull",
+                                       /*durable_pull=*/true),
+                  e.nats_pids);
   if (name == "jetstream-r3-fsync") {
     if (e.nats_fsync_urls.empty()) return nullptr;
     return Served(MakeJetStreamBackend(e.nats_fsync_urls, 3, "always", "jetstream-r3-fsync"),

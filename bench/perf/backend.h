@@ -17,7 +17,8 @@ enum class Profile { kDefault, kTuned, kOmb };
 const char* ToString(Profile p);
 
 struct CellSpec {
-  // loopback, nats-core, jetstream-r1, jetstream-r3, jetstream-r3-fsync, kafka, kafka-fsync
+  // loopback, nats-core, jetstream-r1, jetstream-r3, jetstream-r3-pull, jetstream-r3-fsync,
+  // kafka, kafka-fsync
   std::string backend;
   Profile profile = Profile::kDefault;
   std::size_t message_bytes = 100;
@@ -94,10 +95,12 @@ std::vector<std::string> BackendNames();
 
 std::unique_ptr<Backend> MakeLoopbackBackend();
 std::unique_ptr<Backend> MakeNatsCoreBackend(const std::string& urls);
-// `label`: empty for "jetstream-rN".
+// `label`: empty for "jetstream-rN". durable_pull: read through a durable pull consumer
+// with an ack per message instead of an ordered push consumer.
 std::unique_ptr<Backend> MakeJetStreamBackend(const std::string& urls, int replicas,
                                               const std::string& sync_interval,
-                                              const std::string& label = "");
+                                              const std::string& label = "",
+                                              bool durable_pull = false);
 // fsync: the cell's topic has flush.messages=1 (every replica fsyncs each append).
 std::unique_ptr<Backend> MakeKafkaBackend(const Endpoints& endpoints, bool fsync = false);
 

@@ -11,6 +11,7 @@
 #include "perf/schedule.h"
 #include "transport/nats_client.h"
 #include "transport/nats_handles.h"
+#include "transport/pull_consumer.h"
 
 namespace pricing::perf {
 namespace {
@@ -100,11 +101,14 @@ class NatsCoreBackend : public Backend {
 
 class JetStreamBackend : public Backend {
  public:
-  JetStreamBackend(std::string urls, int replicas, std::string sync_interval, std::string label)
+  JetStreamBackend(std::string urls, int replicas, std::string sync_interval, std::string label,
+                   bool durable_pull)
       : urls_(std::move(urls)),
         replicas_(replicas),
         sync_interval_(std::move(sync_interval)),
-        label_(label.empty() ? "jetstream-r" + std::to_string(replicas_) : std::move(label)) {}
+        label_(label.empty() ? "jetstream-r" + std::to_string(replicas_) : std::move(label)),
+        durable_pull_(durable_pull) {}
+  ~JetStreamBackend() override { Close(); }
 
   std::string Label() const override { return label_; }
   std::string Durability() const override {
@@ -113,6 +117,10 @@ class JetStreamBackend : public Backend {
   }
   bool HasAcks() const override { return true; }
   std::string Consumer() const override {
+    if (durable_pull_) {
+      return "a durable pull consumer, explicit acks, one ack per message (as pricing run "
+             "reads): batches of 256, 50 ms expiry";
+    }
     return "an ordered push consumer: ephemeral, no acknowledgements";
   }
 
@@ -153,6 +161,10 @@ class JetStreamBackend : public Backend {
     CheckNats(s, "creating stream " + stream_, jerr);
     jsStreamInfo_Destroy(si);
 
+    if (durable_pull_) {
+      OpenDurablePull(cell);
+      return;
+    }
     // An ordered push consumer: the stream's messages in order, no acks to send back,
     // flow control by the library.
     jsSubOptions so;
@@ -198,6 +210,9 @@ class JetStreamBackend : public Backend {
   }
 
   void Close() override {
+    stop_ = true;
+    if (reader_.joinable()) reader_.join();
+    puller_.reset();
     sub_.reset();
     if (pub_client_ && !stream_.empty()) {
       jsErrCode jerr = static_cast<jsErrCode>(0);
@@ -208,6 +223,39 @@ class JetStreamBackend : public Backend {
   }
 
  private:
+  // A durable with explicit acks, pulled and acknowledged one message at a time on a
+  // thread of its own, as `pricing run` reads LOCATION_EVENTS.
+  void OpenDurablePull(const CellSpec& cell) {
+    const std::string durable = "perf-pull";
+    jsSubOptions so;
+    jsSubOptions_Init(&so);
+    so.Stream = stream_.c_str();
+    so.Config.AckPolicy = js_AckExplicit;
+    so.Config.AckWait = int64_t{30} * 1'000'000'000;
+    so.Config.MaxAckPending = 20000;
+    natsSubscription* raw = nullptr;
+    jsErrCode jerr = static_cast<jsErrCode>(0);
+    CheckNats(js_PullSubscribe(&raw, sub_client_->js(), (prefix_ + "*").c_str(), durable.c_str(),
+                               nullptr, &so, &jerr),
+              "creating durable pull consumer on " + stream_, jerr);
+    sub_ = Subscription(sub_client_->connection(), raw);
+    puller_ = std::make_unique<PullConsumer>(sub_client_->connection(), stream_, durable);
+    subjects_.clear();
+    for (int p = 0; p < cell.partitions; ++p) subjects_.push_back(prefix_ + std::to_string(p));
+    stop_ = false;
+    reader_ = std::thread([this] {
+      natsConnection* conn = sub_client_->connection();
+      while (!stop_) {
+        puller_->FetchEach(256, 50, [&](NatsPtr<natsMsg>& m) {
+          const int64_t now = MonoNowNs();
+          on_receive_(natsMsg_GetData(m.get()),
+                      static_cast<std::size_t>(natsMsg_GetDataLength(m.get())), now);
+          PullConsumer::Ack(conn, m.get());
+        });
+      }
+    });
+  }
+
   static void OnPubAck(jsCtx*, natsMsg* msg, jsPubAck* pa, jsPubAckErr*, void* closure) {
     const int64_t now = MonoNowNs();
     auto* self = static_cast<JetStreamBackend*>(closure);
@@ -220,12 +268,16 @@ class JetStreamBackend : public Backend {
   int replicas_;
   std::string sync_interval_;
   std::string label_;
+  bool durable_pull_;
   std::string stream_, prefix_;
   std::vector<std::string> subjects_;
   OnReceive on_receive_;
   OnAck on_ack_;
   std::unique_ptr<NatsClient> pub_client_, sub_client_;
   Subscription sub_;
+  std::unique_ptr<PullConsumer> puller_;
+  std::atomic<bool> stop_{false};
+  std::thread reader_;
 };
 
 }  // namespace
@@ -236,8 +288,8 @@ std::unique_ptr<Backend> MakeNatsCoreBackend(const std::string& urls) {
 
 std::unique_ptr<Backend> MakeJetStreamBackend(const std::string& urls, int replicas,
                                               const std::string& sync_interval,
-                                              const std::string& label) {
-  return std::make_unique<JetStreamBackend>(urls, replicas, sync_interval, label);
+                                              const std::string& label, bool durable_pull) {
+  return std::make_unique<JetStreamBackend>(urls, replicas, sync_interval, label, durable_pull);
 }
 
 }  // namespace pricing::perf
