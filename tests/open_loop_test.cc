@@ -2,10 +2,15 @@
 // (a real TCP socket, no broker).
 #include <gtest/gtest.h>
 
+#include <chrono>
+#include <stdexcept>
 #include <string>
+#include <thread>
+#include <vector>
 
 #include "perf/backend.h"
 #include "perf/payload.h"
+#include "perf/proc_usage.h"
 #include "perf/runner.h"
 #include "perf/schedule.h"
 
@@ -120,6 +125,40 @@ TEST(RunCell, ALateSenderShowsInTheCorrectedLatencyOnly) {
   EXPECT_GT(r.e2e_intended.max(), 45'000'000);
   // From the actual send, the stall is invisible.
   EXPECT_LT(r.e2e_sent.ValueAtPercentile(99), r.e2e_intended.ValueAtPercentile(99) / 4);
+}
+
+}  // namespace
+}  // namespace pricing::perf
+
+namespace pricing::perf {
+namespace {
+
+// The cost columns: a process that spins for 300 ms used about a core over that span,
+// one that sleeps did not, and the memory it holds is resident.
+TEST(CostMeter, ASpinningProcessUsesACoreAndASleepingOneDoesNot) {
+  CostMeter self({0});
+  self.Start(MonoNowNs());
+  const int64_t until = MonoNowNs() + 300'000'000;
+  volatile uint64_t spins = 0;
+  while (MonoNowNs() < until) spins = spins + 1;
+  const std::vector<ProcCost> busy = self.Stop(MonoNowNs());
+  ASSERT_EQ(busy.size(), 1u);
+  // Shared cores may take some of it; a spinning thread still gets most of one.
+  EXPECT_GT(busy[0].cpu_percent, 25.0);
+  EXPECT_LT(busy[0].cpu_percent, 110.0);
+  EXPECT_GT(busy[0].rss_bytes, 1 << 20);
+
+  self.Start(MonoNowNs());
+  std::this_thread::sleep_for(std::chrono::milliseconds(300));
+  const std::vector<ProcCost> idle = self.Stop(MonoNowNs());
+  ASSERT_EQ(idle.size(), 1u);
+  EXPECT_LT(idle[0].cpu_percent, 10.0);
+
+  // A process that is gone is left out, not reported as free.
+  CostMeter gone({999'999'999});
+  gone.Start(MonoNowNs());
+  EXPECT_TRUE(gone.Stop(MonoNowNs()).empty());
+  EXPECT_THROW(ReadPidFiles({"/nonexistent/pricing.pid"}), std::runtime_error);
 }
 
 }  // namespace
