@@ -374,6 +374,16 @@ def main():
                 m["label"], m["profile"], f'{m["message_bytes"]} B', f'{m["max_sustained_rate"]:,.0f}',
                 fmt_us(m["p99_us_at_max"]), failed, m["failed_because"]]) + "</tr>")
         parts.append("</table>")
+    if data.get("failover"):
+        parts.append("<h2>Failover: the leader SIGKILLed mid-run</h2><table><tr><th>system</th><th>rate/s</th>"
+                     "<th>killed</th><th>publish outage</th><th>consumption stood still</th><th>resumed after</th>"
+                     "<th>acked</th><th>ack errors</th><th>lost</th><th>received twice</th></tr>")
+        for f in data["failover"]:
+            parts.append("<tr>" + "".join(f"<td>{html.escape(str(x))}</td>" for x in [
+                f["label"], f'{f["rate"]:,.0f}', f["killed"] or "none: " + f["error"], f'{f["publish_outage_s"]:.2f} s',
+                f'{f["consume_stall_s"]:.2f} s', f'{f["resumed_after_s"]:.2f} s', f["acked"], f["ack_errors"],
+                f["lost"], f["duplicates"]]) + "</tr>")
+        parts.append("</table>")
     parts.append("<h2>Latency against throughput</h2>")
     parts += [f"<figure>{svg}</figure>" for name, svg in charts if name.startswith("throughput_")]
     parts.append("<h2>Latency percentile spectra</h2>")

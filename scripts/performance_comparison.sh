@@ -27,8 +27,13 @@
 #   --quick    100 B and 1 KiB; 1k and 10k msg/s; 1 partition; every client setting;
 #              5 s per cell; max-rate search on 100 B only; the pipeline at 1k and 5k
 #              events/s for 15 s. About 12 minutes.
-#   --smoke    every system and both pipelines once, briefly (CI): proves the paths,
-#              measures nothing.
+#   --smoke    every system, the failover runs and both pipelines once, briefly (CI):
+#              proves the paths, measures nothing.
+#
+# Every mode also runs the failover side by side: open loop at a fixed rate (2,000/s;
+# 500/s in --smoke), the leader of the JetStream R3 stream and of the Kafka partition
+# SIGKILLed a third of the way in and started again after: the publish outage, how long
+# consumption stood still, acknowledged messages lost, duplicates.
 #   --backends only these systems (loopback, nats-core, jetstream-r1, jetstream-r3,
 #              jetstream-r3-pull, jetstream-r3-fsync, kafka, kafka-fsync);
 #              jetstream-r3-pull reads through a durable pull consumer with an ack
@@ -154,6 +159,21 @@ case "$mode" in
            --pipeline-rates 200 --pipeline-seconds 3) ;;
 esac
 
+# Failover, side by side: the leader of a JetStream R3 stream and of a Kafka partition
+# SIGKILLed a third of the way into an open-loop run, then started again (only nodes
+# these scripts started: not with --kafka-brokers).
+case "$mode" in
+  full) failover=(--failover-rate 2000 --failover-seconds 30) ;;
+  quick) failover=(--failover-rate 2000 --failover-seconds 20) ;;
+  smoke) failover=(--failover-rate 500 --failover-seconds 9) ;;
+esac
+failover+=(--nats-state "$work/cluster"
+           --nats-restart "'$root/scripts/start-nats-cluster.sh' --state-dir '$work/cluster' --base-port $base_port --no-streams >/dev/null")
+if [ -d "$work/kafka" ]; then
+  failover+=(--kafka-state "$work/kafka"
+             --kafka-restart "KAFKA_JVM_OPTS='$jvm_opts' '$root/scripts/start-kafka-cluster.sh' --state-dir '$work/kafka' --base-port $kafka_base --no-topics >/dev/null")
+fi
+
 if [ $pipeline_on -eq 0 ]; then
   pipeline=()
   for i in "${!sweep[@]}"; do
@@ -164,7 +184,7 @@ fi
 
 echo "running the sweep ($mode); results in $out" >&2
 "$build/bin/perf_compare" --out "$out" --nats "$urls" --nats-sync-interval "$sync_interval" \
-  "${pids[@]}" "${backends[@]}" "${kafka[@]}" "${sweep[@]}" "${pipeline[@]}"
+  "${pids[@]}" "${backends[@]}" "${kafka[@]}" "${sweep[@]}" "${failover[@]}" "${pipeline[@]}"
 python3 "$root/scripts/perf_report.py" "$out" >&2
 
 if [ "$mode" != smoke ]; then

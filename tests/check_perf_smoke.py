@@ -78,7 +78,18 @@ for name, p in pipelines.items():
     # At least the wait for the tick's close (lateness 200 ms), at most a few intervals.
     if not (200_000 <= e2u["p50"] <= e2u["max"] <= 5_000_000):
         failures.append(f"pipeline {name}: event to update {e2u}")
+# Failover side by side: each system's leader was killed, nothing acknowledged was lost,
+# and consumption went on after the kill.
+failover = {f["backend"]: f for f in data.get("failover", [])}
+if set(failover) != {"jetstream-r3", "kafka"}:
+    failures.append(f"failover runs {sorted(failover)}")
+for name, f in failover.items():
+    if not f["killed"] or f["lost"] or f["received"] < f["acked"] or f["acked"] == 0:
+        failures.append(f"failover {name}: killed {f['killed'] or f['error']}, acked {f['acked']}, "
+                        f"received {f['received']}, lost {f['lost']}")
 summary = open(os.path.join(out, "summary.md"), encoding="utf-8").read()
+if "## Failover" not in summary:
+    failures.append("summary.md has no failover table")
 if "kafka-mock" in summary or "| kafka-fsync |" not in summary or "server CPU" not in summary:
     failures.append("summary.md names the mock, or lacks kafka-fsync or the cost columns")
 report = open(os.path.join(out, "report.html"), encoding="utf-8").read()

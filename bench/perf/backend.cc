@@ -31,6 +31,7 @@ class WithServers final : public Backend {
   bool HasAcks() const override { return inner_->HasAcks(); }
   std::string Consumer() const override { return inner_->Consumer(); }
   std::vector<int> ServerPids() const override { return pids_; }
+  std::string Leader() const override { return inner_->Leader(); }
   void Open(const CellSpec& cell, OnReceive on_receive, OnAck on_ack) override {
     inner_->Open(cell, std::move(on_receive), std::move(on_ack));
   }

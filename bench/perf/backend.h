@@ -49,6 +49,9 @@ class Backend {
   // The processes of the system under test (brokers, servers), whose CPU and memory
   // each cell reports; empty for none (the loopback floor).
   virtual std::vector<int> ServerPids() const { return {}; }
+  // While open: the node that leads the cell's stream or first partition ("nats-2",
+  // "kafka-1"), for the failover run; empty when it cannot tell.
+  virtual std::string Leader() const { return ""; }
 
   // Creates what the cell needs (fresh each cell: stream, topic, subjects), starts
   // receiving, and returns once the receiver is ready to see the first message.

@@ -51,6 +51,19 @@ class KafkaBackend : public Backend {
   std::string Consumer() const override {
     return "a consumer assigned every partition: no group, no offset commits";
   }
+  std::string Leader() const override {
+    if (!producer_ || topic_handle_ == nullptr) return "";
+    const rd_kafka_metadata_t* md = nullptr;
+    if (rd_kafka_metadata(producer_.get(), 0, topic_handle_, &md, 5000) !=
+        RD_KAFKA_RESP_ERR_NO_ERROR)
+      return "";
+    std::string leader;
+    if (md->topic_cnt == 1 && md->topics[0].partition_cnt > 0 &&
+        md->topics[0].partitions[0].leader >= 0)
+      leader = "kafka-" + std::to_string(md->topics[0].partitions[0].leader);
+    rd_kafka_metadata_destroy(md);
+    return leader;
+  }
 
   void Open(const CellSpec& cell, OnReceive on_receive, OnAck on_ack) override {
     on_receive_ = std::move(on_receive);

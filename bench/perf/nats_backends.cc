@@ -12,6 +12,7 @@
 #include "transport/nats_client.h"
 #include "transport/nats_handles.h"
 #include "transport/pull_consumer.h"
+#include "transport/stream_admin.h"
 
 namespace pricing::perf {
 namespace {
@@ -122,6 +123,14 @@ class JetStreamBackend : public Backend {
              "reads): batches of 256, 50 ms expiry";
     }
     return "an ordered push consumer: ephemeral, no acknowledgements";
+  }
+  std::string Leader() const override {
+    if (!pub_client_ || stream_.empty()) return "";
+    try {
+      return GetStreamState(pub_client_->js(), stream_).leader;
+    } catch (const std::exception&) {
+      return "";
+    }
   }
 
   void Open(const CellSpec& cell, OnReceive on_receive, OnAck on_ack) override {

@@ -22,6 +22,7 @@
 #include <algorithm>
 #include <cmath>
 #include <cstdio>
+#include <cstdlib>
 #include <ctime>
 #include <filesystem>
 #include <fstream>
@@ -36,6 +37,7 @@
 
 #include "common/json_writer.h"
 #include "perf/backend.h"
+#include "perf/failover.h"
 #include "perf/kafka_mock_process.h"
 #include "perf/pipeline.h"
 #include "perf/runner.h"
@@ -45,18 +47,21 @@ namespace pricing::perf {
 namespace {
 
 [[noreturn]] void Usage(const std::string& why) {
-  std::cerr << "perf_compare: " << why << "\nusage: perf_compare --out DIR [--backends "
-            << "loopback,nats-core,jetstream-r1,"
-            << "jetstream-r3,kafka] [--sizes 100,1024] [--rates 1000,10000,50000]\n"
-               "       [--partitions 1,4] [--profiles default,tuned] [--seconds S] [--warmup S]\n"
-               "       [--find-max] [--search-seconds S] [--search-sizes 100] [--max-rate R]\n"
-               "       [--pipeline-rates 1000,5000 --pricing BIN --zones GEOJSON]\n"
-               "       [--pipeline-seconds S] [--pipeline-only] [--nats URLS]\n"
-               "       [--nats-sync-interval always|DURATION]\n"
-               "       [--kafka-brokers HOST:PORT | --kafka-mock PATH] [--kafka-replication N]\n"
-               "       [--nats-pid-files F,F,..] [--kafka-pid-files F,F,..]\n"
-               "       [--nats-fsync URLS] [--nats-fsync-pid-files F,F,..]\n"
-               "       [--kafka-warmup-seconds S]\n";
+  std::cerr
+      << "perf_compare: " << why << "\nusage: perf_compare --out DIR [--backends "
+      << "loopback,nats-core,jetstream-r1,"
+      << "jetstream-r3,kafka] [--sizes 100,1024] [--rates 1000,10000,50000]\n"
+         "       [--partitions 1,4] [--profiles default,tuned] [--seconds S] [--warmup S]\n"
+         "       [--find-max] [--search-seconds S] [--search-sizes 100] [--max-rate R]\n"
+         "       [--pipeline-rates 1000,5000 --pricing BIN --zones GEOJSON]\n"
+         "       [--pipeline-seconds S] [--pipeline-only] [--nats URLS]\n"
+         "       [--nats-sync-interval always|DURATION]\n"
+         "       [--kafka-brokers HOST:PORT | --kafka-mock PATH] [--kafka-replication N]\n"
+         "       [--nats-pid-files F,F,..] [--kafka-pid-files F,F,..]\n"
+         "       [--nats-fsync URLS] [--nats-fsync-pid-files F,F,..]\n"
+         "       [--kafka-warmup-seconds S]\n"
+         "       [--failover-rate R [--failover-seconds S] --nats-state DIR --nats-restart CMD\n"
+         "        --kafka-state DIR --kafka-restart CMD]\n";
   std::exit(2);
 }
 
@@ -100,6 +105,12 @@ struct Options {
   Endpoints endpoints;
   std::string kafka_mock;
   double kafka_warmup_seconds = 0;  // a run not recorded before the first Kafka cell
+  // The failover runs (0: none): the leader SIGKILLed a third of the way in, found by
+  // name in the cluster's state folder (NAME.pid) and started again by a command.
+  double failover_rate = 0;
+  double failover_seconds = 30;
+  std::string nats_state, kafka_state;
+  std::string nats_restart, kafka_restart;
 };
 
 // The OMB profile is Kafka's driver settings: no NATS cell runs it.
@@ -192,6 +203,18 @@ Options Parse(int argc, char** argv) {
       o.endpoints.nats_fsync_urls = v;
     } else if (name == "nats-fsync-pid-files") {
       o.endpoints.nats_fsync_pids = ReadPidFiles(Split(v));
+    } else if (name == "failover-rate") {
+      o.failover_rate = ToNumber(name, v, 1, 1'000'000);
+    } else if (name == "failover-seconds") {
+      o.failover_seconds = ToNumber(name, v, 3, 3600);
+    } else if (name == "nats-state") {
+      o.nats_state = v;
+    } else if (name == "kafka-state") {
+      o.kafka_state = v;
+    } else if (name == "nats-restart") {
+      o.nats_restart = v;
+    } else if (name == "kafka-restart") {
+      o.kafka_restart = v;
     } else if (name == "kafka-warmup-seconds") {
       o.kafka_warmup_seconds = ToNumber(name, v, 0, 600);
     } else if (name == "nats-pid-files") {
@@ -398,6 +421,10 @@ class Report {
   }
 
   void AddMax(const MaxRate& m) { max_rates_.push_back(m); }
+  void AddFailover(const FailoverResult& f) {
+    failovers_.push_back(f);
+    labels_[f.label] = labels_.count(f.label) ? labels_[f.label] : f.durability;
+  }
 
   void AddPipeline(const PipelineResult& p) {
     const std::string id = "pipeline_" + p.spec.backend + "_" +
@@ -451,6 +478,23 @@ class Report {
           w.Key(kPercentileNames[i]).Double(Us(h->ValueAtPercentile(kPercentiles[i])));
         w.Key("max").Double(Us(h->max())).EndObject();
       }
+      w.EndObject();
+    }
+    w.EndArray();
+    w.Key("failover").BeginArray();
+    for (const FailoverResult& f : failovers_) {
+      w.BeginObject();
+      w.Key("backend").String(f.backend).Key("label").String(f.label);
+      w.Key("consumer").String(f.consumer);
+      w.Key("rate").Double(f.rate).Key("seconds").Double(f.seconds);
+      w.Key("killed").String(f.killed).Key("error").String(f.error);
+      w.Key("sent").Uint(f.sent).Key("send_errors").Uint(f.send_errors);
+      w.Key("acked").Uint(f.acked).Key("ack_errors").Uint(f.ack_errors);
+      w.Key("received").Uint(f.received).Key("lost").Uint(f.lost);
+      w.Key("duplicates").Uint(f.duplicates);
+      w.Key("publish_outage_s").Double(std::round(f.publish_outage_s * 1000) / 1000);
+      w.Key("consume_stall_s").Double(std::round(f.consume_stall_s * 1000) / 1000);
+      w.Key("resumed_after_s").Double(std::round(f.resumed_after_s * 1000) / 1000);
       w.EndObject();
     }
     w.EndArray();
@@ -543,6 +587,29 @@ class Report {
            << p.processor_rejected << " | " << p.verdict << " |\n";
       }
     }
+    if (!failovers_.empty()) {
+      md << "\n## Failover: the leader SIGKILLed mid-run\n\n"
+         << "Open loop at a fixed rate; a third of the way in, the node leading the stream "
+            "(JetStream) or the partition (Kafka) is SIGKILLed, and started again after the "
+            "run. *Publish outage* is the longest gap between two acknowledgements after the "
+            "kill; *consumption stood still* the longest gap between two received messages "
+            "after it, which ended *resumed after* the kill. *Lost*: acknowledged, never "
+            "received. The harness publishes each message once: librdkafka retries inside "
+            "the client, while a JetStream publish whose ack failed counts as an ack error "
+            "here (`pricing simulate` publishes it again, with the same message id, which the "
+            "stream de-duplicates).\n\n"
+         << "| system | rate/s | killed | publish outage | consumption stood still | resumed "
+            "after | acked | ack errors | lost | received twice |\n"
+         << "|---|---|---|---|---|---|---|---|---|---|\n";
+      for (const FailoverResult& f : failovers_) {
+        char buf[256];
+        std::snprintf(buf, sizeof buf, "%.2f s | %.2f s | %.2f s", f.publish_outage_s,
+                      f.consume_stall_s, f.resumed_after_s);
+        md << "| " << f.label << " | " << std::llround(f.rate) << " | "
+           << (f.killed.empty() ? "none: " + f.error : f.killed) << " | " << buf << " | " << f.acked
+           << " | " << f.ack_errors << " | " << f.lost << " | " << f.duplicates << " |\n";
+      }
+    }
     if (!max_rates_.empty()) {
       md << "\n## Highest sustained rate\n\n"
          << "Doubling from the highest rate that held in the sweep until a rate does not hold, "
@@ -577,6 +644,7 @@ class Report {
   std::map<std::string, std::string> labels_;
   std::map<std::string, std::string> consumers_;  // per label: how its cells were read
   std::vector<MaxRate> max_rates_;
+  std::vector<FailoverResult> failovers_;
 };
 
 CellResult RunOne(const Options& o, const std::string& backend_name, CellSpec spec) {
@@ -693,6 +761,51 @@ int Main(int argc, char** argv) {
           report.AddMax(m);
         }
       }
+    }
+  }
+  if (o.failover_rate > 0 && !o.pipeline_only) {
+    struct Side {
+      const char* backend;
+      Profile profile;
+      std::string state, restart;
+    };
+    for (const Side& side : {Side{"jetstream-r3", Profile::kTuned, o.nats_state, o.nats_restart},
+                             Side{"kafka", Profile::kOmb, o.kafka_state, o.kafka_restart}}) {
+      if (!Has(o.backends, side.backend) || side.state.empty()) continue;
+      auto backend = MakeBackend(side.backend, o.endpoints);
+      if (backend == nullptr) continue;
+      CellSpec spec;
+      spec.backend = side.backend;
+      spec.profile = side.profile;
+      spec.rate = o.failover_rate;
+      spec.seconds = o.failover_seconds;
+      const std::string state = side.state;
+      Backend* b = backend.get();
+      const FailoverResult f =
+          RunFailover(*backend, spec, o.failover_seconds / 3, [&](std::string* error) {
+            const std::string leader = b->Leader();
+            if (leader.empty()) {
+              *error = "no leader known";
+              return std::string();
+            }
+            const std::vector<int> pid = ReadPidFiles({state + "/" + leader + ".pid"});
+            if (pid.empty() || ::kill(pid[0], SIGKILL) != 0) {
+              *error = "cannot kill " + leader;
+              return std::string();
+            }
+            return leader;
+          });
+      std::fprintf(stderr,
+                   "failover %-30s %6.0f/s: %s killed, publish outage %.2f s, consumption "
+                   "stood still %.2f s, %llu acked, %llu lost, %llu twice%s%s\n",
+                   f.label.c_str(), f.rate, f.killed.empty() ? "none" : f.killed.c_str(),
+                   f.publish_outage_s, f.consume_stall_s, static_cast<unsigned long long>(f.acked),
+                   static_cast<unsigned long long>(f.lost),
+                   static_cast<unsigned long long>(f.duplicates), f.error.empty() ? "" : ": ",
+                   f.error.c_str());
+      report.AddFailover(f);
+      if (!side.restart.empty() && std::system(side.restart.c_str()) != 0)
+        std::fprintf(stderr, "failover: '%s' failed\n", side.restart.c_str());
     }
   }
   if (!o.pipeline_rates.empty()) {
