@@ -35,9 +35,10 @@
 # SIGKILLed a third of the way in and started again after: the publish outage, how long
 # consumption stood still, acknowledged messages lost, duplicates.
 #   --backends only these systems (loopback, nats-core, jetstream-r1, jetstream-r3,
-#              jetstream-r3-pull, jetstream-r3-fsync, kafka, kafka-fsync);
-#              jetstream-r3-pull reads through a durable pull consumer with an ack
-#              per message, as `pricing run` does; --no-pipeline skips
+#              jetstream-r3-pull, jetstream-r3-fsync, kafka, kafka-group,
+#              kafka-fsync); jetstream-r3-pull reads through a durable pull consumer
+#              with an ack per message and kafka-group through a consumer group that
+#              stores and commits offsets, as `pricing run` does; --no-pipeline skips
 #              `pricing run` end to end.
 #
 # Durability is matched in two profiles: replicated (jetstream-r3 on the default sync

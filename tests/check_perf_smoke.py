@@ -24,10 +24,10 @@ with open(os.path.join(out, "cells.json"), encoding="utf-8") as f:
 failures = []
 labels = {c["label"] for c in data["cells"]}
 omb = sorted(c["backend"] for c in data["cells"] if c["profile"] == "omb")
-if omb != ["kafka", "kafka-fsync"]:
+if omb != ["kafka", "kafka-fsync", "kafka-group"]:
     failures.append(f"the omb profile ran on {omb}, expected Kafka's two systems only")
 expected = {"loopback (no broker: the harness's floor)", "nats-core", "jetstream-r1", "jetstream-r3",
-            "jetstream-r3-pull", "jetstream-r3-fsync", "kafka", "kafka-fsync"}
+            "jetstream-r3-pull", "jetstream-r3-fsync", "kafka", "kafka-group", "kafka-fsync"}
 if labels != expected:
     failures.append(f"systems {sorted(labels)}, expected {sorted(expected)}")
 for c in data["cells"]:
@@ -48,6 +48,8 @@ for c in data["cells"]:
         failures.append(f"{name}: ack latency {'present' if has_ack else 'missing'}")
     if has_ack and c["acked"] != c["sent"]:
         failures.append(f"{name}: {c['acked']} of {c['sent']} acknowledged")
+    if "group" in c["backend"] and "consumer group" not in c["consumer"]:
+        failures.append(f"{name}: read by {c['consumer']}")
     if "pull" in c["backend"] and "durable pull consumer" not in c["consumer"]:
         failures.append(f"{name}: read by {c['consumer']}")
     if name not in data["durability"]:
@@ -97,7 +99,7 @@ if "<svg" not in report or "kafka-fsync" not in report:
     failures.append("report.html has no chart or no kafka-fsync")
 csv_rows = open(os.path.join(out, "cells.csv"), encoding="utf-8").read().strip().split("\n")
 # header; 2 metrics for loopback and core, 3 for the rest; Kafka's two systems twice (tuned, omb)
-if len(csv_rows) != 1 + 2 * 2 + 3 * 6 + 3 * 2:
+if len(csv_rows) != 1 + 2 * 2 + 3 * 7 + 3 * 3:
     failures.append(f"cells.csv has {len(csv_rows)} lines")
 if not csv_rows[0].endswith("server_cpu_pct,client_cpu_pct,server_rss_mib,client_rss_mib"):
     failures.append(f"cells.csv header {csv_rows[0]}")

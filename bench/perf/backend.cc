@@ -15,8 +15,8 @@ const char* ToString(Profile p) {
 }
 
 std::vector<std::string> BackendNames() {
-  return {"loopback",          "nats-core",          "jetstream-r1", "jetstream-r3",
-          "jetstream-r3-pull", "jetstream-r3-fsync", "kafka",        "kafka-fsync"};
+  return {"loopback",           "nats-core", "jetstream-r1", "jetstream-r3", "jetstream-r3-pull",
+          "jetstream-r3-fsync", "kafka",     "kafka-group",  "kafka-fsync"};
 }
 
 namespace {
@@ -69,9 +69,9 @@ std::unique_ptr<Backend> MakeBackend(const std::string& name, const Endpoints& e
     return Served(MakeJetStreamBackend(e.nats_fsync_urls, 3, "always", "jetstream-r3-fsync"),
                   e.nats_fsync_pids);
   }
-  if (name == "kafka" || name == "kafka-fsync") {
+  if (name == "kafka" || name == "kafka-fsync" || name == "kafka-group") {
     if (e.kafka_brokers.empty()) return nullptr;
-    return Served(MakeKafkaBackend(e, name == "kafka-fsync"), e.kafka_pids);
+    return Served(MakeKafkaBackend(e, name == "kafka-fsync", name == "kafka-group"), e.kafka_pids);
   }
   return nullptr;
 }

@@ -18,7 +18,7 @@ const char* ToString(Profile p);
 
 struct CellSpec {
   // loopback, nats-core, jetstream-r1, jetstream-r3, jetstream-r3-pull, jetstream-r3-fsync,
-  // kafka, kafka-fsync
+  // kafka, kafka-group, kafka-fsync
   std::string backend;
   Profile profile = Profile::kDefault;
   std::size_t message_bytes = 100;
@@ -105,6 +105,8 @@ std::unique_ptr<Backend> MakeJetStreamBackend(const std::string& urls, int repli
                                               const std::string& label = "",
                                               bool durable_pull = false);
 // fsync: the cell's topic has flush.messages=1 (every replica fsyncs each append).
-std::unique_ptr<Backend> MakeKafkaBackend(const Endpoints& endpoints, bool fsync = false);
+// group: read through a consumer group that stores and commits offsets, as pricing run.
+std::unique_ptr<Backend> MakeKafkaBackend(const Endpoints& endpoints, bool fsync = false,
+                                          bool group = false);
 
 }  // namespace pricing::perf

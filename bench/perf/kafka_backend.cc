@@ -19,8 +19,9 @@ namespace {
 
 class KafkaBackend : public Backend {
  public:
-  KafkaBackend(const Endpoints& e, bool fsync)
+  KafkaBackend(const Endpoints& e, bool fsync, bool group)
       : fsync_(fsync),
+        group_(group),
         brokers_(e.kafka_brokers),
         is_mock_(e.kafka_is_mock),
         replication_(e.kafka_replication),
@@ -31,6 +32,7 @@ class KafkaBackend : public Backend {
     if (is_mock_)
       return fsync_ ? "kafka-mock-fsync (in-memory, no replication)"
                     : "kafka-mock (in-memory, no replication)";
+    if (group_) return "kafka-group";
     return fsync_ ? "kafka-fsync" : "kafka";
   }
   std::string Durability() const override {
@@ -49,6 +51,10 @@ class KafkaBackend : public Backend {
   }
   bool HasAcks() const override { return true; }
   std::string Consumer() const override {
+    if (group_) {
+      return "a consumer group (subscribe), each offset stored once received and committed "
+             "every second, as pricing run commits";
+    }
     return "a consumer assigned every partition: no group, no offset commits";
   }
   std::string Leader() const override {
@@ -98,17 +104,30 @@ class KafkaBackend : public Backend {
       cc.Set("fetch.wait.max.ms", "1").Set("fetch.error.backoff.ms", "1");
       cc.Set("socket.nagle.disable", "true");
     }
-    consumer_ = cc.Client(RD_KAFKA_CONSUMER);
-    rd_kafka_topic_partition_list_t* parts = rd_kafka_topic_partition_list_new(cell.partitions);
-    for (int p = 0; p < cell.partitions; ++p) {
-      rd_kafka_topic_partition_list_add(parts, topic_.c_str(), p)->offset =
-          RD_KAFKA_OFFSET_BEGINNING;
+    if (group_) {
+      // As pricing run: offsets stored by hand once a message is handled, committed by
+      // librdkafka every second.
+      cc.Set("group.id", topic_ + "-group")
+          .Set("enable.auto.offset.store", "false")
+          .Set("enable.auto.commit", "true")
+          .Set("auto.commit.interval.ms", "1000")
+          .Set("auto.offset.reset", "earliest");
     }
-    const rd_kafka_resp_err_t aerr = rd_kafka_assign(consumer_.get(), parts);
-    rd_kafka_topic_partition_list_destroy(parts);
-    if (aerr != RD_KAFKA_RESP_ERR_NO_ERROR)
-      throw std::runtime_error(std::string("kafka: assigning partitions: ") +
-                               rd_kafka_err2str(aerr));
+    consumer_ = cc.Client(RD_KAFKA_CONSUMER);
+    if (group_) {
+      Subscribe();
+    } else {
+      rd_kafka_topic_partition_list_t* parts = rd_kafka_topic_partition_list_new(cell.partitions);
+      for (int p = 0; p < cell.partitions; ++p) {
+        rd_kafka_topic_partition_list_add(parts, topic_.c_str(), p)->offset =
+            RD_KAFKA_OFFSET_BEGINNING;
+      }
+      const rd_kafka_resp_err_t aerr = rd_kafka_assign(consumer_.get(), parts);
+      rd_kafka_topic_partition_list_destroy(parts);
+      if (aerr != RD_KAFKA_RESP_ERR_NO_ERROR)
+        throw std::runtime_error(std::string("kafka: assigning partitions: ") +
+                                 rd_kafka_err2str(aerr));
+    }
 
     stop_ = false;
     consumer_thread_ = std::thread([this] { ConsumeLoop(); });
@@ -159,6 +178,30 @@ class KafkaBackend : public Backend {
   }
 
  private:
+  // Joins the cell's group and waits until it was given the partitions (at most 30 s).
+  void Subscribe() {
+    rd_kafka_topic_partition_list_t* t = rd_kafka_topic_partition_list_new(1);
+    rd_kafka_topic_partition_list_add(t, topic_.c_str(), RD_KAFKA_PARTITION_UA);
+    const rd_kafka_resp_err_t err = rd_kafka_subscribe(consumer_.get(), t);
+    rd_kafka_topic_partition_list_destroy(t);
+    if (err != RD_KAFKA_RESP_ERR_NO_ERROR)
+      throw std::runtime_error(std::string("kafka: subscribing: ") + rd_kafka_err2str(err));
+    const int64_t deadline = MonoNowNs() + 30'000'000'000;
+    while (MonoNowNs() < deadline) {
+      // Nothing is sent yet: a poll only drives the join.
+      if (rd_kafka_message_t* m = rd_kafka_consumer_poll(consumer_.get(), 100))
+        rd_kafka_message_destroy(m);
+      rd_kafka_topic_partition_list_t* assigned = nullptr;
+      if (rd_kafka_assignment(consumer_.get(), &assigned) == RD_KAFKA_RESP_ERR_NO_ERROR) {
+        const bool ready = assigned->cnt > 0;
+        rd_kafka_topic_partition_list_destroy(assigned);
+        if (ready) return;
+      }
+    }
+    throw std::runtime_error("kafka: the group was given no partitions of " + topic_ +
+                             " within 30 s");
+  }
+
   std::vector<std::pair<std::string, std::string>> TopicConfigs() const {
     if (!fsync_) return {};
     return {{"flush.messages", "1"}};
@@ -169,7 +212,10 @@ class KafkaBackend : public Backend {
       rd_kafka_message_t* m = rd_kafka_consumer_poll(consumer_.get(), 50);
       if (m == nullptr) continue;
       const int64_t now = MonoNowNs();
-      if (m->err == RD_KAFKA_RESP_ERR_NO_ERROR) on_receive_(m->payload, m->len, now);
+      if (m->err == RD_KAFKA_RESP_ERR_NO_ERROR) {
+        on_receive_(m->payload, m->len, now);
+        if (group_) rd_kafka_offset_store(m->rkt, m->partition, m->offset);
+      }
       rd_kafka_message_destroy(m);
     }
   }
@@ -181,6 +227,7 @@ class KafkaBackend : public Backend {
   }
 
   bool fsync_;
+  bool group_;
   std::string brokers_;
   bool is_mock_;
   int replication_;
@@ -197,8 +244,8 @@ class KafkaBackend : public Backend {
 
 }  // namespace
 
-std::unique_ptr<Backend> MakeKafkaBackend(const Endpoints& endpoints, bool fsync) {
-  return std::make_unique<KafkaBackend>(endpoints, fsync);
+std::unique_ptr<Backend> MakeKafkaBackend(const Endpoints& endpoints, bool fsync, bool group) {
+  return std::make_unique<KafkaBackend>(endpoints, fsync, group);
 }
 
 }  // namespace pricing::perf

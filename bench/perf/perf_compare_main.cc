@@ -237,14 +237,15 @@ Options Parse(int argc, char** argv) {
   if (!backends_given) {
     std::erase_if(o.backends, [&](const std::string& b) {
       return (b == "jetstream-r3-fsync" && o.endpoints.nats_fsync_urls.empty()) ||
-             (b == "kafka-fsync" && mock);
+             ((b == "kafka-fsync" || b == "kafka-group") && mock);
     });
   }
   if (Has(o.backends, "jetstream-r3-fsync") && o.endpoints.nats_fsync_urls.empty())
     Usage("jetstream-r3-fsync needs --nats-fsync URLS (servers with sync_interval always)");
   if (Has(o.backends, "kafka-fsync") && mock)
     Usage("kafka-fsync needs --kafka-brokers: the mock cluster writes nothing to disk");
-  const bool wants_kafka = Has(o.backends, "kafka") || Has(o.backends, "kafka-fsync");
+  const bool wants_kafka =
+      Has(o.backends, "kafka") || Has(o.backends, "kafka-fsync") || Has(o.backends, "kafka-group");
   if (wants_kafka && mock && o.kafka_mock.empty())
     Usage("the kafka backend needs --kafka-brokers HOST:PORT or --kafka-mock PATH");
   return o;
@@ -663,7 +664,8 @@ int Main(int argc, char** argv) {
   signal(SIGPIPE, SIG_IGN);
   Options o = Parse(argc, argv);
   std::unique_ptr<MockKafka> mock;
-  const bool wants_kafka = Has(o.backends, "kafka") || Has(o.backends, "kafka-fsync");
+  const bool wants_kafka =
+      Has(o.backends, "kafka") || Has(o.backends, "kafka-fsync") || Has(o.backends, "kafka-group");
   if (wants_kafka && o.endpoints.kafka_brokers.empty() && !o.kafka_mock.empty()) {
     mock = std::make_unique<MockKafka>(o.kafka_mock);
     o.endpoints.kafka_brokers = mock->bootstraps();
