@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "perf/payload.h"
+#include "perf/runner.h"
 #include "perf/schedule.h"
 
 namespace pricing::perf {
@@ -104,25 +105,13 @@ FailoverResult RunFailover(Backend& backend, const CellSpec& cell, double kill_a
   }
   killer.join();
   backend.Flush(60'000);
-  // Then every acknowledged message: wait while they still come in.
-  int64_t last_progress = MonoNowNs();
-  uint64_t last_count = 0;
-  while (true) {
-    uint64_t got = 0, want = 0;
-    {
-      std::lock_guard<std::mutex> lock(mu);
-      got = receive_times.size();
-      want = ack_times.size();
-    }
-    if (got >= want && got >= r.sent) break;
-    if (got != last_count) {
-      last_count = got;
-      last_progress = MonoNowNs();
-    } else if (MonoNowNs() - last_progress > 15'000'000'000) {
-      break;  // nothing for 15 s: the rest is lost
-    }
-    std::this_thread::sleep_for(std::chrono::milliseconds(10));
-  }
+  // Then every message: wait while they still come in (15 s of nothing: the rest is
+  // lost, or was never stored).
+  auto received_count = [&]() -> uint64_t {
+    std::lock_guard<std::mutex> lock(mu);
+    return receive_times.size();
+  };
+  WaitWhileArriving([&] { return received_count() >= r.sent; }, received_count, 15'000'000'000);
   backend.Close();
 
   std::lock_guard<std::mutex> lock(mu);

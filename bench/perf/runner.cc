@@ -25,6 +25,22 @@ void SleepUntil(int64_t mono_ns) {
 
 }  // namespace
 
+void WaitWhileArriving(const std::function<bool()>& done, const std::function<uint64_t()>& arrived,
+                       int64_t quiet_ns) {
+  int64_t last_progress = MonoNowNs();
+  uint64_t last_count = 0;
+  while (!done()) {
+    const uint64_t got = arrived();
+    if (got != last_count) {
+      last_count = got;
+      last_progress = MonoNowNs();
+    } else if (MonoNowNs() - last_progress > quiet_ns) {
+      return;
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  }
+}
+
 double CellResult::ServerCpuPercent() const {
   double sum = 0;
   for (const ProcCost& c : servers) sum += c.cpu_percent;
@@ -130,23 +146,11 @@ CellResult RunCell(Backend& backend, const CellSpec& cell) {
 
   // Every ack, then every message: wait while they still come in.
   if (r.has_acks) backend.Flush(30'000);
-  int64_t last_progress = MonoNowNs();
-  uint64_t last_count = 0;
-  while (true) {
-    uint64_t got = 0;
-    {
-      std::lock_guard<std::mutex> lock(recv_mu);
-      got = r.received;
-    }
-    if (got >= r.sent) break;
-    if (got != last_count) {
-      last_count = got;
-      last_progress = MonoNowNs();
-    } else if (MonoNowNs() - last_progress > 5'000'000'000) {
-      break;  // nothing for 5 s: the rest is lost
-    }
-    std::this_thread::sleep_for(std::chrono::milliseconds(5));
-  }
+  auto received = [&] {
+    std::lock_guard<std::mutex> lock(recv_mu);
+    return r.received;
+  };
+  WaitWhileArriving([&] { return received() >= r.sent; }, received, 5'000'000'000);
   backend.Close();
 
   std::lock_guard<std::mutex> lock(recv_mu);

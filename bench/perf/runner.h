@@ -5,6 +5,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <string>
 
 #include "perf/backend.h"
@@ -54,5 +55,10 @@ inline constexpr int64_t kMaxEndLagNs = 200'000'000;
 inline constexpr int64_t kMaxP99Ns = 1'000'000'000;
 
 CellResult RunCell(Backend& backend, const CellSpec& cell);
+
+// The drain after a run: returns once `done()`, or once `arrived()` (a count of what
+// came in) has not moved for `quiet_ns`: what is still missing then is lost.
+void WaitWhileArriving(const std::function<bool()>& done, const std::function<uint64_t()>& arrived,
+                       int64_t quiet_ns);
 
 }  // namespace pricing::perf
