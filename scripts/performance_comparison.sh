@@ -23,10 +23,12 @@
 #   (default)  100 B and 1 KiB; 1k, 10k, 50k msg/s; 1 and 4 partitions; default and
 #              tuned clients, and for Kafka OMB's (linger.ms 1, batch.size 128 KiB); 10 s per cell after 2 s of warm-up; max-rate search; the
 #              pipeline (`pricing run` on JetStream R3 and on Kafka) at 1k, 5k and 20k
-#              events/s for 30 s. Roughly an hour on two cores.
+#              events/s for 30 s. Hours on two cores (not timed since it runs a real
+#              Kafka).
 #   --quick    100 B and 1 KiB; 1k and 10k msg/s; 1 partition; every client setting;
 #              5 s per cell; max-rate search on 100 B only; the pipeline at 1k and 5k
-#              events/s for 15 s. About 12 minutes.
+#              events/s for 15 s. About half an hour on two cores (24 min measured
+#              before the failover and kafka-group rows came).
 #   --smoke    every system, the failover runs and both pipelines once, briefly (CI):
 #              proves the paths, measures nothing.
 #
