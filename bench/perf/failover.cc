@@ -17,8 +17,9 @@ namespace pricing::perf {
 namespace {
 
 // The longest gap between consecutive times at or after `from` (the first one counts
-// from `from` itself), and the time that ended it.
-std::pair<int64_t, int64_t> LongestGap(std::vector<int64_t> times, int64_t from) {
+// from `from` itself, the last one up to `until`), and the time that ended it (0: none
+// came after it before `until`).
+std::pair<int64_t, int64_t> LongestGap(std::vector<int64_t> times, int64_t from, int64_t until) {
   std::sort(times.begin(), times.end());
   int64_t longest = 0, ended = 0, previous = from;
   for (int64_t t : times) {
@@ -29,6 +30,7 @@ std::pair<int64_t, int64_t> LongestGap(std::vector<int64_t> times, int64_t from)
     }
     previous = t;
   }
+  if (until - previous > longest) return {until - previous, 0};
   return {longest, ended};
 }
 
@@ -104,6 +106,9 @@ FailoverResult RunFailover(Backend& backend, const CellSpec& cell, double kill_a
     }
   }
   killer.join();
+  // The run's end for the gaps: acks or messages that never came back before it count as
+  // an outage up to it.
+  const int64_t sent_until = MonoNowNs();
   backend.Flush(60'000);
   // Then every message: wait while they still come in (15 s of nothing: the rest is
   // lost, or was never stored).
@@ -119,8 +124,9 @@ FailoverResult RunFailover(Backend& backend, const CellSpec& cell, double kill_a
   r.received = receive_times.size();
   for (uint64_t i = 0; i < planned; ++i) r.lost += acked[i] && !received[i];
   if (killed_at > 0) {
-    r.publish_outage_s = static_cast<double>(LongestGap(ack_times, killed_at).first) / 1e9;
-    const auto [stall, ended] = LongestGap(receive_times, killed_at);
+    r.publish_outage_s =
+        static_cast<double>(LongestGap(ack_times, killed_at, sent_until).first) / 1e9;
+    const auto [stall, ended] = LongestGap(receive_times, killed_at, sent_until);
     r.consume_stall_s = static_cast<double>(stall) / 1e9;
     r.resumed_after_s = ended > 0 ? static_cast<double>(ended - killed_at) / 1e9 : 0;
   }
