@@ -113,9 +113,16 @@ struct Options {
   std::string nats_restart, kafka_restart;
 };
 
+// kafka, kafka-group, kafka-fsync: the systems that need a Kafka cluster.
+bool IsKafka(const std::string& backend) { return backend.rfind("kafka", 0) == 0; }
+
+bool WantsKafka(const std::vector<std::string>& backends) {
+  return std::any_of(backends.begin(), backends.end(), IsKafka);
+}
+
 // The OMB profile is Kafka's driver settings: no NATS cell runs it.
 bool ProfileApplies(Profile p, const std::string& backend) {
-  return p != Profile::kOmb || backend.rfind("kafka", 0) == 0;
+  return p != Profile::kOmb || IsKafka(backend);
 }
 
 bool Has(const std::vector<std::string>& names, const std::string& name) {
@@ -244,8 +251,7 @@ Options Parse(int argc, char** argv) {
     Usage("jetstream-r3-fsync needs --nats-fsync URLS (servers with sync_interval always)");
   if (Has(o.backends, "kafka-fsync") && mock)
     Usage("kafka-fsync needs --kafka-brokers: the mock cluster writes nothing to disk");
-  const bool wants_kafka =
-      Has(o.backends, "kafka") || Has(o.backends, "kafka-fsync") || Has(o.backends, "kafka-group");
+  const bool wants_kafka = WantsKafka(o.backends);
   if (wants_kafka && mock && o.kafka_mock.empty())
     Usage("the kafka backend needs --kafka-brokers HOST:PORT or --kafka-mock PATH");
   return o;
@@ -664,8 +670,7 @@ int Main(int argc, char** argv) {
   signal(SIGPIPE, SIG_IGN);
   Options o = Parse(argc, argv);
   std::unique_ptr<MockKafka> mock;
-  const bool wants_kafka =
-      Has(o.backends, "kafka") || Has(o.backends, "kafka-fsync") || Has(o.backends, "kafka-group");
+  const bool wants_kafka = WantsKafka(o.backends);
   if (wants_kafka && o.endpoints.kafka_brokers.empty() && !o.kafka_mock.empty()) {
     mock = std::make_unique<MockKafka>(o.kafka_mock);
     o.endpoints.kafka_brokers = mock->bootstraps();
