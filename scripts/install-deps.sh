@@ -42,6 +42,8 @@ packages=(
   docker-compose
   # the Kafka brokers (a JVM) and the tool that fetches them
   openjdk-17-jre-headless maven
+  # an independent Kafka client, to list the brokers (kcat -L)
+  kcat
   # the live map test drives headless Chromium
   chromium
   # libFuzzer targets (fuzz/, scripts/fuzz.sh)

@@ -47,11 +47,12 @@ namespace pricing::perf {
 namespace {
 
 [[noreturn]] void Usage(const std::string& why) {
+  std::string backends;
+  for (const auto& name : BackendNames()) backends += (backends.empty() ? "" : ",") + name;
   std::cerr
-      << "perf_compare: " << why << "\nusage: perf_compare --out DIR [--backends "
-      << "loopback,nats-core,jetstream-r1,"
-      << "jetstream-r3,kafka] [--sizes 100,1024] [--rates 1000,10000,50000]\n"
-         "       [--partitions 1,4] [--profiles default,tuned] [--seconds S] [--warmup S]\n"
+      << "perf_compare: " << why << "\nusage: perf_compare --out DIR [--backends " << backends
+      << "]\n       [--sizes 100,1024] [--rates 1000,10000,50000]\n"
+         "       [--partitions 1,4] [--profiles default,tuned,omb] [--seconds S] [--warmup S]\n"
          "       [--find-max] [--search-seconds S] [--search-sizes 100] [--max-rate R]\n"
          "       [--pipeline-rates 1000,5000 --pricing BIN --zones GEOJSON]\n"
          "       [--pipeline-seconds S] [--pipeline-only] [--nats URLS]\n"
