@@ -317,8 +317,15 @@ TEST_F(ConfigTest, OverrideOfAnUnknownZoneFailsWhenZonesLoad) {
 
 TEST_F(ConfigTest, RefusesMissingOrNonGeoJsonZonesFile) {
   EXPECT_EQ(ErrorOf("cities:\n  nyc:\n    zones: nowhere.geojson\n"),
-            Prefix() + "key 'cities.nyc.zones': zones file '" +
-                (dir_.path() / "nowhere.geojson").string() + "' cannot be opened");
+            Prefix() +
+                "key 'cities.nyc.zones': zones file 'nowhere.geojson' cannot be opened (No such "
+                "file or directory): a relative path is taken from the configuration file's "
+                "folder, so it resolved to '" +
+                (dir_.path() / "nowhere.geojson").string() + "'");
+  const std::string absolute = (dir_.path() / "gone.geojson").string();
+  EXPECT_EQ(ErrorOf("cities:\n  nyc:\n    zones: " + absolute + "\n"),
+            Prefix() + "key 'cities.nyc.zones': zones file '" + absolute +
+                "' cannot be opened (No such file or directory)");
   dir_.Write("zones.csv", "LocationID,Borough\n");
   EXPECT_EQ(ErrorOf("cities:\n  nyc:\n    zones: zones.csv\n"),
             Prefix() + "key 'cities.nyc.zones': zones file '" +

@@ -1,5 +1,7 @@
 #include "app/commands.h"
 
+#include <cerrno>
+#include <cstring>
 #include <fstream>
 #include <iostream>
 
@@ -21,8 +23,17 @@ int RunReplayCommand(const std::vector<std::string>& args) {
   PricingEngine engine(config.engine(), clock);
 
   const std::string events_path = flags.Require("events");
+  errno = 0;
   std::ifstream events(events_path);
-  if (!events) throw UsageError("cannot open events file '" + events_path + "'");
+  if (!events) {
+    const std::string reason = errno != 0 ? std::strerror(errno) : "unreadable";
+    throw UsageError("cannot open events file '" + events_path + "' (" + reason +
+                     "). Make one from the April 2014 pickups with 'pricing convert-uber "
+                     "--csv data/nyc/uber-pickups-2014-04.csv --out " +
+                     events_path +
+                     " --from 2014-04-01T16:00 --to 2014-04-01T23:00 --drivers 300', or run "
+                     "scripts/demo-replay.sh");
+  }
   std::ofstream file;
   std::ostream* out = &std::cout;
   if (auto path = flags.Get("out")) {

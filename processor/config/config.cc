@@ -3,8 +3,10 @@
 #include <yaml-cpp/yaml.h>
 
 #include <algorithm>
+#include <cerrno>
 #include <cmath>
 #include <cstdlib>
+#include <cstring>
 #include <fstream>
 #include <set>
 #include <sstream>
@@ -135,10 +137,23 @@ std::optional<int64_t> EnvInt(const EnvLookup& env, const std::string& name, int
 }
 
 // Fails unless the file exists and starts like a JSON object (GeoJSON); the full parse
-// happens when the zones are loaded.
-void CheckZonesFile(const std::filesystem::path& path, const std::string& key, const Reporter& r) {
+// happens when the zones are loaded. `written` is the path as the configuration gives
+// it: a relative one is taken from the configuration file's folder, and a copied
+// configuration trips on exactly that, so the message says so and shows where it led.
+void CheckZonesFile(const std::filesystem::path& path, const std::filesystem::path& written,
+                    const std::string& key, const Reporter& r) {
+  errno = 0;
   std::ifstream in(path);
-  if (!in) r.Fail(key, "zones file '" + path.string() + "' cannot be opened");
+  if (!in) {
+    const std::string reason = errno != 0 ? std::strerror(errno) : "unreadable";
+    if (written.is_absolute()) {
+      r.Fail(key, "zones file '" + path.string() + "' cannot be opened (" + reason + ")");
+    }
+    r.Fail(key, "zones file '" + written.string() + "' cannot be opened (" + reason +
+                    "): a relative path is taken from the configuration file's folder, so it "
+                    "resolved to '" +
+                    path.string() + "'");
+  }
   char c = 0;
   while (in.get(c) && std::isspace(static_cast<unsigned char>(c))) {
   }
@@ -557,7 +572,7 @@ Config LoadConfigFile(const std::filesystem::path& path, const EnvLookup& env) {
     if (!node["zones"]) r.Fail(prefix + ".zones", "missing; give the path of a GeoJSON zones file");
     std::filesystem::path zones = ReadString(node["zones"], prefix + ".zones", r);
     city.zones_path = zones.is_absolute() ? zones : (base_dir / zones).lexically_normal();
-    CheckZonesFile(city.zones_path, prefix + ".zones", r);
+    CheckZonesFile(city.zones_path, zones, prefix + ".zones", r);
     if (node["id_property"])
       city.id_property = ReadString(node["id_property"], prefix + ".id_property", r);
     if (node["name_property"])
