@@ -19,7 +19,8 @@
 #
 # Ports: clients BASE..BASE+2, routes BASE+2000.., monitoring BASE+4000.. (defaults
 # 4222-4224, 6222-6224, 8222-8224). Data and logs live in the state directory
-# (default .nats-cluster/ in the repository).
+# (default .nats-cluster/ in the repository; with --secure, .nats-cluster-secure/, so that
+# the secured cluster never restores the plain one's checkpoints or re-reads its events).
 #
 # Environment:
 #   NATS_SYNC_INTERVAL   when a node fsyncs its store: "always" (before it acknowledges
@@ -32,7 +33,7 @@ set -euo pipefail
 # shellcheck source=lib/usage.sh
 . "$(dirname "$0")/lib/usage.sh"
 root=$(cd "$(dirname "$0")/.." && pwd)
-state="$root/.nats-cluster"
+state=""
 base=4222
 config="$root/config/nyc.yaml"
 streams=1
@@ -53,6 +54,10 @@ while [ $# -gt 0 ]; do
   esac
 done
 
+if [ -z "$state" ]; then
+  state="$root/.nats-cluster"
+  [ $secure -eq 0 ] || state="$root/.nats-cluster-secure"
+fi
 mkdir -p "$state"
 state=$(cd "$state" && pwd)
 # The password of the system account's user `sys` (nats.conf), made once per state

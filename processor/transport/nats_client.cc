@@ -97,9 +97,21 @@ std::unique_ptr<NatsClient> NatsClient::Connect(const NatsSettings& settings, in
   const int64_t give_up = SteadyNowMs() + deadline_ms;
   natsConnection* raw_conn = nullptr;
   natsStatus s;
+  int64_t next_warning = 0;
   while ((s = natsConnection_Connect(&raw_conn, opts.get())) != NATS_OK) {
-    if (!IsRetryable(s) || SteadyNowMs() >= give_up) {
+    const int64_t now = SteadyNowMs();
+    if (!IsRetryable(s) || now >= give_up) {
       CheckNats(s, "connecting to " + settings.urls);
+    }
+    // Say at once, and every 10 s after, what is wrong and what starts a cluster: an
+    // operator who forgot the cluster should not wait out the deadline to learn it.
+    if (now >= next_warning) {
+      PRICING_LOG(kWarn) << "nats: cannot reach NATS at " << settings.urls << " ("
+                         << natsStatus_GetText(s)
+                         << "); is the cluster running? scripts/start-nats-cluster.sh starts "
+                            "one, NATS_URL names another. Retrying for "
+                         << (give_up - now + 999) / 1000 << " s more";
+      next_warning = now + 10000;
     }
     std::this_thread::sleep_for(std::chrono::milliseconds(200));
   }
