@@ -145,14 +145,15 @@ void CheckZonesFile(const std::filesystem::path& path, const std::filesystem::pa
   errno = 0;
   std::ifstream in(path);
   if (!in) {
-    const std::string reason = errno != 0 ? std::strerror(errno) : "unreadable";
-    if (written.is_absolute()) {
-      r.Fail(key, "zones file '" + path.string() + "' cannot be opened (" + reason + ")");
+    std::string problem = "zones file '" + written.string() + "' cannot be opened (" +
+                          (errno != 0 ? std::strerror(errno) : "unreadable") + ")";
+    if (!written.is_absolute()) {
+      problem +=
+          ": a relative path is taken from the configuration file's folder, so it "
+          "resolved to '" +
+          path.string() + "'";
     }
-    r.Fail(key, "zones file '" + written.string() + "' cannot be opened (" + reason +
-                    "): a relative path is taken from the configuration file's folder, so it "
-                    "resolved to '" +
-                    path.string() + "'");
+    r.Fail(key, problem);
   }
   char c = 0;
   while (in.get(c) && std::isspace(static_cast<unsigned char>(c))) {
