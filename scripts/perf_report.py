@@ -384,6 +384,32 @@ def main():
                 f'{f["consume_stall_s"]:.2f} s', f'{f["resumed_after_s"]:.2f} s', f["acked"], f["ack_errors"],
                 f["lost"], f["duplicates"]]) + "</tr>")
         parts.append("</table>")
+    if data.get("pipeline"):
+        parts.append("<h2>The pipeline: event to pricing update</h2><p>The real <code>pricing run</code> on each "
+                     "backend, fed open loop by the load generator; from an event's intended send time to the "
+                     "first pricing update of the tick that counts it, and from the tick's close to that "
+                     "update.</p><table><tr><th>system</th><th>events/s</th><th>sent/s</th>"
+                     "<th>event to update p50</th><th>p99</th><th>close to update p50</th><th>p99</th>"
+                     "<th>ticks</th><th>refused late</th><th>verdict</th></tr>")
+        for p in data["pipeline"]:
+            e, c = p["event_to_update_us"], p["close_to_update_us"]
+            parts.append("<tr>" + "".join(f"<td>{html.escape(str(x))}</td>" for x in [
+                p["label"], f'{p["rate"]:,.0f}', f'{p["send_rate"]:,.0f}', fmt_us(e["p50"]), fmt_us(e["p99"]),
+                fmt_us(c["p50"]), fmt_us(c["p99"]), p["ticks"], p["processor_rejected"], p["verdict"]]) + "</tr>")
+        parts.append("</table>")
+    if data.get("pipeline_max_rates"):
+        parts.append("<h2>The pipeline's highest sustained rate</h2><table><tr><th>system</th>"
+                     "<th>highest sustained events/s</th><th>event to update p99 there</th>"
+                     "<th>close to update p99 there</th><th>first failed/s</th><th>why</th></tr>")
+        for m in data["pipeline_max_rates"]:
+            held = m["max_sustained_rate"] > 0
+            parts.append("<tr>" + "".join(f"<td>{html.escape(str(x))}</td>" for x in [
+                m["label"], f'{m["max_sustained_rate"]:,.0f}' if held else "none held",
+                fmt_us(m["event_to_update_p99_us_at_max"]) if held else "—",
+                fmt_us(m["close_to_update_p99_us_at_max"]) if held else "—",
+                f'{m["first_failed_rate"]:,.0f}' if m["first_failed_rate"] > 0 else "none",
+                m["failed_because"]]) + "</tr>")
+        parts.append("</table>")
     parts.append("<h2>Latency against throughput</h2>")
     parts += [f"<figure>{svg}</figure>" for name, svg in charts if name.startswith("throughput_")]
     parts.append("<h2>Latency percentile spectra</h2>")

@@ -23,14 +23,15 @@
 #   (default)  100 B and 1 KiB; 1k, 10k, 50k msg/s; 1 and 4 partitions; default and
 #              tuned clients, and for Kafka OMB's (linger.ms 1, batch.size 128 KiB); 10 s per cell after 2 s of warm-up; max-rate search; the
 #              pipeline (`pricing run` on JetStream R3 and on Kafka) at 1k, 5k and 20k
-#              events/s for 30 s. Hours on two cores (not timed since it runs a real
-#              Kafka).
+#              events/s for 30 s, then a search for its highest sustained rate (20 s a
+#              try). Hours on two cores (not timed since it runs a real Kafka).
 #   --quick    100 B and 1 KiB; 1k and 10k msg/s; 1 partition; every client setting;
-#              5 s per cell; max-rate search on 100 B only; the pipeline at 1k and 5k
-#              events/s for 15 s. About half an hour on two cores (24 min measured
-#              before the failover and kafka-group rows came).
-#   --smoke    every system, the failover runs and both pipelines once, briefly (CI):
-#              proves the paths, measures nothing.
+#              5 s per cell; max-rate search on 100 B only; the pipeline at 1k, 5k and
+#              20k events/s for 15 s, then its max-rate search (10 s a try). About an
+#              hour on two cores.
+#   --smoke    every system, the failover runs and both pipelines once, briefly, with
+#              one step of the pipeline's search (CI): proves the paths, measures
+#              nothing.
 #
 # Every mode also runs the failover side by side: open loop at a fixed rate (2,000/s;
 # 500/s in --smoke), the leader of the JetStream R3 stream and of the Kafka partition
@@ -152,14 +153,17 @@ case "$mode" in
   full)
     sweep=(--sizes 100,1024 --rates 1000,10000,50000 --partitions 1,4 --profiles default,tuned,omb
            --seconds 10 --warmup 2 --find-max --search-seconds 5
-           --pipeline-rates 1000,5000,20000 --pipeline-seconds 30) ;;
+           --pipeline-rates 1000,5000,20000 --pipeline-seconds 30
+           --pipeline-find-max --pipeline-search-seconds 20) ;;
   quick)
     sweep=(--sizes 100,1024 --rates 1000,10000 --partitions 1 --profiles default,tuned,omb
            --seconds 5 --warmup 1 --find-max --search-seconds 3 --search-sizes 100
-           --pipeline-rates 1000,5000 --pipeline-seconds 15) ;;
+           --pipeline-rates 1000,5000,20000 --pipeline-seconds 15
+           --pipeline-find-max --pipeline-search-seconds 10) ;;
   smoke)
     sweep=(--sizes 100 --rates 500 --partitions 2 --profiles tuned,omb --seconds 1 --warmup 0.5
-           --pipeline-rates 200 --pipeline-seconds 3) ;;
+           --pipeline-rates 200 --pipeline-seconds 3
+           --pipeline-find-max --pipeline-search-seconds 2 --pipeline-max-rate 400) ;;
 esac
 
 # Failover, side by side: the leader of a JetStream R3 stream and of a Kafka partition
@@ -180,7 +184,11 @@ fi
 if [ $pipeline_on -eq 0 ]; then
   pipeline=()
   for i in "${!sweep[@]}"; do
-    case "${sweep[$i]:-}" in --pipeline-rates|--pipeline-seconds) unset 'sweep[i]' 'sweep[i+1]' ;; esac
+    case "${sweep[$i]:-}" in
+      --pipeline-rates|--pipeline-seconds|--pipeline-search-seconds|--pipeline-max-rate)
+        unset 'sweep[i]' 'sweep[i+1]' ;;
+      --pipeline-find-max) unset 'sweep[i]' ;;
+    esac
   done
   sweep=("${sweep[@]}")
 fi

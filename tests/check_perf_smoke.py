@@ -80,6 +80,19 @@ for name, p in pipelines.items():
     # At least the wait for the tick's close (lateness 200 ms), at most a few intervals.
     if not (200_000 <= e2u["p50"] <= e2u["max"] <= 5_000_000):
         failures.append(f"pipeline {name}: event to update {e2u}")
+# The pipeline's search, bounded: from 200/s (held above) to the cap of 400/s, and if
+# 400/s does not hold on a busy machine, two bisection steps between.
+searched = {m["label"]: m for m in data.get("pipeline_max_rates", [])}
+if set(searched) != {"jetstream-r3", "kafka"}:
+    failures.append(f"pipeline searches {sorted(searched)}")
+for name, m in searched.items():
+    tries = [p for p in data.get("pipeline_search", []) if p["label"] == name]
+    rates = [p["rate"] for p in tries]
+    if m["max_sustained_rate"] < 200 or not rates or rates[0] != 400 or not all(200 < r <= 400 for r in rates):
+        failures.append(f"pipeline search {name}: highest {m['max_sustained_rate']}/s, "
+                        f"tries {[(p['rate'], p['verdict']) for p in tries]}")
+if "## The pipeline's highest sustained rate" not in open(os.path.join(out, "summary.md"), encoding="utf-8").read():
+    failures.append("summary.md has no pipeline search table")
 # Failover side by side: each system's leader was killed, nothing acknowledged was lost,
 # and consumption went on after the kill.
 failover = {f["backend"]: f for f in data.get("failover", [])}
@@ -97,6 +110,8 @@ if "kafka-mock" in summary or "| kafka-fsync |" not in summary or "server CPU" n
 report = open(os.path.join(out, "report.html"), encoding="utf-8").read()
 if "<svg" not in report or "kafka-fsync" not in report:
     failures.append("report.html has no chart or no kafka-fsync")
+if "<h2>The pipeline's highest sustained rate</h2>" not in report:
+    failures.append("report.html has no pipeline search table")
 csv_rows = open(os.path.join(out, "cells.csv"), encoding="utf-8").read().strip().split("\n")
 # header; 2 metrics for loopback and core, 3 for the rest; Kafka's two systems twice (tuned, omb)
 if len(csv_rows) != 1 + 2 * 2 + 3 * 7 + 3 * 3:

@@ -40,6 +40,7 @@
 #include "perf/failover.h"
 #include "perf/kafka_mock_process.h"
 #include "perf/pipeline.h"
+#include "perf/rate_search.h"
 #include "perf/runner.h"
 
 namespace pricing::perf {
@@ -56,6 +57,7 @@ namespace {
          "       [--find-max] [--search-seconds S] [--search-sizes 100] [--max-rate R]\n"
          "       [--pipeline-rates 1000,5000 --pricing BIN --zones GEOJSON]\n"
          "       [--pipeline-seconds S] [--pipeline-only] [--nats URLS]\n"
+         "       [--pipeline-find-max [--pipeline-search-seconds S] [--pipeline-max-rate R]]\n"
          "       [--nats-sync-interval always|DURATION]\n"
          "       [--kafka-brokers HOST:PORT | --kafka-mock PATH] [--kafka-replication N]\n"
          "       [--nats-pid-files F,F,..] [--kafka-pid-files F,F,..]\n"
@@ -101,6 +103,11 @@ struct Options {
   std::vector<double> pipeline_rates;     // empty: no pipeline comparison
   bool pipeline_only = false;             // skip the sweep and the search
   double pipeline_seconds = 20;
+  // The pipeline's highest sustained rate: searched from the highest --pipeline-rates
+  // that held, each try --pipeline-search-seconds long, doubling no further than the cap.
+  bool pipeline_find_max = false;
+  double pipeline_search_seconds = 10;
+  double pipeline_max_rate = 160000;
   std::string pricing_bin;
   std::string zones;
   Endpoints endpoints;
@@ -141,6 +148,10 @@ Options Parse(int argc, char** argv) {
     }
     if (flag == "--pipeline-only") {
       o.pipeline_only = true;
+      continue;
+    }
+    if (flag == "--pipeline-find-max") {
+      o.pipeline_find_max = true;
       continue;
     }
     if (flag.rfind("--", 0) != 0 || i + 1 >= argc) Usage("unexpected '" + flag + "'");
@@ -193,6 +204,10 @@ Options Parse(int argc, char** argv) {
       for (const auto& s : Split(v)) o.pipeline_rates.push_back(ToNumber(name, s, 1, 1'000'000));
     } else if (name == "pipeline-seconds") {
       o.pipeline_seconds = ToNumber(name, v, 1, 3600);
+    } else if (name == "pipeline-search-seconds") {
+      o.pipeline_search_seconds = ToNumber(name, v, 1, 3600);
+    } else if (name == "pipeline-max-rate") {
+      o.pipeline_max_rate = ToNumber(name, v, 1, 1'000'000);
     } else if (name == "pricing") {
       o.pricing_bin = v;
     } else if (name == "zones") {
@@ -238,6 +253,8 @@ Options Parse(int argc, char** argv) {
   if (o.out.empty()) Usage("--out DIR is required");
   if (!o.pipeline_rates.empty() && (o.pricing_bin.empty() || o.zones.empty()))
     Usage("--pipeline-rates needs --pricing BIN and --zones GEOJSON");
+  if (o.pipeline_find_max && o.pipeline_rates.empty())
+    Usage("--pipeline-find-max starts from --pipeline-rates: give at least one");
   if (o.sizes.empty() || o.rates.empty() || o.partitions.empty() || o.profiles.empty())
     Usage("--sizes, --rates, --partitions and --profiles need at least one value each");
   // The fsync profiles need what they compare: a cluster that fsyncs, a real Kafka.
@@ -350,6 +367,16 @@ struct MaxRate {
   int64_t p99_ns = 0;  // corrected p99 at the highest sustained rate
 };
 
+// The pipeline's highest sustained rate on one backend.
+struct PipelineMax {
+  std::string backend, label;
+  double rate = 0;          // highest sustained (0: none held)
+  double first_failed = 0;  // lowest that did not hold (0: none up to the cap)
+  std::string failed_because;
+  int64_t event_to_update_p99_ns = 0;  // at the highest sustained rate
+  int64_t close_to_update_p99_ns = 0;
+};
+
 void WriteCell(JsonWriter& w, const CellResult& r, const std::string& id) {
   w.BeginObject();
   w.Key("id").String(id).Key("backend").String(r.spec.backend).Key("label").String(r.label);
@@ -434,14 +461,17 @@ class Report {
     labels_[f.label] = labels_.count(f.label) ? labels_[f.label] : f.durability;
   }
 
-  void AddPipeline(const PipelineResult& p) {
+  // `search`: a try of the pipeline's max-rate search, kept apart from the fixed rates.
+  void AddPipeline(const PipelineResult& p, bool search) {
     const std::string id = "pipeline_" + p.spec.backend + "_" +
-                           std::to_string(static_cast<int64_t>(std::llround(p.spec.rate)));
+                           std::to_string(static_cast<int64_t>(std::llround(p.spec.rate))) +
+                           (search ? "_search" : "");
     std::ofstream(o_.out + "/hgrm/" + id + ".event_to_update.hgrm") << Hgrm(p.event_to_update);
     std::ofstream(o_.out + "/hgrm/" + id + ".close_to_update.hgrm") << Hgrm(p.close_to_update);
-    pipelines_.emplace_back(id, p);
+    (search ? pipeline_tries_ : pipelines_).emplace_back(id, p);
     labels_[p.label] = labels_.count(p.label) ? labels_[p.label] : p.durability;
   }
+  void AddPipelineMax(const PipelineMax& m) { pipeline_max_.push_back(m); }
 
   std::vector<const CellResult*> Cells() const {
     std::vector<const CellResult*> out;
@@ -467,25 +497,21 @@ class Report {
     w.Key("max_rate_search").BeginArray();
     for (const auto& [id, r] : search_cells_) WriteCell(w, r, id);
     w.EndArray();
-    w.Key("pipeline").BeginArray();
-    for (const auto& [id, p] : pipelines_) {
+    for (const auto& [key, list] :
+         {std::pair{"pipeline", &pipelines_}, std::pair{"pipeline_search", &pipeline_tries_}}) {
+      w.Key(key).BeginArray();
+      for (const auto& [id, p] : *list) WritePipeline(w, id, p);
+      w.EndArray();
+    }
+    w.Key("pipeline_max_rates").BeginArray();
+    for (const PipelineMax& m : pipeline_max_) {
       w.BeginObject();
-      w.Key("id").String(id).Key("backend").String(p.spec.backend).Key("label").String(p.label);
-      w.Key("rate").Double(p.spec.rate).Key("seconds").Double(p.spec.seconds);
-      w.Key("interval_ms").Int(p.interval_ms).Key("allowed_lateness_ms").Int(p.lateness_ms);
-      w.Key("sent").Uint(p.sent).Key("send_rate").Double(std::round(p.send_rate));
-      w.Key("processor_read").Uint(p.processor_read).Key("ticks").Uint(p.ticks);
-      w.Key("processor_rejected").Uint(p.processor_rejected);
-      w.Key("unattributed").Uint(p.unattributed).Key("send_errors").Uint(p.send_errors);
-      w.Key("sustainable").Bool(p.sustainable).Key("verdict").String(p.verdict);
-      for (const auto& [name, h] : {std::pair<const char*, const LatencyHistogram*>{
-                                        "event_to_update_us", &p.event_to_update},
-                                    {"close_to_update_us", &p.close_to_update}}) {
-        w.Key(name).BeginObject().Key("count").Int(h->count());
-        for (std::size_t i = 0; i < std::size(kPercentiles); ++i)
-          w.Key(kPercentileNames[i]).Double(Us(h->ValueAtPercentile(kPercentiles[i])));
-        w.Key("max").Double(Us(h->max())).EndObject();
-      }
+      w.Key("backend").String(m.backend).Key("label").String(m.label);
+      w.Key("max_sustained_rate").Double(std::round(m.rate));
+      w.Key("first_failed_rate").Double(std::round(m.first_failed));
+      w.Key("failed_because").String(m.failed_because);
+      w.Key("event_to_update_p99_us_at_max").Double(Us(m.event_to_update_p99_ns));
+      w.Key("close_to_update_p99_us_at_max").Double(Us(m.close_to_update_p99_ns));
       w.EndObject();
     }
     w.EndArray();
@@ -595,6 +621,27 @@ class Report {
            << p.processor_rejected << " | " << p.verdict << " |\n";
       }
     }
+    if (!pipeline_max_.empty()) {
+      md << "\n## The pipeline's highest sustained rate\n\n"
+         << "Doubling from the highest rate above that held until a rate does not hold, then "
+            "two bisection steps; each try starts a fresh processor and runs "
+         << o_.pipeline_search_seconds << " s after a warm-up. A rate holds when every event "
+         << "is sent and read, none is refused as late, every event is priced within an "
+            "interval, the lateness and 1 s of when it was due, and the p99 from a tick's close "
+            "to its update stays under 1 s.\n\n"
+         << "| system | highest sustained events/s | event to update p99 there | close to "
+            "update p99 there | first failed/s | why |\n|---|---|---|---|---|---|\n";
+      for (const PipelineMax& m : pipeline_max_) {
+        md << "| " << m.label << " | "
+           << (m.rate > 0 ? std::to_string(std::llround(m.rate)) : std::string("none held"))
+           << " | " << (m.rate > 0 ? FormatLatency(m.event_to_update_p99_ns) : "—") << " | "
+           << (m.rate > 0 ? FormatLatency(m.close_to_update_p99_ns) : "—") << " | "
+           << (m.first_failed > 0
+                   ? std::to_string(std::llround(m.first_failed))
+                   : "none up to " + std::to_string(std::llround(o_.pipeline_max_rate)))
+           << " | " << m.failed_because << " |\n";
+      }
+    }
     if (!failovers_.empty()) {
       md << "\n## Failover: the leader SIGKILLed mid-run\n\n"
          << "Open loop at a fixed rate; a third of the way in, the node leading the stream "
@@ -639,6 +686,27 @@ class Report {
     }
   }
 
+  static void WritePipeline(JsonWriter& w, const std::string& id, const PipelineResult& p) {
+    w.BeginObject();
+    w.Key("id").String(id).Key("backend").String(p.spec.backend).Key("label").String(p.label);
+    w.Key("rate").Double(p.spec.rate).Key("seconds").Double(p.spec.seconds);
+    w.Key("interval_ms").Int(p.interval_ms).Key("allowed_lateness_ms").Int(p.lateness_ms);
+    w.Key("sent").Uint(p.sent).Key("send_rate").Double(std::round(p.send_rate));
+    w.Key("processor_read").Uint(p.processor_read).Key("ticks").Uint(p.ticks);
+    w.Key("processor_rejected").Uint(p.processor_rejected);
+    w.Key("unattributed").Uint(p.unattributed).Key("send_errors").Uint(p.send_errors);
+    w.Key("sustainable").Bool(p.sustainable).Key("verdict").String(p.verdict);
+    for (const auto& [name, h] :
+         {std::pair<const char*, const LatencyHistogram*>{"event_to_update_us", &p.event_to_update},
+          {"close_to_update_us", &p.close_to_update}}) {
+      w.Key(name).BeginObject().Key("count").Int(h->count());
+      for (std::size_t i = 0; i < std::size(kPercentiles); ++i)
+        w.Key(kPercentileNames[i]).Double(Us(h->ValueAtPercentile(kPercentiles[i])));
+      w.Key("max").Double(Us(h->max())).EndObject();
+    }
+    w.EndObject();
+  }
+
   static std::string Hgrm(const LatencyHistogram& h) {
     std::ostringstream out;
     h.WriteHgrm(out);
@@ -647,7 +715,8 @@ class Report {
 
   Options o_;
   std::ofstream csv_;
-  std::vector<std::pair<std::string, PipelineResult>> pipelines_;
+  std::vector<std::pair<std::string, PipelineResult>> pipelines_, pipeline_tries_;
+  std::vector<PipelineMax> pipeline_max_;
   std::vector<std::pair<std::string, CellResult>> cells_, search_cells_;
   std::map<std::string, std::string> labels_;
   std::map<std::string, std::string> consumers_;  // per label: how its cells were read
@@ -730,42 +799,27 @@ int Main(int argc, char** argv) {
           m.profile = profile;
           m.bytes = bytes;
           m.partitions = spec.partitions;
-          auto attempt = [&](double rate) {
-            spec.rate = rate;
-            CellResult r = RunOne(o, backend, spec);
-            m.label = r.label;
-            report.Add(r, true);
-            if (r.sustainable) {
-              if (rate > m.rate) {
-                m.rate = rate;
-                m.p99_ns = r.e2e_intended.ValueAtPercentile(99);
-              }
-            } else if (m.first_failed == 0 || rate < m.first_failed) {
-              m.first_failed = rate;
-              m.failed_because = r.verdict;
-            }
-            return r.sustainable;
-          };
+          std::map<double, CellResult> tries;
           // Start from the highest rate the sweep saw held for this system, profile, size
           // and partition count (the lowest swept rate when none held).
-          double rate = *std::min_element(o.rates.begin(), o.rates.end());
+          double start = *std::min_element(o.rates.begin(), o.rates.end());
           for (const CellResult* c : report.Cells()) {
             if (c->spec.backend == backend && c->spec.profile == profile &&
                 c->spec.message_bytes == bytes && c->spec.partitions == spec.partitions &&
                 c->sustainable)
-              rate = std::max(rate, c->spec.rate);
+              start = std::max(start, c->spec.rate);
           }
-          while (rate <= o.max_rate && attempt(rate)) rate *= 2;
-          // Not even the start held (a noisy moment, or a slow system): halve until a
-          // rate holds, down to a 64th of it.
-          for (double down = rate / 2; m.rate == 0 && down >= rate / 64; down /= 2) attempt(down);
-          if (m.first_failed > 0 && m.rate > 0) {
-            double lo = m.rate, hi = m.first_failed;
-            for (int step = 0; step < 3; ++step) {
-              const double mid = std::round((lo + hi) / 2);
-              (attempt(mid) ? lo : hi) = mid;
-            }
-          }
+          const RateSearch found = SearchMaxRate(start, o.max_rate, 3, [&](double rate) {
+            spec.rate = rate;
+            const CellResult& r = tries[rate] = RunOne(o, backend, spec);
+            report.Add(r, true);
+            return r.sustainable;
+          });
+          m.label = tries.begin()->second.label;
+          m.rate = found.held;
+          if (found.held > 0) m.p99_ns = tries[found.held].e2e_intended.ValueAtPercentile(99);
+          m.first_failed = found.first_failed;
+          if (found.first_failed > 0) m.failed_because = tries[found.first_failed].verdict;
           report.AddMax(m);
         }
       }
@@ -823,25 +877,52 @@ int Main(int argc, char** argv) {
     po.work_dir = o.out + "/pipeline";
     std::filesystem::create_directories(po.work_dir);
     po.endpoints = o.endpoints;
+    auto run = [&](const std::string& backend, double rate, double seconds, bool search) {
+      PipelineSpec spec;
+      spec.backend = backend;
+      spec.rate = rate;
+      spec.seconds = seconds;
+      spec.warmup_seconds = std::min(5.0, seconds / 2);
+      PipelineResult p = RunPipeline(po, spec);
+      std::fprintf(stderr,
+                   "pipeline %-38s %8.0f/s%s: event to update p50 %s p99 %s, close to update p50 "
+                   "%s p99 %s, %s\n",
+                   p.label.c_str(), rate, search ? " (search)" : "",
+                   FormatLatency(p.event_to_update.ValueAtPercentile(50)).c_str(),
+                   FormatLatency(p.event_to_update.ValueAtPercentile(99)).c_str(),
+                   FormatLatency(p.close_to_update.ValueAtPercentile(50)).c_str(),
+                   FormatLatency(p.close_to_update.ValueAtPercentile(99)).c_str(),
+                   p.verdict.c_str());
+      report.AddPipeline(p, search);
+      return p;
+    };
     for (const std::string backend : {"jetstream-r3", "kafka"}) {
-      if (std::find(o.backends.begin(), o.backends.end(), backend) == o.backends.end()) continue;
+      if (!Has(o.backends, backend)) continue;
+      // The fixed rates' runs count as the search's tries at those rates: it starts
+      // from the highest that held and never runs one again.
+      std::map<double, PipelineResult> tries;
+      double start = *std::min_element(o.pipeline_rates.begin(), o.pipeline_rates.end());
       for (double rate : o.pipeline_rates) {
-        PipelineSpec spec;
-        spec.backend = backend;
-        spec.rate = rate;
-        spec.seconds = o.pipeline_seconds;
-        spec.warmup_seconds = std::min(5.0, o.pipeline_seconds / 2);
-        const PipelineResult p = RunPipeline(po, spec);
-        std::fprintf(
-            stderr,
-            "pipeline %-38s %8.0f/s: event to update p50 %s p99 %s, close to update p50 "
-            "%s p99 %s, %s\n",
-            p.label.c_str(), rate, FormatLatency(p.event_to_update.ValueAtPercentile(50)).c_str(),
-            FormatLatency(p.event_to_update.ValueAtPercentile(99)).c_str(),
-            FormatLatency(p.close_to_update.ValueAtPercentile(50)).c_str(),
-            FormatLatency(p.close_to_update.ValueAtPercentile(99)).c_str(), p.verdict.c_str());
-        report.AddPipeline(p);
+        const PipelineResult& p = tries[rate] = run(backend, rate, o.pipeline_seconds, false);
+        if (p.sustainable) start = std::max(start, rate);
       }
+      if (!o.pipeline_find_max) continue;
+      const RateSearch found = SearchMaxRate(start, o.pipeline_max_rate, 2, [&](double rate) {
+        const auto known = tries.find(rate);
+        if (known != tries.end()) return known->second.sustainable;
+        return (tries[rate] = run(backend, rate, o.pipeline_search_seconds, true)).sustainable;
+      });
+      PipelineMax m;
+      m.backend = backend;
+      m.label = tries.begin()->second.label;
+      m.rate = found.held;
+      if (found.held > 0) {
+        m.event_to_update_p99_ns = tries[found.held].event_to_update.ValueAtPercentile(99);
+        m.close_to_update_p99_ns = tries[found.held].close_to_update.ValueAtPercentile(99);
+      }
+      m.first_failed = found.first_failed;
+      if (found.first_failed > 0) m.failed_because = tries[found.first_failed].verdict;
+      report.AddPipelineMax(m);
     }
   }
   report.Write();
