@@ -1,11 +1,16 @@
 #include "app/commands.h"
 
 #include <cerrno>
+#include <cstdio>
 #include <cstring>
+#include <filesystem>
 #include <fstream>
 #include <iostream>
+#include <iterator>
+#include <stdexcept>
 
 #include "app/flags.h"
+#include "backtest/backtest.h"
 #include "common/clock.h"
 #include "common/json_writer.h"
 #include "config/config.h"
@@ -16,24 +21,32 @@
 
 namespace pricing {
 
+namespace {
+
+// An events file for replay or backtest, open; a missing one says why and what makes one.
+std::ifstream OpenEventsFile(const std::string& path) {
+  errno = 0;
+  std::ifstream events(path, std::ios::binary);
+  if (!events) {
+    const std::string reason = errno != 0 ? std::strerror(errno) : "unreadable";
+    throw UsageError("cannot open events file '" + path + "' (" + reason +
+                     "). Make one from the April 2014 pickups with 'pricing convert-uber "
+                     "--csv data/nyc/uber-pickups-2014-04.csv --out " +
+                     path +
+                     " --from 2014-04-01T16:00 --to 2014-04-01T23:00 --drivers 300', or run "
+                     "scripts/demo-replay.sh");
+  }
+  return events;
+}
+
+}  // namespace
+
 int RunReplayCommand(const std::vector<std::string>& args) {
   const Flags flags(args, {"config", "events", "out", "top"}, {"quiet"});
   const Config config = LoadConfig(flags.Require("config"));
   SystemClock clock;
   PricingEngine engine(config.engine(), clock);
-
-  const std::string events_path = flags.Require("events");
-  errno = 0;
-  std::ifstream events(events_path);
-  if (!events) {
-    const std::string reason = errno != 0 ? std::strerror(errno) : "unreadable";
-    throw UsageError("cannot open events file '" + events_path + "' (" + reason +
-                     "). Make one from the April 2014 pickups with 'pricing convert-uber "
-                     "--csv data/nyc/uber-pickups-2014-04.csv --out " +
-                     events_path +
-                     " --from 2014-04-01T16:00 --to 2014-04-01T23:00 --drivers 300', or run "
-                     "scripts/demo-replay.sh");
-  }
+  std::ifstream events = OpenEventsFile(flags.Require("events"));
   std::ofstream file;
   std::ostream* out = &std::cout;
   if (auto path = flags.Get("out")) {
@@ -50,6 +63,48 @@ int RunReplayCommand(const std::vector<std::string>& args) {
   if (!flags.Has("quiet")) {
     PrintSurgeTable(stats, static_cast<std::size_t>(flags.GetInt("top", 10)), std::cerr);
   }
+  return 0;
+}
+
+int RunBacktestCommand(const std::vector<std::string>& args) {
+  const Flags flags(args, {"config", "against", "events", "out"});
+  const std::string path_a = flags.Require("config"), path_b = flags.Require("against");
+  const Config config_a = LoadConfig(path_a), config_b = LoadConfig(path_b);
+  std::ifstream file = OpenEventsFile(flags.Require("events"));
+  const std::string events{std::istreambuf_iterator<char>(file), {}};
+  const std::filesystem::path dir = flags.Require("out");
+  std::error_code ec;
+  std::filesystem::create_directories(dir, ec);
+  if (ec) throw UsageError("cannot create --out folder '" + dir.string() + "': " + ec.message());
+
+  PricedRun a = PriceEvents(config_a.engine(), events);
+  PricedRun b = PriceEvents(config_b.engine(), events);
+  const std::vector<PricedRequest> requests = ReadRequests(a, events);
+  Backtest bt;
+  try {
+    bt = CompareRuns(std::move(a), std::move(b), requests);
+  } catch (const std::invalid_argument& e) {
+    throw UsageError(path_a + " against " + path_b + ": " + e.what());
+  }
+  const auto write = [&](const char* name, auto&& writer) {
+    std::ofstream out(dir / name, std::ios::trunc | std::ios::binary);
+    writer(out);
+    out.flush();
+    if (!out) throw std::runtime_error("cannot write '" + (dir / name).string() + "'");
+  };
+  write("summary.md", [&](std::ostream& o) { WriteBacktestSummary(bt, path_a, path_b, o); });
+  write("diff.csv", [&](std::ostream& o) { WriteBacktestDiffCsv(bt, o); });
+  write("report.html", [&](std::ostream& o) { WriteBacktestHtml(bt, path_a, path_b, o); });
+  for (const CityComparison& c : bt.cities) {
+    std::fprintf(stderr,
+                 "backtest %s: mean multiplier A %.3f, B %.3f; zone-ticks above 2.0: A %llu, "
+                 "B %llu; %zu of %zu zones differ\n",
+                 c.city.c_str(), c.a.mean, c.b.mean, static_cast<unsigned long long>(c.a.above_2),
+                 static_cast<unsigned long long>(c.b.above_2), c.most_different.size(),
+                 c.zones.size());
+  }
+  std::fprintf(stderr, "backtest: wrote %s, %s and %s\n", (dir / "summary.md").c_str(),
+               (dir / "report.html").c_str(), (dir / "diff.csv").c_str());
   return 0;
 }
 

@@ -9,6 +9,7 @@
 namespace pricing {
 
 int RunReplayCommand(const std::vector<std::string>& args);
+int RunBacktestCommand(const std::vector<std::string>& args);
 int RunConvertUberCommand(const std::vector<std::string>& args);
 
 }  // namespace pricing

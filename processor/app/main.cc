@@ -38,6 +38,13 @@ commands:
       Run the pricing core over a JSON Lines file of input messages on an event-time
       clock; write every output message as JSON Lines (stdout by default) and print
       the most-surging zones to stderr.
+  backtest --config A.yaml --against B.yaml --events FILE.jsonl --out DIR
+      What prices would have been with B instead of A: both configurations run
+      through the pricing core over the same events; writes DIR/summary.md (mean and
+      p95 multiplier, share surging, ticks at the cap and floor, changes per
+      zone-hour, requests quoted 1.5x and 2x or more, the zones that differ most),
+      DIR/report.html (offline charts and a map of B-A) and DIR/diff.csv (one row per
+      zone and tick).
   convert-uber --csv FILE --out FILE.jsonl [--city nyc] [--from TIME] [--to TIME]
                [--drivers N] [--ping-seconds S] [--seed N]
       Turn the Uber pickups CSV into ride requests (New York local TIME as
@@ -89,6 +96,7 @@ int main(int argc, char** argv) {
   }
   try {
     if (command == "replay") return pricing::RunReplayCommand(args);
+    if (command == "backtest") return pricing::RunBacktestCommand(args);
     if (command == "convert-uber") return pricing::RunConvertUberCommand(args);
     if (command == "run") return pricing::RunLiveCommand(args);
     if (command == "simulate") return pricing::RunSimulateCommand(args);

@@ -16,19 +16,17 @@
 
 namespace pricing {
 
-namespace {
-
-struct InputLine {
-  std::string subject;
-  std::string payload;
-  std::vector<std::pair<std::string, std::string>> headers;
-  bool ok = false;
+struct ReplayLineParser::Impl {
+  simdjson::dom::parser parser;
 };
 
-InputLine ParseLine(simdjson::dom::parser& parser, const std::string& line) {
-  InputLine in;
+ReplayLineParser::ReplayLineParser() : impl_(std::make_unique<Impl>()) {}
+ReplayLineParser::~ReplayLineParser() = default;
+
+ReplayLine ReplayLineParser::Parse(std::string_view line) {
+  ReplayLine in;
   simdjson::dom::element root;
-  if (parser.parse(line).get(root)) return in;
+  if (impl_->parser.parse(line.data(), line.size()).get(root)) return in;
   std::string_view subject;
   simdjson::dom::element data;
   if (root["subject"].get_string().get(subject) || root["data"].get(data)) return in;
@@ -49,6 +47,8 @@ InputLine ParseLine(simdjson::dom::parser& parser, const std::string& line) {
   in.ok = true;
   return in;
 }
+
+namespace {
 
 void WriteOutput(std::ostream& out, const Action& m) {
   std::string line;
@@ -71,7 +71,7 @@ void WriteOutput(std::ostream& out, const Action& m) {
   out << line;
 }
 
-Headers LineHeaders(const void* source) { return static_cast<const InputLine*>(source)->headers; }
+Headers LineHeaders(const void* source) { return static_cast<const ReplayLine*>(source)->headers; }
 
 class PeakTracker {
  public:
@@ -109,15 +109,19 @@ class PeakTracker {
 
 }  // namespace
 
-ReplayStats RunReplay(PricingEngine& engine, std::istream& in, std::ostream& out) {
+ReplayStats RunReplay(PricingEngine& engine, std::istream& in, std::ostream& out,
+                      OperatorListener* observer) {
   // The replay is a driver of the pricing operator like the live ones: each line an
   // input, each publish a line of output, stored as soon as it is written.
   struct Peaks final : OperatorListener {
     void TickClosed(const TickResult& tick, const ZoneSet& zones) override {
       tracker.Add(tick, zones);
+      if (observer != nullptr) observer->TickClosed(tick, zones);
     }
     PeakTracker tracker;
+    OperatorListener* observer = nullptr;
   } peaks;
+  peaks.observer = observer;
   OperatorOptions options;
   options.event_time = true;
   PricingOperator op(engine, options, &peaks);
@@ -138,14 +142,14 @@ ReplayStats RunReplay(PricingEngine& engine, std::istream& in, std::ostream& out
     }
   };
 
-  simdjson::dom::parser parser;
+  ReplayLineParser parser;
   std::string line;
   uint64_t line_number = 0;
   while (std::getline(in, line)) {
     ++line_number;
     if (line.find_first_not_of(" \t\r") == std::string::npos) continue;
     ++stats.lines;
-    const InputLine input = ParseLine(parser, line);
+    const ReplayLine input = parser.Parse(line);
     InputRecord record;
     record.position.seq = line_number;  // line numbers serve as input sequences
     record.token = line_number;

@@ -5,11 +5,15 @@
 
 #include <cstdint>
 #include <iosfwd>
+#include <memory>
 #include <string>
+#include <string_view>
+#include <utility>
 #include <vector>
 
 #include "common/time_format.h"
 #include "engine/pricing_engine.h"
+#include "operator/pricing_operator.h"
 
 namespace pricing {
 
@@ -34,14 +38,37 @@ struct ReplayStats {
   std::vector<ZonePeak> peaks;  // every zone that surged, most surging first
 };
 
+// One input line of a replay file: `{"subject":..., "data":{...}, "headers":{...}}`,
+// where `data` may also be a JSON string holding the raw payload bytes.
+struct ReplayLine {
+  std::string subject;
+  std::string payload;
+  std::vector<std::pair<std::string, std::string>> headers;
+  bool ok = false;  // false: not a JSON object with `subject` and `data`
+};
+
+// Parses replay lines, reusing its buffers between lines. Not thread-safe.
+class ReplayLineParser {
+ public:
+  ReplayLineParser();
+  ~ReplayLineParser();
+  ReplayLine Parse(std::string_view line);
+
+ private:
+  struct Impl;
+  std::unique_ptr<Impl> impl_;
+};
+
 // Reads input lines `{"subject":..., "data":{...}, "headers":{...}}` from `in`; `data`
 // may also be a JSON string holding the raw payload bytes. Line numbers serve as input
 // sequences. Runs them through the pricing operator on event time and writes
 // `{"subject":..., "msg_id":..., "data":{...}}` lines to `out`, and for every rejected
 // input its dead letter as the live processor stores it: `{"subject":
 // "dlq.location.<city>", "msg_id":..., "headers":{...}, "payload":"..."}`.
-// Deterministic apart from computed_at and compute_ms.
-ReplayStats RunReplay(PricingEngine& engine, std::istream& in, std::ostream& out);
+// Deterministic apart from computed_at and compute_ms. `observer`, if given, is told of
+// every closed tick as well (the backtest reads the published prices there).
+ReplayStats RunReplay(PricingEngine& engine, std::istream& in, std::ostream& out,
+                      OperatorListener* observer = nullptr);
 
 // Prints the `top` most-surging zones as an aligned text table.
 void PrintSurgeTable(const ReplayStats& stats, std::size_t top, std::ostream& out);
