@@ -26,12 +26,20 @@ std::atomic<bool> g_stop{false};
 
 void OnSignal(int) { g_stop.store(true); }
 
-std::unique_ptr<NatsClient> ConnectAdmin(const Config& config) {
+// A command's NATS connection: the configuration's cluster, credentials and connect
+// wait, given up at once on SIGINT/SIGTERM.
+NatsSettings CommandNatsSettings(const Config& config, const std::string& name) {
   NatsSettings settings;
   settings.urls = config.nats_url;
   settings.auth = config.nats_auth;
-  settings.name = "pricing-admin";
-  auto client = NatsClient::Connect(settings, 15000);
+  settings.name = name;
+  settings.connect_wait_ms = config.nats_connect_wait_seconds * 1000;
+  settings.stop = &g_stop;
+  return settings;
+}
+
+std::unique_ptr<NatsClient> ConnectAdmin(const Config& config) {
+  auto client = NatsClient::Connect(CommandNatsSettings(config, "pricing-admin"));
   client->WaitForJetStream(30000);
   return client;
 }
@@ -168,14 +176,11 @@ int RunSimulateCommand(const std::vector<std::string>& args) {
   SystemClock clock;
   Simulator sim(o, CityZones::Load(city->second), clock);
   JsPublisher publisher(config.publish.ack_wait_ms);
-  NatsSettings settings;
-  settings.urls = config.nats_url;
-  settings.auth = config.nats_auth;
-  settings.name = "pricing-simulator";
+  NatsSettings settings = CommandNatsSettings(config, "pricing-simulator");
   settings.publish_max_pending = config.publish.max_pending;
   settings.ack_handler = &JsPublisher::AckHandler;
   settings.ack_handler_closure = &publisher;
-  auto client = NatsClient::Connect(settings, 30000);
+  auto client = NatsClient::Connect(settings);
   publisher.Attach(client->js());
   const SimulatorReport r = sim.Run(publisher, StopRequested());
   std::printf(
@@ -274,16 +279,12 @@ int RunWatchCommand(const std::vector<std::string>& args) {
   const Config config = LoadConfig(flags.Require("config"));
   const std::string subject = flags.Get("subject").value_or("ws.surge.>");
   const int64_t count = flags.GetInt("count", 0);
-  NatsSettings settings;
-  settings.urls = config.nats_url;
-  settings.auth = config.nats_auth;
-  settings.name = "pricing-watch";
-  auto client = NatsClient::Connect(settings, 15000);
+  InstallStopHandlers();
+  auto client = NatsClient::Connect(CommandNatsSettings(config, "pricing-watch"));
   natsSubscription* raw = nullptr;
   CheckNats(natsConnection_SubscribeSync(&raw, client->connection(), subject.c_str()),
             "subscribing to " + subject);
   Subscription sub(client->connection(), raw);
-  InstallStopHandlers();
   std::fprintf(stderr, "watching %s (Ctrl-C to stop)\n", subject.c_str());
   for (int64_t seen = 0; !StopRequested().load() && (count == 0 || seen < count);) {
     natsMsg* m = nullptr;

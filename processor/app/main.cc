@@ -110,6 +110,10 @@ int main(int argc, char** argv) {
     std::cerr << "pricing: configuration error: " << e.what() << "\n";
     return 78;  // EX_CONFIG
   } catch (const pricing::NatsError& e) {
+    if (pricing::StopRequested().load()) {  // SIGINT/SIGTERM while it waited: a clean stop
+      std::cerr << "pricing " << command << ": " << e.what() << "\n";
+      return 0;
+    }
     std::cerr << "pricing " << command << ": NATS: " << e.what() << "\n";
     return 1;
   } catch (const pricing::UsageError& e) {

@@ -445,6 +445,7 @@ Config LoadConfigFile(const std::filesystem::path& path, const EnvLookup& env) {
       Integer("health_check_interval_seconds", &Config::health_check_interval_seconds),
       Text("nats_url", &Config::nats_url),
       Flag("nats_send_asap", &Config::nats_send_asap),
+      AtLeast("nats_connect_wait_seconds", &Config::nats_connect_wait_seconds, 0),
       AtLeast("max_catch_up_seconds", &Config::max_catch_up_seconds, 0),
       Either("backend", &Config::backend, "nats", "kafka"),
   };

@@ -105,6 +105,10 @@ struct Config {
   // every event, and a syscall per ack cut its throughput from 96 % of a bare
   // fetch+ack consumer to 36 % (docs/performance.md).
   bool nats_send_asap = false;
+  // How long every command keeps trying to reach NATS at start-up, saying so at once
+  // and every 10 s, before it gives up (0: until it answers). SIGINT/SIGTERM stop the
+  // wait at once.
+  int64_t nats_connect_wait_seconds = 60;
   // TLS and credentials for every NATS connection (key nats_auth; environment NATS_CA,
   // NATS_CERT, NATS_KEY, NATS_USER, NATS_PASSWORD, NATS_CREDS, NATS_NKEY,
   // NATS_NKEY_SEED override it). Relative paths are relative to the file.

@@ -406,7 +406,9 @@ bool SurgeGateway::TrySubscribe() {
       // messages ended with every fast WebSocket client dropped as slow (gateway_test;
       // back to passing with this setting). Likely the busy connection taken for stale.
       settings.ping_interval_ms = 10000;
-      client_ = NatsClient::Connect(settings, 5000);
+      settings.connect_wait_ms = 0;  // until a server answers, or the gateway stops
+      settings.stop = &stopping_;
+      client_ = NatsClient::Connect(settings);
     }
     if (!updates_) {
       updates_ = subscribe("PRICING_UPDATES", "pricing.update.>", js_DeliverLastPerSubject,
@@ -506,7 +508,8 @@ void SurgeGateway::SubscribeLoop() {
       PRICING_LOG(kInfo) << "gateway: following PRICING_UPDATES and WEBSOCKET_EVENTS";
       return;
     }
-    if (++attempts == 10) {
+    // Without a connection, NatsClient has said so already, naming the URL.
+    if (++attempts == 10 && client_) {
       PRICING_LOG(kWarn) << "gateway: the output streams are not there yet; still trying";
     }
     stop_cv_.wait_for(lock, std::chrono::seconds(1), [&] { return stopping_.load(); });

@@ -100,7 +100,7 @@ LiveProcessor::~LiveProcessor() {
   client_.reset();
 }
 
-void LiveProcessor::Connect() {
+void LiveProcessor::Connect(const std::atomic<bool>& stop) {
   NatsSettings settings;
   settings.urls = config_.nats_url;
   settings.auth = config_.nats_auth;
@@ -109,7 +109,9 @@ void LiveProcessor::Connect() {
   settings.publish_max_pending = config_.publish.max_pending;
   settings.ack_handler = &JsPublisher::AckHandler;
   settings.ack_handler_closure = &publisher_;
-  client_ = NatsClient::Connect(settings, 60000);
+  settings.connect_wait_ms = config_.nats_connect_wait_seconds * 1000;
+  settings.stop = &stop;
+  client_ = NatsClient::Connect(settings);
   publisher_.Attach(client_->js());
   client_->WaitForJetStream(60000);
   for (const auto& r : ApplyStreamsWhenReady(client_->connection(), config_.streams, 60000)) {
@@ -367,7 +369,7 @@ bool LiveProcessor::StoredEventsRead() {
 }
 
 void LiveProcessor::Run(const std::atomic<bool>& stop) {
-  Connect();
+  Connect(stop);
   HealthMonitor::LastTicks last_ticks;
   for (const auto& [key, engine] : engine_.cities())
     last_ticks.emplace_back(key, &operator_.city_counters(key)->last_stored_tick);

@@ -85,7 +85,7 @@ class LiveProcessor {
     std::vector<std::pair<uint64_t, bool>> queue_;
   };
 
-  void Connect();
+  void Connect(const std::atomic<bool>& stop);
   void OpenConsumers();
   void RestoreConfigs();
   void RestoreCheckpoints();

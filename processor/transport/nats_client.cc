@@ -1,6 +1,8 @@
 #include "transport/nats_client.h"
 
 #include <chrono>
+#include <cstdint>
+#include <string>
 #include <thread>
 #include <vector>
 
@@ -35,8 +37,18 @@ void NatsClient::OnError(natsConnection*, natsSubscription*, natsStatus err, voi
   PRICING_LOG(kWarn) << "nats: asynchronous error: " << natsStatus_GetText(err);
 }
 
-std::unique_ptr<NatsClient> NatsClient::Connect(const NatsSettings& settings, int64_t deadline_ms) {
+namespace {
+
+void ThrowIfStopped(const std::atomic<bool>* stop, const std::string& what) {
+  if (stop != nullptr && stop->load())
+    throw NatsError("stopped while " + what, NATS_CONNECTION_CLOSED, static_cast<jsErrCode>(0));
+}
+
+}  // namespace
+
+std::unique_ptr<NatsClient> NatsClient::Connect(const NatsSettings& settings) {
   std::unique_ptr<NatsClient> client(new NatsClient());
+  client->stop_ = settings.stop;
   natsOptions* raw_opts = nullptr;
   CheckNats(natsOptions_Create(&raw_opts), "creating NATS options");
   NatsPtr<natsOptions> opts(raw_opts);
@@ -94,7 +106,8 @@ std::unique_ptr<NatsClient> NatsClient::Connect(const NatsSettings& settings, in
   CheckNats(natsOptions_SetClosedCB(opts.get(), OnClosed, client.get()), "callbacks");
   CheckNats(natsOptions_SetErrorHandler(opts.get(), OnError, client.get()), "callbacks");
 
-  const int64_t give_up = SteadyNowMs() + deadline_ms;
+  const bool forever = settings.connect_wait_ms <= 0;
+  const int64_t give_up = forever ? INT64_MAX : SteadyNowMs() + settings.connect_wait_ms;
   natsConnection* raw_conn = nullptr;
   natsStatus s;
   int64_t next_warning = 0;
@@ -103,17 +116,24 @@ std::unique_ptr<NatsClient> NatsClient::Connect(const NatsSettings& settings, in
     if (!IsRetryable(s) || now >= give_up) {
       CheckNats(s, "connecting to " + settings.urls);
     }
+    ThrowIfStopped(settings.stop, "connecting to NATS at " + settings.urls);
     // Say at once, and every 10 s after, what is wrong and what starts a cluster: an
     // operator who forgot the cluster should not wait out the deadline to learn it.
     if (now >= next_warning) {
-      PRICING_LOG(kWarn) << "nats: cannot reach NATS at " << settings.urls << " ("
-                         << natsStatus_GetText(s)
+      PRICING_LOG(kWarn) << "nats: " << settings.name << " cannot reach NATS at " << settings.urls
+                         << " (" << natsStatus_GetText(s)
                          << "); is the cluster running? scripts/start-nats-cluster.sh starts "
-                            "one, NATS_URL names another. Retrying for "
-                         << (give_up - now + 999) / 1000 << " s more";
+                            "one, NATS_URL names another. "
+                         << (forever
+                                 ? std::string("Retrying until it answers")
+                                 : "Retrying for " + std::to_string((give_up - now + 999) / 1000) +
+                                       " s more (nats_connect_wait_seconds)");
       next_warning = now + 10000;
     }
-    std::this_thread::sleep_for(std::chrono::milliseconds(200));
+    // Short naps: a SIGTERM while waiting is obeyed at once.
+    for (int i = 0; i < 4 && !(settings.stop && settings.stop->load()); ++i)
+      std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    ThrowIfStopped(settings.stop, "connecting to NATS at " + settings.urls);
   }
   client->conn_.reset(raw_conn);
   PRICING_LOG(kInfo) << "nats: connected to " << client->connected_url();
@@ -176,6 +196,7 @@ void NatsClient::WaitForJetStream(int64_t deadline_ms) const {
       return;
     }
     if (SteadyNowMs() >= give_up) CheckNats(s, "waiting for the JetStream meta leader", jerr);
+    ThrowIfStopped(stop_, "waiting for the JetStream meta leader");
     std::this_thread::sleep_for(std::chrono::milliseconds(250));
   }
 }

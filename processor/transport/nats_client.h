@@ -39,16 +39,26 @@ struct NatsSettings {
   // isolated node).
   int64_t write_deadline_ms = 2000;
   NatsAuth auth;  // TLS and credentials (config key nats_auth, or NATS_CA, NATS_CERT, ...)
+  // How long Connect retries while no server answers (config key
+  // nats_connect_wait_seconds); 0: until it connects or is stopped.
+  int64_t connect_wait_ms = 60000;
+  // Set: connecting, and waiting for JetStream, give up as soon as it turns true (the
+  // commands' SIGINT/SIGTERM flag), throwing NatsError with NATS_CONNECTION_CLOSED.
+  const std::atomic<bool>* stop = nullptr;
   jsPubAckHandler ack_handler = nullptr;
   void* ack_handler_closure = nullptr;
 };
 
 class NatsClient {
  public:
-  // Connects, retrying while no server answers, until `deadline_ms` has passed.
-  // Throws NatsError when it cannot.
-  static std::unique_ptr<NatsClient> Connect(const NatsSettings& settings,
-                                             int64_t deadline_ms = 30000);
+  // Connects, retrying while no server answers, for settings.connect_wait_ms (warning
+  // at once, then every 10 s). Throws NatsError when it cannot, or when stopped.
+  static std::unique_ptr<NatsClient> Connect(const NatsSettings& settings);
+  // The same with another connect wait (tests, benchmarks).
+  static std::unique_ptr<NatsClient> Connect(NatsSettings settings, int64_t connect_wait_ms) {
+    settings.connect_wait_ms = connect_wait_ms;
+    return Connect(settings);
+  }
   ~NatsClient();
 
   natsConnection* connection() const { return conn_.get(); }
@@ -76,6 +86,7 @@ class NatsClient {
 
   NatsPtr<natsConnection> conn_;
   NatsPtr<jsCtx> js_;
+  const std::atomic<bool>* stop_ = nullptr;  // NatsSettings::stop
   std::atomic<uint64_t> reconnects_{0};
   std::atomic<uint64_t> disconnects_{0};
   std::atomic<bool> closing_{false};
