@@ -27,6 +27,18 @@ TEST_F(ConfigUpdateTest, NamedParametersChangeOthersKeepTheirValue) {
   EXPECT_EQ(u.overrides.at("1").cap, 2.0);  // overrides untouched when not named
 }
 
+TEST_F(ConfigUpdateTest, ChangesAreDescribedAgainstWhatIsInForce) {
+  const auto u = Parse(R"({"version":2,"cap":2.5,"overrides":{"2":{"fixed":1.5}}})");
+  ASSERT_TRUE(u.ok()) << u.error;
+  EXPECT_EQ(DescribeConfigChanges(ModelParams{}, current_, u),
+            (std::vector<std::string>{"cap: 3 -> 2.5", "overrides.1: cap 2 -> none",
+                                      "overrides.2: none -> fixed 1.5"}));
+  // A document that restates what is in force changes nothing.
+  const auto same = Parse(R"({"version":3,"cap":3,"overrides":{"1":{"cap":2}}})");
+  ASSERT_TRUE(same.ok()) << same.error;
+  EXPECT_TRUE(DescribeConfigChanges(ModelParams{}, current_, same).empty());
+}
+
 TEST_F(ConfigUpdateTest, OverridesReplaceTheWholeSet) {
   const auto u = Parse(R"({"version":2,"overrides":{"2":{"fixed":1.5},"1":{"disabled":true}}})");
   ASSERT_TRUE(u.ok()) << u.error;

@@ -24,6 +24,7 @@ int RunLiveCommand(const std::vector<std::string>& args);
 int RunSimulateCommand(const std::vector<std::string>& args);
 int RunStreamsCommand(const std::vector<std::string>& args);
 int RunConsumerCommand(const std::vector<std::string>& args);
+int RunConfigCommand(const std::vector<std::string>& args);
 int RunGatewayCommand(const std::vector<std::string>& args);
 int RunWatchCommand(const std::vector<std::string>& args);
 

@@ -1,7 +1,10 @@
 // The commands that talk to a NATS cluster: run, simulate, streams, consumer.
 #include <chrono>
 #include <csignal>
+#include <cstdio>
+#include <fstream>
 #include <iostream>
+#include <iterator>
 #include <thread>
 
 #include "app/commands.h"
@@ -9,6 +12,7 @@
 #include "common/clock.h"
 #include "common/log.h"
 #include "config/config.h"
+#include "engine/config_update.h"
 #include "gateway/gateway.h"
 #include "http/http_server.h"
 #include "kafka/kafka_processor.h"
@@ -17,6 +21,7 @@
 #include "transport/kafka_admin.h"
 #include "transport/kafka_handles.h"
 #include "transport/nats_client.h"
+#include "transport/pull_consumer.h"
 #include "transport/stream_admin.h"
 
 namespace pricing {
@@ -247,6 +252,110 @@ int RunStreamsCommand(const std::vector<std::string>& args) {
                 static_cast<unsigned long long>(st.bytes), st.leader.c_str(), peers.c_str());
   }
   return 0;
+}
+
+int RunConfigCommand(const std::vector<std::string>& args) {
+  if (args.empty() || args[0] != "send")
+    throw UsageError(
+        "usage: pricing config send --config FILE --city C (--document JSON | --file F)");
+  const Flags flags({args.begin() + 1, args.end()},
+                    {"config", "city", "document", "file", "timeout"});
+  const Config config = LoadConfig(flags.Require("config"));
+  if (config.backend != "nats") {
+    throw UsageError(
+        "config send speaks to the NATS backend; on Kafka, produce the document to "
+        "topic config-updates with header subject=config.pricing.<city>");
+  }
+  const std::string key = flags.Require("city");
+  const auto city = config.cities.find(key);
+  if (city == config.cities.end())
+    throw UsageError("--city '" + key + "' is not a city of " + config.source.string());
+  std::string document;
+  if (auto text = flags.Get("document")) {
+    document = *text;
+  } else if (auto path = flags.Get("file")) {
+    std::ifstream in(*path);
+    if (!in) throw UsageError("cannot read --file '" + *path + "'");
+    document.assign(std::istreambuf_iterator<char>(in), {});
+  } else {
+    throw UsageError("give the document with --document JSON or --file F");
+  }
+  const int64_t timeout_ms = flags.GetInt("timeout", 15) * 1000;
+  const auto zones = CityZones::Load(city->second);
+  InstallStopHandlers();
+  auto client = ConnectAdmin(config);
+
+  // What is in force: the configuration file's parameters, then every document of the
+  // city that the processor would have accepted, in stream order (as it does on start).
+  ModelParams params = city->second.model;
+  std::map<std::string, ZoneOverride> overrides = city->second.overrides;
+  int64_t version = 0;
+  {
+    jsSubOptions so;
+    jsSubOptions_Init(&so);
+    so.Stream = "CONFIG_UPDATES";
+    so.Ordered = true;
+    so.Config.DeliverPolicy = js_DeliverAll;
+    natsSubscription* raw = nullptr;
+    jsErrCode jerr = static_cast<jsErrCode>(0);
+    const std::string subject = "config.pricing." + key;
+    CheckNats(js_SubscribeSync(&raw, client->js(), subject.c_str(), nullptr, &so, &jerr),
+              "reading the history of " + subject, jerr);
+    Subscription history(client->connection(), raw);
+    natsMsg* m = nullptr;
+    while (natsSubscription_NextMsg(&m, history.get(), 500) == NATS_OK) {
+      NatsPtr<natsMsg> msg(m);
+      const ConfigUpdate u =
+          ParseConfigUpdate(MsgData(msg.get()), params, overrides, version, zones->zones);
+      if (u.ok()) params = u.params, overrides = u.overrides, version = u.version;
+      if (PullConsumer::MetaOf(msg.get()).pending == 0) break;
+    }
+  }
+  const ConfigUpdate preview =
+      ParseConfigUpdate(document, params, overrides, version, zones->zones);
+  std::printf("in force for %s: version %lld\n", key.c_str(), static_cast<long long>(version));
+  if (preview.ok()) {
+    const auto changes = DescribeConfigChanges(params, overrides, preview);
+    std::printf("this document (version %lld) changes:%s\n",
+                static_cast<long long>(preview.version), changes.empty() ? " nothing" : "");
+    for (const auto& c : changes) std::printf("  %s\n", c.c_str());
+  } else {
+    std::printf("the processor is expected to refuse it: %s\n", preview.error.c_str());
+  }
+
+  // The answer comes on config.applied.<city>: listen before sending.
+  const std::string answers = "config.applied." + key;
+  natsSubscription* raw = nullptr;
+  CheckNats(natsConnection_SubscribeSync(&raw, client->connection(), answers.c_str()),
+            "subscribing to " + answers);
+  Subscription sub(client->connection(), raw);
+  jsErrCode jerr = static_cast<jsErrCode>(0);
+  jsPubAck* ack = nullptr;
+  const std::string subject = "config.pricing." + key;
+  CheckNats(js_Publish(&ack, client->js(), subject.c_str(), document.data(),
+                       static_cast<int>(document.size()), nullptr, &jerr),
+            "publishing to " + subject, jerr);
+  std::printf("sent to %s (CONFIG_UPDATES seq %llu); waiting for the processor's answer\n",
+              subject.c_str(), static_cast<unsigned long long>(ack->Sequence));
+  jsPubAck_Destroy(ack);
+  const int64_t give_up = SteadyNowMs() + timeout_ms;
+  while (!StopRequested().load() && SteadyNowMs() < give_up) {
+    natsMsg* m = nullptr;
+    if (natsSubscription_NextMsg(&m, sub.get(), 250) != NATS_OK) continue;
+    NatsPtr<natsMsg> msg(m);
+    const std::string answer(MsgData(msg.get()));
+    // Another document's answer (someone else's change) is not ours.
+    if (preview.version != 0 &&
+        answer.find("\"version\":" + std::to_string(preview.version) + ",") == std::string::npos)
+      continue;
+    std::printf("%s %s\n", answers.c_str(), answer.c_str());
+    return answer.find("\"accepted\":true") != std::string::npos ? 0 : 1;
+  }
+  std::fprintf(stderr,
+               "pricing config: no answer on %s within %lld s: is `pricing run` running for city "
+               "%s? The document stays in CONFIG_UPDATES and is applied when it starts.\n",
+               answers.c_str(), static_cast<long long>(timeout_ms / 1000), key.c_str());
+  return 1;
 }
 
 int RunConsumerCommand(const std::vector<std::string>& args) {

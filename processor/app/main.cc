@@ -30,6 +30,11 @@ commands:
       writes a line per acknowledged event: its message id and the ack's time (ms).
   streams apply|info --config FILE
       Create or update the JetStream streams of the configuration / show their state.
+  config send --config FILE --city C (--document JSON | --file F) [--timeout S]
+      Change the running processor's model live: publish a CONFIG_UPDATES document
+      (e.g. '{"version":2,"cap":2.5}') on config.pricing.<city>, print what it
+      changes against what is in force and the processor's answer from
+      config.applied.<city>; exit 0 when accepted.
   consumer info --config FILE [--durable NAME]
             Show the processor's consumer: pending, ack pending, redelivered.
   watch --config FILE [--subject ws.surge.>] [--count N]
@@ -102,6 +107,7 @@ int main(int argc, char** argv) {
     if (command == "simulate") return pricing::RunSimulateCommand(args);
     if (command == "streams") return pricing::RunStreamsCommand(args);
     if (command == "consumer") return pricing::RunConsumerCommand(args);
+    if (command == "config") return pricing::RunConfigCommand(args);
     if (command == "gateway") return pricing::RunGatewayCommand(args);
     if (command == "watch") return pricing::RunWatchCommand(args);
     std::cerr << "pricing: unknown command '" << command << "'\n" << kUsage;

@@ -3,6 +3,7 @@
 #include <simdjson.h>
 
 #include <algorithm>
+#include <cstdio>
 
 #include "common/json_writer.h"
 
@@ -94,6 +95,47 @@ ConfigUpdate ParseConfigUpdate(std::string_view payload, const ModelParams& curr
     u.error = e.what();
   }
   return u;
+}
+
+namespace {
+
+std::string Number(double v) {
+  char buf[32];
+  std::snprintf(buf, sizeof buf, "%g", v);
+  return buf;
+}
+
+std::string Describe(const ZoneOverride* o) {
+  if (o == nullptr) return "none";
+  std::string s;
+  const auto add = [&](const std::string& part) { s += (s.empty() ? "" : ", ") + part; };
+  if (o->disabled) add("disabled");
+  if (o->fixed) add("fixed " + Number(*o->fixed));
+  if (o->floor) add("floor " + Number(*o->floor));
+  if (o->cap) add("cap " + Number(*o->cap));
+  return s.empty() ? "none" : s;
+}
+
+}  // namespace
+
+std::vector<std::string> DescribeConfigChanges(
+    const ModelParams& current, const std::map<std::string, ZoneOverride>& current_overrides,
+    const ConfigUpdate& update) {
+  std::vector<std::string> out;
+  for (const ModelParamField& f : kModelParamFields) {
+    const double before = current.*(f.member), after = update.params.*(f.member);
+    if (before != after)
+      out.push_back(std::string(f.key) + ": " + Number(before) + " -> " + Number(after));
+  }
+  std::map<std::string, std::pair<const ZoneOverride*, const ZoneOverride*>> zones;
+  for (const auto& [id, o] : current_overrides) zones[id].first = &o;
+  for (const auto& [id, o] : update.overrides) zones[id].second = &o;
+  for (const auto& [id, pair] : zones) {
+    const auto& [before, after] = pair;
+    if (before != nullptr && after != nullptr && *before == *after) continue;
+    out.push_back("overrides." + id + ": " + Describe(before) + " -> " + Describe(after));
+  }
+  return out;
 }
 
 std::string EncodeConfigAnswer(const ConfigUpdate& update) {

@@ -9,6 +9,7 @@
 #include <map>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "common/config_error.h"
 #include "pricing/model_params.h"
@@ -31,5 +32,11 @@ ConfigUpdate ParseConfigUpdate(std::string_view payload, const ModelParams& curr
 
 // The answer on config.applied.<city>.
 std::string EncodeConfigAnswer(const ConfigUpdate& update);
+
+// What `update` changes against the parameters and overrides in force, a line each in
+// key order: "cap: 3 -> 2.5", "overrides.132: none -> fixed 1.5". Empty: nothing.
+std::vector<std::string> DescribeConfigChanges(
+    const ModelParams& current, const std::map<std::string, ZoneOverride>& current_overrides,
+    const ConfigUpdate& update);
 
 }  // namespace pricing

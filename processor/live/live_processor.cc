@@ -16,10 +16,6 @@ constexpr const char* kEventsStream = "LOCATION_EVENTS";
 constexpr const char* kPricingStream = "PRICING_UPDATES";
 constexpr int64_t kNsPerMs = 1'000'000;
 
-std::string_view Data(natsMsg* m) {
-  return {natsMsg_GetData(m), static_cast<std::size_t>(natsMsg_GetDataLength(m))};
-}
-
 Headers HeadersOf(const void* source) {
   natsMsg* m = const_cast<natsMsg*>(static_cast<const natsMsg*>(source));
   Headers out;
@@ -50,7 +46,7 @@ OperatorOptions OptionsOf(const Config& config) {
 InputRecord JetStreamRecord(natsMsg* m, const PullConsumer::Meta& meta) {
   InputRecord r;
   r.subject = natsMsg_GetSubject(m);
-  r.payload = Data(m);
+  r.payload = MsgData(m);
   r.position.seq = meta.seq;
   r.stored_ms = meta.timestamp_ms;
   r.delivered = meta.delivered;
@@ -201,7 +197,7 @@ void LiveProcessor::PollConfigUpdates(bool live) {
     if (natsSubscription_NextMsg(&raw, configs_.get(), wait) != NATS_OK) return;
     NatsPtr<natsMsg> msg(raw);
     const PullConsumer::Meta meta = PullConsumer::MetaOf(msg.get());
-    operator_.OnConfig(natsMsg_GetSubject(msg.get()), Data(msg.get()), meta.seq, &actions_);
+    operator_.OnConfig(natsMsg_GetSubject(msg.get()), MsgData(msg.get()), meta.seq, &actions_);
     Execute(nullptr);
     if (!live && meta.seq >= config_history_seq_) return;
   }
@@ -219,7 +215,7 @@ void LiveProcessor::RestoreCheckpoints() {
       CheckNats(s, "reading checkpoint " + subject, jerr);
     }
     operator_.Restore(
-        key, s == NATS_OK ? std::optional<std::string_view>(Data(msg.get())) : std::nullopt,
+        key, s == NATS_OK ? std::optional<std::string_view>(MsgData(msg.get())) : std::nullopt,
         clock_.NowMs());
   }
 }

@@ -8,6 +8,7 @@
 #include <memory>
 #include <stdexcept>
 #include <string>
+#include <string_view>
 
 namespace pricing {
 
@@ -75,6 +76,11 @@ class NatsError : public std::runtime_error {
 };
 
 bool IsRetryable(natsStatus status, jsErrCode js_code = static_cast<jsErrCode>(0));
+
+// A message's payload, as a view into it.
+inline std::string_view MsgData(natsMsg* m) {
+  return {natsMsg_GetData(m), static_cast<std::size_t>(natsMsg_GetDataLength(m))};
+}
 
 // Throws NatsError naming `what` unless `status` is NATS_OK.
 void CheckNats(natsStatus status, const std::string& what,

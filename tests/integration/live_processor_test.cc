@@ -2,6 +2,7 @@
 #include <gtest/gtest.h>
 #include <signal.h>
 #include <simdjson.h>
+#include <sys/wait.h>
 
 #include <chrono>
 #include <cstdio>
@@ -326,6 +327,38 @@ TEST_F(LiveProcessorTest, ConfigUpdateAppliesFromTheNextTickAndStaleVersionsAreR
       EXPECT_LE(u.multiplier, 1.1);
     }
   }
+}
+
+// `pricing config send`: what the document changes against what is in force, and the
+// processor's answer; exit 0 only when it was accepted.
+TEST_F(LiveProcessorTest, ConfigSendPrintsWhatChangesAndTheProcessorsAnswer) {
+  StartProcessor();
+  auto send = [&](const std::string& document, std::string* output) {
+    const std::string command = std::string(PRICING_BIN_DIR) + "/pricing config send --config " +
+                                (dir_ / "pricing.yaml").string() + " --city demo --document '" +
+                                document + "' 2>&1";
+    FILE* p = popen(command.c_str(), "r");
+    char buf[512];
+    while (p != nullptr && std::fgets(buf, sizeof buf, p) != nullptr) *output += buf;
+    const int status = p != nullptr ? pclose(p) : -1;
+    return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+  };
+  std::string out;
+  EXPECT_EQ(send(R"({"version":2,"cap":1.1,"overrides":{"5":{"fixed":1.7}}})", &out), 0) << out;
+  EXPECT_NE(out.find("in force for demo: version 0"), std::string::npos) << out;
+  EXPECT_NE(out.find("  cap: 3 -> 1.1\n  overrides.5: none -> fixed 1.7\n"), std::string::npos)
+      << out;
+  EXPECT_NE(out.find(R"(config.applied.demo {"version":2,"accepted":true})"), std::string::npos)
+      << out;
+  // The same version again: the history says version 2 is in force, and the processor
+  // refuses it; the command exits 1.
+  out.clear();
+  EXPECT_EQ(send(R"({"version":2,"cap":1.2})", &out), 1) << out;
+  EXPECT_NE(out.find("in force for demo: version 2"), std::string::npos) << out;
+  EXPECT_NE(out.find("expected to refuse it: version 2 is not greater"), std::string::npos) << out;
+  EXPECT_NE(out.find(R"({"version":2,"accepted":false,"error":"version 2 is not greater)"),
+            std::string::npos)
+      << out;
 }
 
 TEST_F(LiveProcessorTest, MetricsAndHealthOverHttpFollowTheRunAndTheCluster) {
