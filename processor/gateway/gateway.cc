@@ -1,8 +1,13 @@
 #include "gateway/gateway.h"
 
+#include <simdjson.h>
+
+#include <algorithm>
 #include <boost/asio/post.hpp>
 #include <boost/beast/core.hpp>
 #include <boost/beast/websocket.hpp>
+#include <chrono>
+#include <cstdlib>
 #include <deque>
 
 #include "common/json_writer.h"
@@ -11,6 +16,7 @@
 #include "gateway/web_assets.h"
 #include "transport/kafka_handles.h"
 #include "transport/kafka_reader.h"
+#include "transport/pull_consumer.h"
 
 namespace pricing {
 
@@ -302,6 +308,25 @@ void SurgeGateway::AddRoutes(HttpServer& server) {
     std::call_once(*city->map_once, [&] { city->map_geojson = MapGeoJson(*city->zones); });
     return HttpServer::Response{200, "application/geo+json", city->map_geojson};
   });
+  server.Handle("/api/history", [this](const HttpServer::Request& r) {
+    std::string key, id, minutes_text;
+    QueryParam(r.query, "city", &key);
+    QueryParam(r.query, "zone", &id);
+    QueryParam(r.query, "minutes", &minutes_text);
+    City* city = FindCity(key);
+    if (city == nullptr) return Json(404, R"({"error":"unknown city"})");
+    if (!city->zones->Find(id)) return Json(404, R"({"error":"unknown zone"})");
+    const int64_t minutes = std::clamp<int64_t>(
+        minutes_text.empty() ? 60 : std::strtoll(minutes_text.c_str(), nullptr, 10), 1, 24 * 60);
+    std::string error;
+    std::string body = History(key, id, minutes, &error);
+    if (!error.empty()) {
+      std::string out;
+      JsonWriter(&out).BeginObject().Key("error").String(error).EndObject();
+      return Json(503, out);
+    }
+    return Json(200, std::move(body));
+  });
   server.Handle("/api/zone", [this](const HttpServer::Request& r) {
     std::string key, id;
     QueryParam(r.query, "city", &key);
@@ -315,6 +340,66 @@ void SurgeGateway::AddRoutes(HttpServer& server) {
     if (update.empty()) return Json(404, R"({"error":"no update for this zone yet"})");
     return Json(200, update);
   });
+}
+
+std::string SurgeGateway::History(const std::string& city, const std::string& zone, int64_t minutes,
+                                  std::string* error) {
+  if (config_.backend != "nats") {
+    *error = "history is read from JetStream's PRICING_UPDATES; this gateway follows Kafka";
+    return "";
+  }
+  std::lock_guard<std::mutex> lock(history_mu_);
+  if (!subscribed_.load() || client_ == nullptr) {
+    *error = "not connected to NATS yet";
+    return "";
+  }
+  const int64_t now_ms = std::chrono::duration_cast<std::chrono::milliseconds>(
+                             std::chrono::system_clock::now().time_since_epoch())
+                             .count();
+  const int64_t from_ms = now_ms - minutes * 60'000;
+  // An ordered consumer on the zone's one subject, from `minutes` back; its stream
+  // index by subject makes this a read of that zone's messages only.
+  jsSubOptions so;
+  jsSubOptions_Init(&so);
+  so.Stream = "PRICING_UPDATES";
+  so.Ordered = true;
+  so.Config.DeliverPolicy = js_DeliverByStartTime;
+  so.Config.OptStartTime = from_ms * 1'000'000;
+  natsSubscription* raw = nullptr;
+  jsErrCode jerr = static_cast<jsErrCode>(0);
+  const std::string subject = "pricing.update." + city + "." + zone;
+  if (js_SubscribeSync(&raw, client_->js(), subject.c_str(), nullptr, &so, &jerr) != NATS_OK) {
+    *error = "cannot read " + subject + " from PRICING_UPDATES";
+    return "";
+  }
+  Subscription sub(client_->connection(), raw);
+  std::string out;
+  JsonWriter w(&out);
+  w.BeginObject().Key("zone_id").String(zone).Key("from").Int(from_ms);
+  w.Key("points").BeginArray();
+  simdjson::dom::parser parser;
+  int64_t last_tick = 0;
+  const auto give_up = std::chrono::steady_clock::now() + std::chrono::seconds(3);
+  natsMsg* m = nullptr;
+  // The first message comes at once if there is any; an empty range times out quickly.
+  for (int64_t wait = 500; std::chrono::steady_clock::now() < give_up &&
+                           natsSubscription_NextMsg(&m, sub.get(), wait) == NATS_OK;
+       wait = 2000) {
+    NatsPtr<natsMsg> msg(m);
+    simdjson::dom::element e;
+    int64_t tick = 0;
+    double q = 0;
+    if (!parser.parse(natsMsg_GetData(m), static_cast<std::size_t>(natsMsg_GetDataLength(m)))
+             .get(e) &&
+        !e["tick"].get_int64().get(tick) && !e["multiplier"].get_double().get(q) &&
+        tick > last_tick) {  // a tick published twice (a restart) counts once
+      w.BeginArray().Int(tick).Double(q).EndArray();
+      last_tick = tick;
+    }
+    if (PullConsumer::MetaOf(m).pending == 0) break;  // the last one stored so far
+  }
+  w.EndArray().EndObject();
+  return out;
 }
 
 void SurgeGateway::OnPricingUpdate(std::string_view subject, std::string_view payload) {
@@ -540,7 +625,10 @@ void SurgeGateway::Stop(int wait_ms) {
     std::unique_lock<std::mutex> lock(done_mu_);
     done_cv_.wait_for(lock, std::chrono::seconds(5), [&] { return open_subscriptions_ == 0; });
   }
-  client_.reset();
+  {
+    std::lock_guard<std::mutex> lock(history_mu_);
+    client_.reset();
+  }
   for (const auto& s : registry_->All()) s->Close();
   for (int waited = 0; registry_->size() > 0 && waited < wait_ms; waited += 20) {
     std::this_thread::sleep_for(std::chrono::milliseconds(20));

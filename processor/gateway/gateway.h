@@ -36,7 +36,8 @@ class SurgeGateway {
   SurgeGateway& operator=(const SurgeGateway&) = delete;
   ~SurgeGateway();
 
-  // Adds /ws, /map, /map.js, /api/cities, /api/zones and /api/zone to `server`.
+  // Adds /ws, /map, /map.js, /api/cities, /api/zones, /api/zone and /api/history to
+  // `server`.
   void AddRoutes(HttpServer& server);
   // Connects and subscribes on a thread of its own, retrying until the streams exist.
   void Start();
@@ -77,6 +78,12 @@ class SurgeGateway {
   // Guards every board and the order of snapshot vs. changes for new clients.
   mutable std::mutex mu_;
   std::shared_ptr<Registry> registry_;
+  // A zone's published multipliers over the last minutes, read from PRICING_UPDATES
+  // (NATS backend; the map's sparkline). Empty `error` on success.
+  std::string History(const std::string& city, const std::string& zone, int64_t minutes,
+                      std::string* error);
+  // Held while a history read uses client_, and by Stop while it resets client_.
+  std::mutex history_mu_;
 
   std::unique_ptr<NatsClient> client_;
   Subscription updates_, surges_;

@@ -6,6 +6,7 @@
 #include <signal.h>
 #include <simdjson.h>
 
+#include <cctype>
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
@@ -221,6 +222,30 @@ TEST_F(SurgeMapTest, ChromiumDrawsThePublishedMultipliersWithSurgingZonesInTheSu
   EXPECT_NE(tip.find("demand (requests)"), std::string::npos) << tip;
   EXPECT_NE(tip.find("ratio"), std::string::npos) << tip;
   EXPECT_NE(tip.find("bound"), std::string::npos) << tip;
+  // Its last hour as a sparkline, from PRICING_UPDATES: a point per tick it was priced.
+  std::string spark;
+  EXPECT_TRUE(WaitFor(
+      [&] {
+        simdjson::dom::parser parser;
+        spark = ResultValue(parser,
+                            browser_->Evaluate("(() => { const s = document.querySelector('#tip "
+                                               "svg.spark'); return s ? s.dataset.points + '|' + "
+                                               "s.querySelector('path').getAttribute('d') : "
+                                               "document.getElementById('tip').innerText; })()"));
+        return !spark.empty() && std::isdigit(static_cast<unsigned char>(spark[0])) &&
+               std::atoi(spark.c_str()) >= 3;
+      },
+      10000))
+      << "no sparkline of at least 3 ticks in the tip: " << spark;
+  EXPECT_NE(spark.find("|M"), std::string::npos) << spark;
+  const HttpResult history = HttpGet(port, "/api/history?city=nyc&zone=" + top->id);
+  EXPECT_EQ(history.status, 200) << history.body;
+  EXPECT_NE(history.body.find("\"points\":[["), std::string::npos) << history.body;
+  // The header names the tick it shows and how old it is.
+  simdjson::dom::parser status_parser;
+  const std::string status = ResultValue(
+      status_parser, browser_->Evaluate("document.getElementById('status').textContent"));
+  EXPECT_NE(status.find(" old) · "), std::string::npos) << status;
 
   browser_->Screenshot(dir_ / "surge-map.png");
   EXPECT_GT(fs::file_size(dir_ / "surge-map.png"), 10000u);

@@ -1,6 +1,8 @@
 // The live surge map: draws the city's zones from /api/zones, colours them by the
-// multipliers pushed over /ws, and explains a zone on hover from /api/zone. No
-// dependencies and no assets from elsewhere: the page must work without internet.
+// multipliers pushed over /ws, and explains a zone on hover from /api/zone, with its
+// last hour as a sparkline from /api/history. The header says which tick it shows and
+// how old it is. No dependencies and no assets from elsewhere: the page must work
+// without internet.
 'use strict';
 
 const CALM = 'rgb(213, 228, 207)';  // #d5e4cf, as computed styles write it
@@ -32,13 +34,19 @@ function setStatus(text, down) {
   statusEl.classList.toggle('down', !!down);
 }
 
+// How long ago `ms` was, in words: "4 s", "2 min 5 s".
+function age(ms) {
+  const s = Math.max(0, Math.round((Date.now() - ms) / 1000));
+  return s < 60 ? `${s} s` : `${Math.floor(s / 60)} min ${s % 60} s`;
+}
+
 function summary() {
   let surging = 0, max = 1;
   for (const z of zones.values()) {
     if (z.multiplier > 1) surging++;
     if (z.multiplier > max) max = z.multiplier;
   }
-  const at = tick ? new Date(tick).toLocaleTimeString() : '–';
+  const at = tick ? `${new Date(tick).toLocaleTimeString()} (${age(tick)} old)` : '–';
   return `tick ${at} · ${surging} zones surging · max ×${max.toFixed(2)}`;
 }
 
@@ -66,12 +74,17 @@ function onMessage(msg) {
   setStatus(summary());
 }
 
+let connected = false;
+// The tick's age grows between messages: the header says so every second.
+setInterval(() => { if (connected && tick) setStatus(summary()); }, 1000);
+
 function connect(attempt) {
   const scheme = location.protocol === 'https:' ? 'wss' : 'ws';
   const ws = new WebSocket(`${scheme}://${location.host}/ws?city=${encodeURIComponent(city)}`);
-  ws.onopen = () => { attempt = 0; document.body.dataset.connected = 'true'; };
+  ws.onopen = () => { attempt = 0; connected = true; document.body.dataset.connected = 'true'; };
   ws.onmessage = (e) => onMessage(JSON.parse(e.data));
   ws.onclose = () => {
+    connected = false;
     document.body.dataset.connected = 'false';
     const wait = Math.min(10000, 500 * 2 ** attempt);
     setStatus(`disconnected; reconnecting in ${(wait / 1000).toFixed(1)} s`, true);
@@ -117,6 +130,24 @@ function escapeHtml(s) {
   return String(s).replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
 }
 
+// A step line of (tick, multiplier) points over the last `minutes`, as inline SVG.
+function sparkline(points, fromMs) {
+  const W = 220, H = 48, P = 2;
+  const now = Date.now();
+  const top = Math.max(1.5, ...points.map((p) => p[1]));
+  const x = (t) => (P + (W - 2 * P) * (t - fromMs) / Math.max(1, now - fromMs)).toFixed(1);
+  const y = (m) => (P + (H - 2 * P) * (1 - (m - 1) / (top - 1))).toFixed(1);
+  let d = '';
+  points.forEach(([t, m], i) => {
+    d += i === 0 ? `M${x(t)},${y(m)}` : `H${x(t)}V${y(m)}`;
+  });
+  if (points.length) d += `H${x(now)}`;
+  return `<svg class="spark" data-points="${points.length}" width="${W}" height="${H}" ` +
+      `viewBox="0 0 ${W} ${H}"><line x1="0" x2="${W}" y1="${y(1)}" y2="${y(1)}" ` +
+      `stroke="#c5ccd3"/><path d="${d}" fill="none" stroke="#c2410c" stroke-width="1.5"/></svg>` +
+      `<div class="spark-label">last hour: ×1 to ×${top.toFixed(2)}</div>`;
+}
+
 let hovered = null;
 async function explain(id, event) {
   const z = zones.get(id);
@@ -138,8 +169,19 @@ async function explain(id, event) {
       row('smoothed demand', num(u.demand_smoothed, 1)) +
       row('ratio', num(u.ratio, 3)) + row('target', '×' + num(u.target, 2)) +
       row('bound', escapeHtml(u.bound)) +
-      row('tick', new Date(u.tick).toLocaleTimeString()) + '</table>';
+      row('tick', new Date(u.tick).toLocaleTimeString()) + '</table>' +
+      '<div id="spark">last hour: loading…</div>';
   tip.dataset.zone = id;
+  const hist = await fetch(`/api/history?city=${encodeURIComponent(city)}` +
+                           `&zone=${encodeURIComponent(id)}&minutes=60`);
+  if (hovered !== id) return;
+  const spark = document.getElementById('spark');
+  if (!hist.ok) {
+    spark.textContent = `last hour: ${(await hist.json()).error || 'not available'}`;
+    return;
+  }
+  const h = await hist.json();
+  if (hovered === id) spark.innerHTML = sparkline(h.points, h.from);
 }
 
 svg.addEventListener('mouseover', (e) => {
