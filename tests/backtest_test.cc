@@ -7,6 +7,7 @@
 #include <sstream>
 #include <stdexcept>
 
+#include "common/time_format.h"
 #include "test_util.h"
 
 namespace pricing {
@@ -183,6 +184,20 @@ TEST_F(BacktestTest, RunsOnAnotherTickIntervalAreRefused) {
     EXPECT_NE(std::string(e.what()).find("interval_seconds 5 and 10"), std::string::npos)
         << e.what();
   }
+}
+
+TEST(ParseMoment, ReadsUtcTimesAndDurationsAgo) {
+  EXPECT_EQ(ParseMoment("2023-11-14T22:13:25Z", 0), kT0 + 5000);
+  EXPECT_EQ(ParseMoment("2023-11-14T22:13Z", 0), kT0 - 20000);
+  EXPECT_EQ(ParseMoment("2000-02-29T00:00:00Z", 0), 951782400000);  // a leap day
+  EXPECT_EQ(FormatUtc(*ParseMoment("2014-04-01T20:01:00Z", 0)), "2014-04-01T20:01:00Z");
+  EXPECT_EQ(ParseMoment("90s", kT0), kT0 - 90000);
+  EXPECT_EQ(ParseMoment("15m", kT0), kT0 - 900000);
+  EXPECT_EQ(ParseMoment("2h", kT0), kT0 - 7200000);
+  EXPECT_EQ(ParseMoment("1d", kT0), kT0 - 86400000);
+  for (const char* bad : {"", "h", "5w", "2023-11-14 22:13Z", "2023-13-01T00:00Z",
+                          "2023-11-14T22:13:25", "yesterday"})
+    EXPECT_EQ(ParseMoment(bad, kT0), std::nullopt) << bad;
 }
 
 }  // namespace

@@ -13,6 +13,7 @@
 #include "backtest/backtest.h"
 #include "common/clock.h"
 #include "common/json_writer.h"
+#include "common/time_format.h"
 #include "config/config.h"
 #include "engine/pricing_engine.h"
 #include "replay/nyc_pickups.h"
@@ -67,11 +68,31 @@ int RunReplayCommand(const std::vector<std::string>& args) {
 }
 
 int RunBacktestCommand(const std::vector<std::string>& args) {
-  const Flags flags(args, {"config", "against", "events", "out"});
+  const Flags flags(args, {"config", "against", "events", "out", "since", "until"},
+                    {"from-stream"});
   const std::string path_a = flags.Require("config"), path_b = flags.Require("against");
   const Config config_a = LoadConfig(path_a), config_b = LoadConfig(path_b);
-  std::ifstream file = OpenEventsFile(flags.Require("events"));
-  const std::string events{std::istreambuf_iterator<char>(file), {}};
+  std::string events;
+  if (flags.Has("from-stream")) {
+    if (flags.Has("events")) throw UsageError("give --events FILE or --from-stream, not both");
+    const int64_t now = SystemClock().NowMs();
+    const auto moment = [&](const std::string& flag, const std::string& fallback) {
+      const std::string text = flags.Get(flag).value_or(fallback);
+      const auto ms = ParseMoment(text, now);
+      if (!ms) {
+        throw UsageError("--" + flag + " '" + text +
+                         "': give a UTC time (2026-12-04T17:00:00Z) or a time ago (90s, 15m, "
+                         "2h, 1d)");
+      }
+      return *ms;
+    };
+    const int64_t since = moment("since", "1h"), until = moment("until", "0s");
+    if (until <= since) throw UsageError("--until must come after --since");
+    events = ReadStoredEvents(config_a, since, until);
+  } else {
+    std::ifstream file = OpenEventsFile(flags.Require("events"));
+    events.assign(std::istreambuf_iterator<char>(file), {});
+  }
   const std::filesystem::path dir = flags.Require("out");
   std::error_code ec;
   std::filesystem::create_directories(dir, ec);

@@ -3,12 +3,18 @@
 #pragma once
 
 #include <atomic>
+#include <cstdint>
 #include <string>
 #include <vector>
 
 namespace pricing {
 
+struct Config;
+
 int RunReplayCommand(const std::vector<std::string>& args);
+// LOCATION_EVENTS stored in [since_ms, until_ms), as replay lines (payloads kept as
+// stored, as JSON strings, with their headers), from the configuration's cluster.
+std::string ReadStoredEvents(const Config& config, int64_t since_ms, int64_t until_ms);
 int RunBacktestCommand(const std::vector<std::string>& args);
 int RunConvertUberCommand(const std::vector<std::string>& args);
 

@@ -43,9 +43,12 @@ commands:
       Run the pricing core over a JSON Lines file of input messages on an event-time
       clock; write every output message as JSON Lines (stdout by default) and print
       the most-surging zones to stderr.
-  backtest --config A.yaml --against B.yaml --events FILE.jsonl --out DIR
+  backtest --config A.yaml --against B.yaml --out DIR
+           (--events FILE.jsonl | --from-stream [--since 1h] [--until 0s])
       What prices would have been with B instead of A: both configurations run
-      through the pricing core over the same events; writes DIR/summary.md (mean and
+      through the pricing core over the same events (a file, or what LOCATION_EVENTS
+      stored between --since and --until: UTC times such as 2026-12-04T17:00:00Z, or
+      times ago such as 15m, 2h); writes DIR/summary.md (mean and
       p95 multiplier, share surging, ticks at the cap and floor, changes per
       zone-hour, requests quoted 1.5x and 2x or more, the zones that differ most),
       DIR/report.html (offline charts and a map of B-A) and DIR/diff.csv (one row per

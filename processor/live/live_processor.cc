@@ -17,19 +17,7 @@ constexpr const char* kPricingStream = "PRICING_UPDATES";
 constexpr int64_t kNsPerMs = 1'000'000;
 
 Headers HeadersOf(const void* source) {
-  natsMsg* m = const_cast<natsMsg*>(static_cast<const natsMsg*>(source));
-  Headers out;
-  const char** keys = nullptr;
-  int count = 0;
-  if (natsMsgHeader_Keys(m, &keys, &count) != NATS_OK) return out;
-  for (int i = 0; i < count; ++i) {
-    const char* value = nullptr;
-    if (natsMsgHeader_Get(m, keys[i], &value) == NATS_OK && value != nullptr) {
-      out.emplace_back(keys[i], value);
-    }
-  }
-  free(static_cast<void*>(keys));
-  return out;
+  return MsgHeaders(const_cast<natsMsg*>(static_cast<const natsMsg*>(source)));
 }
 
 OperatorOptions OptionsOf(const Config& config) {

@@ -1,6 +1,7 @@
 #include "transport/nats_handles.h"
 
 #include <chrono>
+#include <cstdlib>
 #include <thread>
 #include <utility>
 
@@ -63,6 +64,21 @@ void Subscription::reset() {
   }
   sub_ = nullptr;
   nc_ = nullptr;
+}
+
+std::vector<std::pair<std::string, std::string>> MsgHeaders(natsMsg* m) {
+  std::vector<std::pair<std::string, std::string>> out;
+  const char** keys = nullptr;
+  int count = 0;
+  if (natsMsgHeader_Keys(m, &keys, &count) != NATS_OK) return out;
+  for (int i = 0; i < count; ++i) {
+    const char* value = nullptr;
+    if (natsMsgHeader_Get(m, keys[i], &value) == NATS_OK && value != nullptr) {
+      out.emplace_back(keys[i], value);
+    }
+  }
+  free(static_cast<void*>(keys));
+  return out;
 }
 
 }  // namespace pricing

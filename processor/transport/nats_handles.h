@@ -9,6 +9,8 @@
 #include <stdexcept>
 #include <string>
 #include <string_view>
+#include <utility>
+#include <vector>
 
 namespace pricing {
 
@@ -81,6 +83,9 @@ bool IsRetryable(natsStatus status, jsErrCode js_code = static_cast<jsErrCode>(0
 inline std::string_view MsgData(natsMsg* m) {
   return {natsMsg_GetData(m), static_cast<std::size_t>(natsMsg_GetDataLength(m))};
 }
+
+// A message's headers, as (key, value) pairs (the first value of each key).
+std::vector<std::pair<std::string, std::string>> MsgHeaders(natsMsg* m);
 
 // Throws NatsError naming `what` unless `status` is NATS_OK.
 void CheckNats(natsStatus status, const std::string& what,

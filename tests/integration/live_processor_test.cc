@@ -4,15 +4,18 @@
 #include <simdjson.h>
 #include <sys/wait.h>
 
+#include <algorithm>
 #include <chrono>
 #include <cstdio>
 #include <fstream>
+#include <iterator>
 #include <map>
 #include <set>
 #include <thread>
 
 #include "cluster_fixture.h"
 #include "common/clock.h"
+#include "common/time_format.h"
 #include "config/config.h"
 #include "grid_workload.h"
 #include "http_get.h"
@@ -92,6 +95,15 @@ class LiveProcessorTest : public ::testing::Test {
         << ", exit: " << processor_->Wait(0) << "); see " << dir_ / "processor.log";
   }
 
+  // Runs `pricing ARGS`, its stdout and stderr into `output`; its exit code.
+  static int Pricing(const std::string& args, std::string* output) {
+    const std::string command = std::string(PRICING_BIN_DIR) + "/pricing " + args + " 2>&1";
+    FILE* p = popen(command.c_str(), "r");
+    char buf[512];
+    while (p != nullptr && std::fgets(buf, sizeof buf, p) != nullptr) *output += buf;
+    const int status = p != nullptr ? pclose(p) : -1;
+    return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+  }
   // Publishes `count` events of the grid workload over `seconds`.
   void PublishEvents(int count, double seconds, int first = 0) {
     Paced(count, seconds, first, [&](int i) {
@@ -334,14 +346,9 @@ TEST_F(LiveProcessorTest, ConfigUpdateAppliesFromTheNextTickAndStaleVersionsAreR
 TEST_F(LiveProcessorTest, ConfigSendPrintsWhatChangesAndTheProcessorsAnswer) {
   StartProcessor();
   auto send = [&](const std::string& document, std::string* output) {
-    const std::string command = std::string(PRICING_BIN_DIR) + "/pricing config send --config " +
-                                (dir_ / "pricing.yaml").string() + " --city demo --document '" +
-                                document + "' 2>&1";
-    FILE* p = popen(command.c_str(), "r");
-    char buf[512];
-    while (p != nullptr && std::fgets(buf, sizeof buf, p) != nullptr) *output += buf;
-    const int status = p != nullptr ? pclose(p) : -1;
-    return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+    return Pricing("config send --config " + (dir_ / "pricing.yaml").string() +
+                       " --city demo --document '" + document + "'",
+                   output);
   };
   std::string out;
   EXPECT_EQ(send(R"({"version":2,"cap":1.1,"overrides":{"5":{"fixed":1.7}}})", &out), 0) << out;
@@ -359,6 +366,59 @@ TEST_F(LiveProcessorTest, ConfigSendPrintsWhatChangesAndTheProcessorsAnswer) {
   EXPECT_NE(out.find(R"({"version":2,"accepted":false,"error":"version 2 is not greater)"),
             std::string::npos)
       << out;
+}
+
+// `pricing backtest --from-stream` reads what LOCATION_EVENTS stored over a time range
+// and gives the very files that the same events in a file give.
+TEST_F(LiveProcessorTest, BacktestFromTheStreamEqualsTheSameEventsFromAFile) {
+  const std::string since = FormatUtc(NowMs() - 1000);
+  PublishEvents(600, 3.0);
+  PricingYaml()
+      .Timing(kWindow / 1000, kInterval / 1000, 300)
+      .Set("nats_url", cluster_->urls())
+      .Set("model", "{cap: 1.3, sensitivity: 0.7}")
+      .GridCity("zones.geojson")
+      .Write(dir_ / "b.yaml");
+  std::string input;
+  for (const auto& p : published_) input += ReplayInputLine(p.subject, p.payload);
+  std::ofstream(dir_ / "events.jsonl") << input;
+  const std::string a = (dir_ / "pricing.yaml").string(), b = (dir_ / "b.yaml").string();
+  std::string out;
+  ASSERT_EQ(
+      Pricing("backtest --config " + a + " --against " + b + " --events " +
+                  (dir_ / "events.jsonl").string() + " --out " + (dir_ / "from-file").string(),
+              &out),
+      0)
+      << out;
+  ASSERT_EQ(Pricing("backtest --config " + a + " --against " + b + " --from-stream --since " +
+                        since + " --until 0s --out " + (dir_ / "from-stream").string(),
+                    &out),
+            0)
+      << out;
+  EXPECT_NE(out.find("read 600 events stored from " + since), std::string::npos) << out;
+  const auto read = [&](const std::string& folder, const char* name) {
+    std::ifstream in(dir_ / folder / name);
+    return std::string(std::istreambuf_iterator<char>(in), {});
+  };
+  const std::string csv = read("from-stream", "diff.csv");
+  EXPECT_GT(std::count(csv.begin(), csv.end(), '\n'), 9) << "a header and a row per zone-tick";
+  EXPECT_EQ(csv, read("from-file", "diff.csv"));
+  EXPECT_EQ(read("from-stream", "report.html"), read("from-file", "report.html"));
+  // A range that holds nothing, and a range that is no range.
+  out.clear();
+  EXPECT_EQ(Pricing("backtest --config " + a + " --against " + b +
+                        " --from-stream --since 2h --until 1h --out " + (dir_ / "none").string(),
+                    &out),
+            0)
+      << out;
+  EXPECT_NE(out.find("read 0 events"), std::string::npos) << out;
+  out.clear();
+  EXPECT_EQ(Pricing("backtest --config " + a + " --against " + b +
+                        " --from-stream --since 1h --until 2h --out " + (dir_ / "none").string(),
+                    &out),
+            2)
+      << out;
+  EXPECT_NE(out.find("--until must come after --since"), std::string::npos) << out;
 }
 
 TEST_F(LiveProcessorTest, MetricsAndHealthOverHttpFollowTheRunAndTheCluster) {
