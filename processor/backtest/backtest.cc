@@ -61,7 +61,7 @@ double Percentile(std::vector<double>& values, double p) {
   return values[std::max<std::size_t>(rank, 1) - 1];
 }
 
-// The figures of one run over `zones` (all of the city's when empty).
+// The figures of one run over `zones`, with the multipliers quoted to requests per zone.
 SideFigures Figures(const CityPrices& c, const TimingParams& timing,
                     const std::vector<ZoneIndexT>& zones,
                     const std::vector<std::vector<double>>& quoted_per_zone) {
