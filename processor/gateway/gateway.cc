@@ -379,12 +379,15 @@ std::string SurgeGateway::History(const std::string& city, const std::string& zo
   w.Key("points").BeginArray();
   simdjson::dom::parser parser;
   int64_t last_tick = 0;
-  const auto give_up = std::chrono::steady_clock::now() + std::chrono::seconds(3);
+  const auto give_up = std::chrono::steady_clock::now() + std::chrono::seconds(5);
   natsMsg* m = nullptr;
-  // The first message comes at once if there is any; an empty range times out quickly.
-  for (int64_t wait = 500; std::chrono::steady_clock::now() < give_up &&
-                           natsSubscription_NextMsg(&m, sub.get(), wait) == NATS_OK;
-       wait = 2000) {
+  uint64_t read = 0;
+  // Until nothing more comes: 2 s for the first (the consumer is new) and while the
+  // server says more are pending; a short wait once it says none are, in case more
+  // were stored meanwhile.
+  for (int64_t wait = 2000; std::chrono::steady_clock::now() < give_up &&
+                            natsSubscription_NextMsg(&m, sub.get(), wait) == NATS_OK;) {
+    ++read;
     NatsPtr<natsMsg> msg(m);
     simdjson::dom::element e;
     int64_t tick = 0;
@@ -396,8 +399,9 @@ std::string SurgeGateway::History(const std::string& city, const std::string& zo
       w.BeginArray().Int(tick).Double(q).EndArray();
       last_tick = tick;
     }
-    if (PullConsumer::MetaOf(m).pending == 0) break;  // the last one stored so far
+    wait = PullConsumer::MetaOf(m).pending > 0 ? 2000 : 100;
   }
+  PRICING_LOG(kDebug) << "gateway: history of " << subject << ": " << read << " messages";
   w.EndArray().EndObject();
   return out;
 }

@@ -371,6 +371,7 @@ TEST_F(LiveProcessorTest, ConfigSendPrintsWhatChangesAndTheProcessorsAnswer) {
 // `pricing backtest --from-stream` reads what LOCATION_EVENTS stored over a time range
 // and gives the very files that the same events in a file give.
 TEST_F(LiveProcessorTest, BacktestFromTheStreamEqualsTheSameEventsFromAFile) {
+  StartProcessor();  // a live day: the processor runs (and made the streams)
   const std::string since = FormatUtc(NowMs() - 1000);
   PublishEvents(600, 3.0);
   PricingYaml()

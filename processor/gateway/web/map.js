@@ -130,10 +130,13 @@ function escapeHtml(s) {
   return String(s).replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
 }
 
-// A step line of (tick, multiplier) points over the last `minutes`, as inline SVG.
+// A step line of (tick, multiplier) points since `fromMs` (or since the first point,
+// when the zone's history is shorter), as inline SVG.
 function sparkline(points, fromMs) {
   const W = 220, H = 48, P = 2;
   const now = Date.now();
+  const shorter = points.length > 0 && points[0][0] > fromMs;
+  if (shorter) fromMs = points[0][0];
   const top = Math.max(1.5, ...points.map((p) => p[1]));
   const x = (t) => (P + (W - 2 * P) * (t - fromMs) / Math.max(1, now - fromMs)).toFixed(1);
   const y = (m) => (P + (H - 2 * P) * (1 - (m - 1) / (top - 1))).toFixed(1);
@@ -145,7 +148,8 @@ function sparkline(points, fromMs) {
   return `<svg class="spark" data-points="${points.length}" width="${W}" height="${H}" ` +
       `viewBox="0 0 ${W} ${H}"><line x1="0" x2="${W}" y1="${y(1)}" y2="${y(1)}" ` +
       `stroke="#c5ccd3"/><path d="${d}" fill="none" stroke="#c2410c" stroke-width="1.5"/></svg>` +
-      `<div class="spark-label">last hour: ×1 to ×${top.toFixed(2)}</div>`;
+      `<div class="spark-label">${shorter ? 'since ' + new Date(fromMs).toLocaleTimeString()
+                                           : 'last hour'}: ×1 to ×${top.toFixed(2)}</div>`;
 }
 
 let hovered = null;
