@@ -293,17 +293,9 @@ int RunConfigCommand(const std::vector<std::string>& args) {
   std::map<std::string, ZoneOverride> overrides = city->second.overrides;
   int64_t version = 0;
   {
-    jsSubOptions so;
-    jsSubOptions_Init(&so);
-    so.Stream = "CONFIG_UPDATES";
-    so.Ordered = true;
-    so.Config.DeliverPolicy = js_DeliverAll;
-    natsSubscription* raw = nullptr;
-    jsErrCode jerr = static_cast<jsErrCode>(0);
     const std::string subject = "config.pricing." + key;
-    CheckNats(js_SubscribeSync(&raw, client->js(), subject.c_str(), nullptr, &so, &jerr),
-              "reading the history of " + subject, jerr);
-    Subscription history(client->connection(), raw);
+    const Subscription history =
+        client->ReadOrdered("CONFIG_UPDATES", subject, 0, "reading the history of " + subject);
     natsMsg* m = nullptr;
     while (natsSubscription_NextMsg(&m, history.get(), 500) == NATS_OK) {
       NatsPtr<natsMsg> msg(m);
@@ -363,17 +355,8 @@ int RunConfigCommand(const std::vector<std::string>& args) {
 std::string ReadStoredEvents(const Config& config, int64_t since_ms, int64_t until_ms) {
   InstallStopHandlers();
   auto client = ConnectAdmin(config);
-  jsSubOptions so;
-  jsSubOptions_Init(&so);
-  so.Stream = "LOCATION_EVENTS";
-  so.Ordered = true;
-  so.Config.DeliverPolicy = js_DeliverByStartTime;
-  so.Config.OptStartTime = since_ms * 1'000'000;
-  natsSubscription* raw = nullptr;
-  jsErrCode jerr = static_cast<jsErrCode>(0);
-  CheckNats(js_SubscribeSync(&raw, client->js(), "location.>", nullptr, &so, &jerr),
-            "reading LOCATION_EVENTS", jerr);
-  Subscription sub(client->connection(), raw);
+  const Subscription sub =
+      client->ReadOrdered("LOCATION_EVENTS", "location.>", since_ms, "reading LOCATION_EVENTS");
   std::string out;
   uint64_t count = 0;
   natsMsg* m = nullptr;

@@ -359,20 +359,14 @@ std::string SurgeGateway::History(const std::string& city, const std::string& zo
   const int64_t from_ms = now_ms - minutes * 60'000;
   // An ordered consumer on the zone's one subject, from `minutes` back; its stream
   // index by subject makes this a read of that zone's messages only.
-  jsSubOptions so;
-  jsSubOptions_Init(&so);
-  so.Stream = "PRICING_UPDATES";
-  so.Ordered = true;
-  so.Config.DeliverPolicy = js_DeliverByStartTime;
-  so.Config.OptStartTime = from_ms * 1'000'000;
-  natsSubscription* raw = nullptr;
-  jsErrCode jerr = static_cast<jsErrCode>(0);
   const std::string subject = "pricing.update." + city + "." + zone;
-  if (js_SubscribeSync(&raw, client_->js(), subject.c_str(), nullptr, &so, &jerr) != NATS_OK) {
-    *error = "cannot read " + subject + " from PRICING_UPDATES";
+  Subscription sub;
+  try {
+    sub = client_->ReadOrdered("PRICING_UPDATES", subject, from_ms, "reading " + subject);
+  } catch (const NatsError& e) {
+    *error = e.what();
     return "";
   }
-  Subscription sub(client_->connection(), raw);
   std::string out;
   JsonWriter w(&out);
   w.BeginObject().Key("zone_id").String(zone).Key("from").Int(from_ms);

@@ -147,16 +147,8 @@ void LiveProcessor::OpenConsumers() {
 }
 
 void LiveProcessor::RestoreConfigs() {
-  jsSubOptions so;
-  jsSubOptions_Init(&so);
-  so.Stream = "CONFIG_UPDATES";
-  so.Ordered = true;
-  so.Config.DeliverPolicy = js_DeliverAll;
-  natsSubscription* raw = nullptr;
-  jsErrCode jerr = static_cast<jsErrCode>(0);
-  CheckNats(js_SubscribeSync(&raw, client_->js(), "config.pricing.>", nullptr, &so, &jerr),
-            "subscribing to config.pricing.>", jerr);
-  configs_ = Subscription(client_->connection(), raw);
+  configs_ = client_->ReadOrdered("CONFIG_UPDATES", "config.pricing.>", 0,
+                                  "subscribing to config.pricing.>");
   const StreamState state = GetStreamState(client_->js(), "CONFIG_UPDATES");
   config_history_seq_ = state.last_seq;
   // Documents up to the last one answered were answered by an earlier run; later ones,

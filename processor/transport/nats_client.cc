@@ -177,6 +177,20 @@ std::string NatsClient::connected_url() const {
   return url;
 }
 
+Subscription NatsClient::ReadOrdered(const char* stream, const std::string& subject,
+                                     int64_t start_ms, const std::string& what) const {
+  jsSubOptions so;
+  jsSubOptions_Init(&so);
+  so.Stream = stream;
+  so.Ordered = true;
+  so.Config.DeliverPolicy = start_ms > 0 ? js_DeliverByStartTime : js_DeliverAll;
+  so.Config.OptStartTime = start_ms * 1'000'000;  // ns since the epoch
+  natsSubscription* raw = nullptr;
+  jsErrCode jerr = static_cast<jsErrCode>(0);
+  CheckNats(js_SubscribeSync(&raw, js_.get(), subject.c_str(), nullptr, &so, &jerr), what, jerr);
+  return Subscription(conn_.get(), raw);
+}
+
 void NatsClient::WaitForJetStream(int64_t deadline_ms) const {
   const int64_t give_up = SteadyNowMs() + deadline_ms;
   // Until a meta leader exists nobody answers, and a request waits out its whole

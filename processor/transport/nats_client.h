@@ -77,6 +77,12 @@ class NatsClient {
   // /healthz turns green before that.
   void WaitForJetStream(int64_t deadline_ms) const;
 
+  // A one-off read of a stream's history: an ordered consumer on `subject`, read with
+  // natsSubscription_NextMsg, from the first message stored at or after `start_ms`
+  // (0: from the stream's first). Throws NatsError naming `what`.
+  Subscription ReadOrdered(const char* stream, const std::string& subject, int64_t start_ms,
+                           const std::string& what) const;
+
  private:
   NatsClient() = default;
   static void OnDisconnected(natsConnection* nc, void* closure);
