@@ -16,12 +16,18 @@ sed -e "s|^nats_url: .*|nats_url: nats://127.0.0.1:$port\nnats_connect_wait_seco
 fail=0
 ms() { date +%s%3N; }
 
-# run: a warning within a second, and SIGTERM obeyed at once with exit 0.
+# run: the warning as soon as it tries to connect (after loading the zones: a fraction
+# of a second in a release build, seconds under the sanitizers), and SIGTERM obeyed
+# at once while it waits, with exit 0.
 "$pricing" run --config "$config" >"$dir/run.log" 2>&1 &
 pid=$!
-sleep 1
-grep -q "cannot reach NATS at nats://127.0.0.1:$port .*scripts/start-nats-cluster.sh" "$dir/run.log" ||
-  { echo "run: no warning within 1 s"; fail=1; }
+warned=0
+for _ in $(seq 1 300); do
+  grep -q "cannot reach NATS at nats://127.0.0.1:$port .*scripts/start-nats-cluster.sh" \
+    "$dir/run.log" && { warned=1; break; }
+  sleep 0.1
+done
+[ $warned = 1 ] || { echo "run: no warning within 30 s"; cat "$dir/run.log"; fail=1; }
 start=$(ms)
 kill -TERM "$pid"
 rc=0; wait "$pid" || rc=$?
@@ -35,7 +41,8 @@ for cmd in "streams apply" "simulate"; do
   start=$(ms)
   rc=0; "$pricing" $cmd --config "$config" >"$dir/cmd.log" 2>&1 || rc=$?
   took=$(( $(ms) - start ))
-  if [ "$rc" != 1 ] || [ "$took" -gt 6000 ] ||
+  # The 2 s wait, after loading the zones (seconds under the sanitizers).
+  if [ "$rc" != 1 ] || [ "$took" -gt 30000 ] ||
      ! grep -q "cannot reach NATS at nats://127.0.0.1:$port .*Retrying for 2 s more" "$dir/cmd.log"; then
     echo "$cmd: exit $rc after $took ms:"; cat "$dir/cmd.log"; fail=1
   fi
