@@ -3,8 +3,8 @@
 # replay configuration (config/nyc-replay.yaml) against a copy of it with another cap
 # (2.0 unless --cap), over the same events. Writes <build>/demo/backtest/summary.md,
 # report.html and diff.csv, and prints the city-wide figures.
-# Builds the release preset first if the binary is missing; makes the events as
-# scripts/demo-replay.sh does when they are not there yet.
+# Builds the release preset first if the binary is missing, and makes the events as
+# scripts/demo-replay.sh does (the same file, build/demo/events.jsonl).
 #
 #   scripts/demo-backtest.sh [--build-dir DIR] [--cap 2.0] [--drivers N]
 set -euo pipefail
