@@ -96,13 +96,16 @@ TEST_F(PullConsumerTest, AMessageTheHandlerKeepsOutlivesTheCall) {
   PullConsumer puller(client_->connection(), "PULL_TEST", "reader");
   std::vector<NatsPtr<natsMsg>> kept;
   int seen = 0;
-  while (seen < kMessages) {
+  // An empty fetch or two is a loaded machine (the sanitizer build beside other suites
+  // saw one), not the subject here: five in a row is a fault.
+  for (int empty = 0; seen < kMessages;) {
     const int handed = puller.FetchEach(700, 2000, [&](NatsPtr<natsMsg>& m) {
       ++seen;
       PullConsumer::Ack(client_->connection(), m.get());
       if (seen % 7 == 0) kept.push_back(std::move(m));  // the rest is the consumer's to free
     });
-    ASSERT_GT(handed, 0) << "the stream still holds " << kMessages - seen << " messages";
+    empty = handed > 0 ? 0 : empty + 1;
+    ASSERT_LT(empty, 5) << "the stream still holds " << kMessages - seen << " messages";
   }
   ASSERT_EQ(kept.size(), static_cast<std::size_t>(kMessages / 7));
   // Kept across calls, and across the consumer freeing the others (ASan would report a
