@@ -410,6 +410,25 @@ def main():
                 f'{m["first_failed_rate"]:,.0f}' if m["first_failed_rate"] > 0 else "none",
                 m["failed_because"]]) + "</tr>")
         parts.append("</table>")
+    # The peer tools' sections, which the comparison script appends to summary.md.
+    if os.path.exists(summary_path):
+        with open(summary_path, encoding="utf-8") as f:
+            for section in f.read().split("\n## ")[1:]:
+                if not section.startswith("Peer tool"):
+                    continue
+                title, _, body = section.partition("\n")
+                parts.append(f"<h2>{html.escape(title)}</h2>")
+                paragraph, items = [], []
+                for line in body.strip().split("\n"):
+                    if line.startswith("- "):
+                        items.append(line[2:])
+                    elif line.startswith("  ") and items:
+                        items[-1] += " " + line.strip()
+                    elif line.strip():
+                        paragraph.append(line)
+                parts.append(f"<p>{html.escape(' '.join(paragraph))}</p><ul>")
+                parts += [f"<li>{html.escape(i.replace('`', ''))}</li>" for i in items]
+                parts.append("</ul>")
     parts.append("<h2>Latency against throughput</h2>")
     parts += [f"<figure>{svg}</figure>" for name, svg in charts if name.startswith("throughput_")]
     parts.append("<h2>Latency percentile spectra</h2>")

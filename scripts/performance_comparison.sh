@@ -196,7 +196,6 @@ fi
 echo "running the sweep ($mode); results in $out" >&2
 "$build/bin/perf_compare" --out "$out" --nats "$urls" --nats-sync-interval "$sync_interval" \
   "${pids[@]}" "${backends[@]}" "${kafka[@]}" "${sweep[@]}" "${failover[@]}" "${pipeline[@]}"
-python3 "$root/scripts/perf_report.py" "$out" >&2
 
 if [ "$mode" != smoke ]; then
   # A peer tool on the same cluster, the same size and acknowledgements: natscli's own
@@ -280,4 +279,6 @@ if [ "$mode" != smoke ] && [ "$core_bench" = 1 ]; then
     echo '```'
   } >> "$out/summary.md"
 fi
+# Last, so that report.html has the peer tools' rows too.
+python3 "$root/scripts/perf_report.py" "$out" >&2
 echo "done: $out/summary.md, $out/report.html" >&2
