@@ -10,6 +10,8 @@
 set -euo pipefail
 # shellcheck source=lib/usage.sh
 . "$(dirname "$0")/lib/usage.sh"
+# shellcheck source=lib/demo.sh
+. "$(dirname "$0")/lib/demo.sh"
 
 root=$(cd "$(dirname "$0")/.." && pwd)
 build="$root/build"
@@ -25,17 +27,9 @@ while [ $# -gt 0 ]; do
   esac
 done
 
-pricing="$build/bin/pricing"
-if [ ! -x "$pricing" ]; then
-  echo "demo-backtest: building the release preset first" >&2
-  (cd "$root" && cmake --preset release >/dev/null && cmake --build --preset release --target pricing)
-fi
-
+demo_pricing "$root" "$build"
+demo_events 2014-04-01T16:00 2014-04-01T23:00 "$drivers"
 demo="$build/demo"
-mkdir -p "$demo"
-events="$demo/events.jsonl"
-"$pricing" convert-uber --csv "$root/data/nyc/uber-pickups-2014-04.csv" --out "$events" \
-  --city nyc --from 2014-04-01T16:00 --to 2014-04-01T23:00 --drivers "$drivers" --seed 42
 # B: the same configuration with another cap. Its zones path is made absolute, since
 # a relative one is taken from the configuration file's own folder.
 b="$demo/nyc-replay-cap-$cap.yaml"

@@ -6,6 +6,8 @@
 set -euo pipefail
 # shellcheck source=lib/usage.sh
 . "$(dirname "$0")/lib/usage.sh"
+# shellcheck source=lib/demo.sh
+. "$(dirname "$0")/lib/demo.sh"
 
 root=$(cd "$(dirname "$0")/.." && pwd)
 build="$root/build"
@@ -24,16 +26,8 @@ while [ $# -gt 0 ]; do
   esac
 done
 
-pricing="$build/bin/pricing"
-if [ ! -x "$pricing" ]; then
-  echo "demo-replay: building the release preset first" >&2
-  (cd "$root" && cmake --preset release >/dev/null && cmake --build --preset release --target pricing)
-fi
-
-mkdir -p "$build/demo"
-events="$build/demo/events.jsonl"
+demo_pricing "$root" "$build"
+demo_events "$from" "$to" "$drivers"
 outputs="$build/demo/outputs.jsonl"
-"$pricing" convert-uber --csv "$root/data/nyc/uber-pickups-2014-04.csv" --out "$events" \
-  --city nyc --from "$from" --to "$to" --drivers "$drivers" --seed 42
 "$pricing" replay --config "$root/config/nyc-replay.yaml" --events "$events" --out "$outputs" --top 10
 echo "outputs: $outputs ($(wc -l <"$outputs") messages)"
