@@ -72,6 +72,16 @@ const Zone& ZoneOf(const Backtest& bt, const CityComparison& cc, ZoneIndexT z) {
   return bt.a.cities.at(cc.city).zones->zones.zone(z);
 }
 
+// A count figure of one side, and B's minus A's.
+template <uint64_t SideFigures::*kField>
+std::string CountOf(const SideFigures& f) {
+  return Count(f.*kField);
+}
+template <uint64_t SideFigures::*kField>
+std::string CountDiff(const SideFigures& a, const SideFigures& b) {
+  return SignedCount(static_cast<int64_t>(b.*kField) - static_cast<int64_t>(a.*kField));
+}
+
 // The rows of the figures table: a name and how to print a side, and the difference.
 struct FigureRow {
   const char* name;
@@ -95,38 +105,22 @@ const FigureRow kFigureRows[] = {
        return Signed(100 * (b.surging_share() - a.surging_share()), 1) + " pt (" +
               SignedCount(int64_t(b.surging) - int64_t(a.surging)) + ")";
      }},
-    {"zone-ticks above 2.0", "above 2.0", [](const SideFigures& f) { return Count(f.above_2); },
-     [](const SideFigures& a, const SideFigures& b) {
-       return SignedCount(int64_t(b.above_2) - int64_t(a.above_2));
-     }},
-    {"zone-ticks held at the cap", "at cap", [](const SideFigures& f) { return Count(f.at_cap); },
-     [](const SideFigures& a, const SideFigures& b) {
-       return SignedCount(int64_t(b.at_cap) - int64_t(a.at_cap));
-     }},
-    {"zone-ticks held at the floor", "at floor",
-     [](const SideFigures& f) { return Count(f.at_floor); },
-     [](const SideFigures& a, const SideFigures& b) {
-       return SignedCount(int64_t(b.at_floor) - int64_t(a.at_floor));
-     }},
+    {"zone-ticks above 2.0", "above 2.0", CountOf<&SideFigures::above_2>,
+     CountDiff<&SideFigures::above_2>},
+    {"zone-ticks held at the cap", "at cap", CountOf<&SideFigures::at_cap>,
+     CountDiff<&SideFigures::at_cap>},
+    {"zone-ticks held at the floor", "at floor", CountOf<&SideFigures::at_floor>,
+     CountDiff<&SideFigures::at_floor>},
     {"multiplier changes per zone-hour", "changes per hour",
      [](const SideFigures& f) { return Fixed(f.changes_per_zone_hour(), 2); },
      [](const SideFigures& a, const SideFigures& b) {
        return Signed(b.changes_per_zone_hour() - a.changes_per_zone_hour(), 2);
      }},
-    {"requests", nullptr, [](const SideFigures& f) { return Count(f.requests); },
-     [](const SideFigures& a, const SideFigures& b) {
-       return SignedCount(int64_t(b.requests) - int64_t(a.requests));
-     }},
-    {"requests quoted 1.5x or more", "requests at 1.5x+",
-     [](const SideFigures& f) { return Count(f.requests_at_1_5); },
-     [](const SideFigures& a, const SideFigures& b) {
-       return SignedCount(int64_t(b.requests_at_1_5) - int64_t(a.requests_at_1_5));
-     }},
-    {"requests quoted 2x or more", "at 2x+",
-     [](const SideFigures& f) { return Count(f.requests_at_2); },
-     [](const SideFigures& a, const SideFigures& b) {
-       return SignedCount(int64_t(b.requests_at_2) - int64_t(a.requests_at_2));
-     }},
+    {"requests", nullptr, CountOf<&SideFigures::requests>, CountDiff<&SideFigures::requests>},
+    {"requests quoted 1.5x or more", "requests at 1.5x+", CountOf<&SideFigures::requests_at_1_5>,
+     CountDiff<&SideFigures::requests_at_1_5>},
+    {"requests quoted 2x or more", "at 2x+", CountOf<&SideFigures::requests_at_2>,
+     CountDiff<&SideFigures::requests_at_2>},
 };
 
 // --- SVG ---------------------------------------------------------------------------
