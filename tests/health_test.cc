@@ -27,6 +27,31 @@ TEST(Readiness, ReadyWhenEveryCheckPasses) {
   EXPECT_NE(r.ToJson().find(R"("ready":true)"), std::string::npos);
 }
 
+// A standby has no ticks and no lag of its own: it is ready when it could take over,
+// and says what it is.
+TEST(Readiness, AStandbyIsReadyWhenConnectedWithTheStreamsAndSaysSo) {
+  HealthSnapshot s;
+  s.role = Role::kStandby;
+  s.role_detail = "standby: another processor is pinned";
+  s.connected = true;
+  Readiness r = EvaluateReadiness(s, {100, 16});
+  EXPECT_TRUE(r.ready);
+  EXPECT_EQ(Check(r, "role").detail, "standby: another processor is pinned");
+  EXPECT_THROW(Check(r, "tick_age"), std::runtime_error);
+  EXPECT_NE(r.ToJson().find(R"("role":"standby")"), std::string::npos) << r.ToJson();
+  s.missing_streams = {"LOCATION_EVENTS"};
+  r = EvaluateReadiness(s, {100, 16});
+  EXPECT_FALSE(r.ready);
+  EXPECT_FALSE(Check(r, "streams_present").ok);
+
+  HealthSnapshot active = Healthy();
+  active.role = Role::kActive;
+  EXPECT_NE(EvaluateReadiness(active, {100, 16}).ToJson().find(R"("role":"active")"),
+            std::string::npos);
+  // Without roles (Kafka), the answer has none.
+  EXPECT_EQ(EvaluateReadiness(Healthy(), {100, 16}).ToJson().find("role"), std::string::npos);
+}
+
 TEST(Readiness, TheConnectionCheckIsNamedForTheTransport) {
   HealthSnapshot s = Healthy();
   s.connection_check = "kafka_connected";

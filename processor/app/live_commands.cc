@@ -1,7 +1,9 @@
 // The commands that talk to a NATS cluster: run, simulate, streams, consumer.
+#include <cerrno>
 #include <chrono>
 #include <csignal>
 #include <cstdio>
+#include <cstring>
 #include <fstream>
 #include <iostream>
 #include <iterator>
@@ -10,6 +12,7 @@
 #include "app/commands.h"
 #include "app/flags.h"
 #include "common/clock.h"
+#include "common/exec_again.h"
 #include "common/json_writer.h"
 #include "common/log.h"
 #include "common/time_format.h"
@@ -106,6 +109,16 @@ int RunProcessor(const Config& config) {
                      << config.backend << ")";
   if (gateway) gateway->Start();
   processor.Run(StopRequested());
+  if constexpr (requires { processor.demoted(); }) {
+    if (processor.demoted()) {
+      // Another processor took over while this one was frozen or cut off: its state
+      // is stale. Started again in this process, it stands by.
+      PRICING_LOG(kWarn) << "starting again as a standby";
+      ExecAgain();
+      PRICING_LOG(kError) << "cannot start again: " << std::strerror(errno) << "; exiting";
+      return 1;
+    }
+  }
   if (gateway) gateway->Stop();
   const OperatorCounters& c = processor.counters();
   PRICING_LOG(kInfo) << "stopped: " << c.applied.load() << " events applied, "
@@ -117,9 +130,16 @@ int RunProcessor(const Config& config) {
 }  // namespace
 
 int RunLiveCommand(const std::vector<std::string>& args) {
-  const Flags flags(args, {"config", "log-level"});
+  const Flags flags(args, {"config", "log-level", "http-port"});
   if (flags.Get("log-level") == "debug") SetLogLevel(LogLevel::kDebug);
-  const Config config = LoadConfig(flags.Require("config"));
+  Config config = LoadConfig(flags.Require("config"));
+  // A second processor on the same machine (a standby) needs a port of its own.
+  if (flags.Get("http-port")) {
+    const int64_t port = flags.GetInt("http-port", config.http.port);
+    if (port < 0 || port > 65535)
+      throw UsageError("--http-port must be 0 (any free port) to 65535");
+    config.http.port = port;
+  }
   // First: a SIGTERM while starting ends the run cleanly instead of killing it.
   InstallStopHandlers();
   if (config.backend == "kafka") return RunProcessor<KafkaProcessor>(config);

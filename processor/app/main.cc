@@ -6,6 +6,7 @@
 
 #include "app/commands.h"
 #include "app/flags.h"
+#include "common/exec_again.h"
 #include "common/open_files.h"
 #include "config/config.h"
 #include "transport/nats_handles.h"
@@ -15,11 +16,14 @@ namespace {
 constexpr const char* kUsage = R"(usage: pricing COMMAND [FLAGS]
 
 commands:
-  run --config FILE
+  run --config FILE [--http-port N]
       The live processor: consume LOCATION_EVENTS from the NATS cluster of the
       configuration (nats_url), publish prices; SIGINT/SIGTERM stop it cleanly.
       Serves /metrics, /healthz, /readyz and, unless gateway.enabled is false, the
-      WebSocket push channel and live map of `gateway` on http.port.
+      WebSocket push channel and live map of `gateway` on http.port (--http-port
+      overrides it). Start it twice for a hot standby: on NATS one processor is
+      active and the other takes over within consumer.takeover_after_seconds of its
+      silence; /readyz says which is which.
   gateway --config FILE [--port N]
       Only the WebSocket push channel (/ws?city=C[&zones=ID,ID]) and the live map
       (/map): follows the cluster's outputs; run as many as needed (each gets every
@@ -85,6 +89,7 @@ bool AsksForHelp(const std::vector<std::string>& args) {
 }  // namespace
 
 int main(int argc, char** argv) {
+  pricing::RememberArguments(argc, argv);
   // A write to a connection the server has just closed must be an error to handle,
   // not a silent death.
   std::signal(SIGPIPE, SIG_IGN);

@@ -456,6 +456,7 @@ Config LoadConfigFile(const std::filesystem::path& path, const EnvLookup& env) {
       AtLeast("ack_wait_seconds", &ConsumerConfig::ack_wait_seconds, 1),
       AtLeast("max_ack_pending", &ConsumerConfig::max_ack_pending, 1),
       AtLeast("max_deliver", &ConsumerConfig::max_deliver, 1),
+      AtLeast("takeover_after_seconds", &ConsumerConfig::takeover_after_seconds, 1),
   };
   static const std::vector<Field<PublishConfig>> kPublish = {
       AtLeast("max_pending", &PublishConfig::max_pending, 1),

@@ -43,6 +43,10 @@ struct ConsumerConfig {
   int64_t ack_wait_seconds = 30;    // redelivery after this long without an ack
   int64_t max_ack_pending = 20000;  // in-flight unacknowledged messages
   int64_t max_deliver = 5;          // then the message is dead-lettered
+  // Processors sharing the durable: one is active (pinned by the server), the others
+  // stand by. A standby takes over once the active one has not pulled for this long
+  // (the consumer's priority_timeout; dead, frozen or cut off).
+  int64_t takeover_after_seconds = 5;
 };
 
 // The HTTP side: /metrics, /healthz, /readyz.

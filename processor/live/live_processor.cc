@@ -15,6 +15,8 @@ namespace {
 constexpr const char* kEventsStream = "LOCATION_EVENTS";
 constexpr const char* kPricingStream = "PRICING_UPDATES";
 constexpr int64_t kNsPerMs = 1'000'000;
+// The priority group of the processors sharing the durable.
+constexpr const char* kGroup = "processors";
 
 Headers HeadersOf(const void* source) {
   return MsgHeaders(const_cast<natsMsg*>(static_cast<const natsMsg*>(source)));
@@ -78,9 +80,9 @@ LiveProcessor::~LiveProcessor() {
   health_.Stop();
   // Subscriptions first, while the connection can still unsubscribe them.
   held_.clear();
+  in_hand_.clear();
   puller_.reset();
   configs_.reset();
-  events_.reset();
   client_.reset();
 }
 
@@ -107,43 +109,93 @@ void LiveProcessor::Connect(const std::atomic<bool>& stop) {
 }
 
 void LiveProcessor::OpenConsumers() {
-  jsSubOptions so;
-  jsSubOptions_Init(&so);
-  so.Stream = kEventsStream;
-  bool exists = true;
-  try {
-    GetConsumerState(client_->js(), kEventsStream, config_.consumer.durable);
-  } catch (const NatsError& e) {
-    if (e.js_code() != JSConsumerNotFoundErr && e.status() != NATS_NOT_FOUND) throw;
-    exists = false;
+  GroupConsumerSpec spec;
+  spec.stream = kEventsStream;
+  spec.durable = config_.consumer.durable;
+  spec.filter_subject = "location.>";
+  spec.group = kGroup;
+  spec.ack_wait_ms = config_.consumer.ack_wait_seconds * 1000;
+  spec.max_ack_pending = config_.consumer.max_ack_pending;
+  spec.max_deliver = config_.consumer.max_deliver;
+  spec.priority_timeout_ms = config_.consumer.takeover_after_seconds * 1000;
+  // A new durable starts with the events that can still count: the window of the tick
+  // after the checkpoint (restored before this), less the future skew.
+  spec.start_ms = operator_.RebuildFromMs();
+  const GroupConsumerResult r = EnsureGroupConsumer(client_->connection(), client_->js(), spec);
+  replaced_ = r.replaced;
+  const char* how = r.action == GroupConsumerResult::Action::kCreated ? "created"
+                    : r.action == GroupConsumerResult::Action::kBound ? "bound existing"
+                                                                      : "replaced";
+  PRICING_LOG(kInfo) << how << " durable consumer " << config_.consumer.durable
+                     << " (priority group " << kGroup << ", takeover after "
+                     << r.priority_timeout_ms / 1000.0 << " s without pulls)";
+  if (r.priority_timeout_ms != spec.priority_timeout_ms) {
+    PRICING_LOG(kWarn) << "consumer.takeover_after_seconds is "
+                       << config_.consumer.takeover_after_seconds << " but the durable "
+                       << config_.consumer.durable << " was made with "
+                       << r.priority_timeout_ms / 1000.0 << " s, which applies";
   }
-  if (exists) {
-    // An existing durable resumes where it was, with the settings it was created with.
-    so.Consumer = config_.consumer.durable.c_str();
-  } else {
-    so.Config.AckPolicy = js_AckExplicit;
-    so.Config.AckWait = config_.consumer.ack_wait_seconds * 1000 * kNsPerMs;
-    so.Config.MaxAckPending = config_.consumer.max_ack_pending;
-    so.Config.MaxDeliver = config_.consumer.max_deliver;
-    // It starts with the events that can still count: the window of the next tick,
-    // less the future skew.
-    so.Config.DeliverPolicy = js_DeliverByStartTime;
-    so.Config.OptStartTime = operator_.RebuildFromMs() * kNsPerMs;
-  }
-  natsSubscription* raw = nullptr;
-  jsErrCode jerr = static_cast<jsErrCode>(0);
-  CheckNats(js_PullSubscribe(&raw, client_->js(), "location.>", config_.consumer.durable.c_str(),
-                             nullptr, &so, &jerr),
-            (exists ? "binding durable consumer " : "creating durable consumer ") +
-                config_.consumer.durable,
-            jerr);
-  events_.reset(raw);
-  // The subscription above creates or binds the durable; messages are pulled with
-  // explicit requests (see pull_consumer.h).
   puller_ = std::make_unique<PullConsumer>(client_->connection(), kEventsStream,
                                            config_.consumer.durable);
-  PRICING_LOG(kInfo) << (exists ? "bound existing" : "created") << " durable consumer "
-                     << config_.consumer.durable;
+  puller_->JoinGroup(kGroup);
+}
+
+std::string LiveProcessor::PinHolder() {
+  try {
+    return PinnedClientId(client_->connection(), kEventsStream, config_.consumer.durable, kGroup);
+  } catch (const NatsError& e) {
+    PRICING_LOG(kDebug) << "cannot read who is pinned: " << e.what();
+    return "?";
+  }
+}
+
+bool LiveProcessor::StandBy(const std::atomic<bool>& stop) {
+  std::string holder = PinHolder();
+  if (holder.empty()) return true;  // nobody: go ahead, the first event pins one of us
+  const std::string what = std::string(kEventsStream) + "/" + config_.consumer.durable;
+  const std::string detail = "standby: another processor is pinned to " + what +
+                             "; taking over once it has not pulled for " +
+                             std::to_string(config_.consumer.takeover_after_seconds) + " s";
+  health_.SetRole(Role::kStandby, detail);
+  PRICING_LOG(kInfo) << detail << " (pin " << holder << ")";
+  int64_t checked = clock_.NowMs();
+  while (!stop.load()) {
+    health_.Beat();
+    puller_->FetchEach(static_cast<int>(config_.consumer.batch), 500,
+                       [&](NatsPtr<natsMsg>& m) { in_hand_.push_back(std::move(m)); });
+    if (puller_->pinned()) {
+      PRICING_LOG(kInfo) << "taking over " << what << ": pinned (pin " << puller_->pin_id()
+                         << ", the previous " << holder << ")";
+      return true;
+    }
+    const int64_t now = clock_.NowMs();
+    if (now - checked >= 1000) {
+      checked = now;
+      holder = PinHolder();
+      if (holder.empty()) {
+        PRICING_LOG(kInfo) << "taking over " << what << ": nobody is pinned any more";
+        return true;
+      }
+    }
+  }
+  return false;
+}
+
+void LiveProcessor::KeepPin() {
+  if (!puller_->pinned()) return;
+  const int64_t now = clock_.NowMs();
+  if (now - last_keep_pin_ms_ < 1000) return;
+  last_keep_pin_ms_ = now;
+  puller_->KeepPinned();
+}
+
+bool LiveProcessor::AnotherPinned() {
+  if (puller_->pinned()) return false;
+  const int64_t now = clock_.NowMs();
+  if (now - last_pin_check_ms_ < 1000) return false;
+  last_pin_check_ms_ = now;
+  const std::string holder = PinHolder();
+  return !holder.empty() && holder != "?";
 }
 
 void LiveProcessor::RestoreConfigs() {
@@ -174,6 +226,7 @@ void LiveProcessor::PollConfigUpdates(bool live) {
     natsMsg* raw = nullptr;
     // At start-up, wait for the history to arrive; afterwards only take what is there.
     const int64_t wait = live ? 0 : 500;
+    if (!live) KeepPin();
     if (natsSubscription_NextMsg(&raw, configs_.get(), wait) != NATS_OK) return;
     NatsPtr<natsMsg> msg(raw);
     const PullConsumer::Meta meta = PullConsumer::MetaOf(msg.get());
@@ -206,10 +259,14 @@ void LiveProcessor::Rebuild() {
   // durable redelivers them. Everything after comes from the durable itself.
   const ConsumerState consumer =
       GetConsumerState(client_->js(), kEventsStream, config_.consumer.durable);
+  // A durable made again (stream_admin.h) starts at the old one's acknowledged floor:
+  // what the old one had delivered beyond is read here as well.
+  const uint64_t delivered =
+      std::max(consumer.delivered_stream_seq, replaced_.delivered_stream_seq);
   operator_.BeginRebuild({consumer.ack_floor_stream_seq, -1});
-  delivered_at_start_ = consumer.delivered_stream_seq;
+  delivered_at_start_ = delivered;
   uint64_t count = 0;
-  if (consumer.delivered_stream_seq > 0) {
+  if (delivered > 0) {
     jsSubOptions so;
     jsSubOptions_Init(&so);
     so.Stream = kEventsStream;
@@ -221,13 +278,14 @@ void LiveProcessor::Rebuild() {
     CheckNats(js_SubscribeSync(&raw, client_->js(), "location.>", nullptr, &so, &jerr),
               "rebuild consumer", jerr);
     Subscription sub(client_->connection(), raw);
-    while (operator_.max_applied_seq() < consumer.delivered_stream_seq) {
+    while (operator_.max_applied_seq() < delivered) {
+      KeepPin();
       natsMsg* m = nullptr;
       if (natsSubscription_NextMsg(&m, sub.get(), 3000) != NATS_OK)
         break;  // nothing newer than the start
       NatsPtr<natsMsg> msg(m);
       const PullConsumer::Meta meta = PullConsumer::MetaOf(msg.get());
-      if (meta.seq > consumer.delivered_stream_seq) break;  // the durable's part
+      if (meta.seq > delivered) break;  // the durable's part
       operator_.Rebuild(JetStreamRecord(msg.get(), meta), clock_.NowMs(), &actions_);
       Execute(nullptr);
       ++count;
@@ -351,15 +409,33 @@ void LiveProcessor::Run(const std::atomic<bool>& stop) {
     last_ticks.emplace_back(key, &operator_.city_counters(key)->last_stored_tick);
   health_.Start(std::make_unique<NatsHealthProbe>(config_, *client_, metrics_),
                 std::move(last_ticks));
-  RestoreConfigs();
+  // The checkpoint first: a new durable starts where it needs events from.
   RestoreCheckpoints();
   OpenConsumers();
+  if (!StandBy(stop)) {
+    PRICING_LOG(kInfo) << "stopping: was standing by";
+    health_.Stop();
+    return;
+  }
+  health_.SetRole(Role::kActive, "");
+  // Whatever the processor before this one did meanwhile: its last checkpoint, and the
+  // window after it.
+  RestoreConfigs();
+  RestoreCheckpoints();
   Rebuild();
   PRICING_LOG(kInfo) << "processing LOCATION_EVENTS with durable consumer "
-                     << config_.consumer.durable;
+                     << config_.consumer.durable
+                     << (puller_->pinned() ? " (active: pinned)"
+                                           : " (active: nobody is pinned yet; the first event "
+                                             "pins this processor or another)");
 
   bool backlog = false;  // more events were waiting behind the last batch
+  // The events the pull that pinned this processor brought (the rebuild re-read them:
+  // they are acknowledged now, as redeliveries).
+  for (NatsPtr<natsMsg>& m : in_hand_) Handle(m, &backlog);
+  in_hand_.clear();
   health_.Processing();
+  bool was_pinned = puller_->pinned();
   while (!stop.load()) {
     const int64_t now = clock_.NowMs();
     health_.Beat();
@@ -373,6 +449,28 @@ void LiveProcessor::Run(const std::atomic<bool>& stop) {
     backlog = false;
     const int handled = puller_->FetchEach(static_cast<int>(config_.consumer.batch), wait,
                                            [&](NatsPtr<natsMsg>& m) { Handle(m, &backlog); });
+    const bool lost = puller_->TakePinLost();
+    if (lost || AnotherPinned()) {
+      // Frozen or cut off past the timeout (or never pinned, and another was): another
+      // processor restores the checkpoint and goes on. Nothing here may be published
+      // any more; the pending publishes are the new active one's to make.
+      PRICING_LOG(kWarn) << "another processor is active on LOCATION_EVENTS/"
+                         << config_.consumer.durable
+                         << (lost ? " (this one did not pull for consumer.takeover_after_seconds "
+                                    "= " +
+                                        std::to_string(config_.consumer.takeover_after_seconds) +
+                                        " s: frozen or cut off)"
+                                  : " (the first events pinned it, not this one)")
+                         << ": dropping this run's state to stand by";
+      demoted_ = true;
+      health_.Stop();
+      return;
+    }
+    if (!was_pinned && puller_->pinned()) {
+      was_pinned = true;
+      PRICING_LOG(kInfo) << "pinned to LOCATION_EVENTS/" << config_.consumer.durable << " (pin "
+                         << puller_->pin_id() << ")";
+    }
     ReportPublishes();
     // One reading of the clock for the check and the close: a tick that fell due in
     // between would close unchecked.
@@ -402,6 +500,16 @@ void LiveProcessor::Run(const std::atomic<bool>& stop) {
   ReportPublishes();
   PRICING_LOG(kInfo) << (flushed ? "all publishes stored"
                                  : "some publishes were not acknowledged in time");
+  if (puller_->pinned()) {
+    // A standby takes over now rather than after the timeout.
+    try {
+      UnpinGroup(client_->connection(), kEventsStream, config_.consumer.durable, kGroup);
+      PRICING_LOG(kInfo) << "released the pin: a standby takes over at once";
+    } catch (const NatsError& e) {
+      PRICING_LOG(kWarn) << "could not release the pin (a standby takes over after "
+                         << config_.consumer.takeover_after_seconds << " s): " << e.what();
+    }
+  }
   health_.Stop();
 }
 

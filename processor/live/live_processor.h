@@ -4,13 +4,28 @@
 // operator's actions (acknowledge, negatively acknowledge, publish) and reports
 // each publish's fate back.
 //
-// Start-up, in order: connect and apply the streams (stream_admin.h); read
+// Start-up, in order: connect and apply the streams (stream_admin.h); bind or create
+// the durable pull consumer; stand by while another processor is active (below); read
 // CONFIG_UPDATES from the start (every stored document is validated again, which
 // yields the accepted sequence the first run had); restore each city's checkpoint
-// (`pricing.state.<city>` in PRICING_UPDATES); bind or create the durable pull
-// consumer; rebuild: re-read, through an ordered consumer from just before the window
-// of the next tick, what the durable had delivered to the previous run. Then the loop
-// below until stopped.
+// (`pricing.state.<city>` in PRICING_UPDATES); rebuild: re-read, through an ordered
+// consumer from just before the window of the next tick, what the durable had
+// delivered to the previous run. Then the loop below until stopped.
+//
+// One active, the others standing by: the durable's clients form a priority group with
+// the pinned_client policy (nats-server 2.11+), so the server delivers its events to
+// one processor only, and moves that pin to another once the pinned one has not pulled
+// for consumer.takeover_after_seconds (killed, frozen, cut off, or stopped: a clean
+// stop hands over at once). A processor starts as a standby when another holds the pin;
+// pulls of a standby get nothing. When its pulls are answered with events, it is
+// pinned: it restores the checkpoint and rebuilds, as after a restart, so its outputs
+// are those of an uninterrupted run. While nobody holds the pin (a new consumer, or no
+// event since the last one left), a processor goes ahead unpinned: it receives nothing
+// until an event pins it or another, and closes ticks only once it has read every event
+// stored before them (below), so an unpinned processor never publishes a tick short of
+// events; it stands by again as soon as it sees another pinned. A processor whose pin
+// was taken (it was frozen past the timeout) starts again in the same process
+// (common/exec_again.h), as a standby with none of its state.
 //
 // A tick that falls due is closed only once nothing stored before it is still on its
 // way: the stream leader's last sequence is read once per due tick, and the tick
@@ -44,6 +59,7 @@
 #include "transport/js_publisher.h"
 #include "transport/nats_client.h"
 #include "transport/pull_consumer.h"
+#include "transport/stream_admin.h"
 
 namespace pricing {
 
@@ -62,6 +78,9 @@ class LiveProcessor {
   void Run(const std::atomic<bool>& stop);
 
   const OperatorCounters& counters() const { return operator_.counters(); }
+  // Run() returned because another processor took over: the caller starts the program
+  // again, as a standby (a frozen processor's state must not be used).
+  bool demoted() const { return demoted_; }
   const JsPublisher& publisher() const { return publisher_; }
   // Thread-safe, for the HTTP side.
   Metrics& metrics() { return metrics_; }
@@ -87,6 +106,16 @@ class LiveProcessor {
 
   void Connect(const std::atomic<bool>& stop);
   void OpenConsumers();
+  // Waits while another processor holds the pin. True when this one may go ahead
+  // (pinned, or nobody is); false when stopped. Messages a pinning pull brought are
+  // kept in in_hand_.
+  bool StandBy(const std::atomic<bool>& stop);
+  // While recovering: a pull now and then, or the server moves the pin away.
+  void KeepPin();
+  // Active and not pinned (nobody was): true once the server pinned another processor.
+  bool AnotherPinned();
+  // The pin holder's id, or "?" when the consumer cannot be read.
+  std::string PinHolder();
   void RestoreConfigs();
   void RestoreCheckpoints();
   void Rebuild();
@@ -115,8 +144,7 @@ class LiveProcessor {
   PricingOperator operator_;
   JsPublisher publisher_;
   std::unique_ptr<NatsClient> client_;
-  NatsPtr<natsSubscription> events_;  // durable pull consumer on LOCATION_EVENTS
-  Subscription configs_;              // ordered consumer on config.pricing.>
+  Subscription configs_;  // ordered consumer on config.pricing.>
   std::unique_ptr<PullConsumer> puller_;
   HealthMonitor health_;
 
@@ -132,6 +160,11 @@ class LiveProcessor {
   // operator's applied sequence is on its way to us.
   uint64_t delivered_at_start_ = 0;
   int64_t last_state_warning_ms_ = 0;
+  std::vector<NatsPtr<natsMsg>> in_hand_;  // delivered by the pull that pinned this one
+  ConsumerState replaced_;                 // a durable made again (stream_admin.h)
+  int64_t last_pin_check_ms_ = 0;
+  int64_t last_keep_pin_ms_ = 0;
+  bool demoted_ = false;
   int64_t barrier_close_ms_ = -1;  // the close time the barrier below was taken for
   uint64_t barrier_seq_ = 0;       // the stream's last sequence then
 };

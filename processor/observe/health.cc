@@ -13,17 +13,45 @@ std::string Fixed(double v) {
   return buf;
 }
 
+// Connected, and every stream (or topic) there.
+void AddTransportChecks(const HealthSnapshot& s, Readiness* r) {
+  r->checks.push_back(
+      {s.connection_check, s.connected, s.connected ? "connected" : "disconnected"});
+  std::string missing;
+  for (const auto& m : s.missing_streams) missing += (missing.empty() ? "" : ", ") + m;
+  r->checks.push_back({"streams_present", s.missing_streams.empty(),
+                       missing.empty() ? "all streams present" : "missing: " + missing});
+}
+
 }  // namespace
+
+const char* ToString(Role role) {
+  switch (role) {
+    case Role::kStandby:
+      return "standby";
+    case Role::kActive:
+      return "active";
+    case Role::kNone:
+      break;
+  }
+  return "";
+}
 
 Readiness EvaluateReadiness(const HealthSnapshot& s, const HealthLimits& limits) {
   Readiness r;
+  r.role = s.role;
+  if (s.role == Role::kStandby) {
+    // A standby is healthy when it can take over: connected, with the streams there. It
+    // has no ticks and no lag of its own.
+    r.checks.push_back({"role", true, s.role_detail.empty() ? "standby" : s.role_detail});
+    AddTransportChecks(s, &r);
+    r.ready = true;
+    for (const auto& c : r.checks) r.ready = r.ready && c.ok;
+    return r;
+  }
   r.checks.push_back({"processing", s.processing,
                       s.processing ? "fetch loop running" : "connecting or recovering state"});
-  r.checks.push_back({s.connection_check, s.connected, s.connected ? "connected" : "disconnected"});
-  std::string missing;
-  for (const auto& m : s.missing_streams) missing += (missing.empty() ? "" : ", ") + m;
-  r.checks.push_back({"streams_present", s.missing_streams.empty(),
-                      missing.empty() ? "all streams present" : "missing: " + missing});
+  AddTransportChecks(s, &r);
   if (s.consumer_pending) {
     const bool ok = *s.consumer_pending <= limits.max_consumer_lag;
     r.checks.push_back({"consumer_lag", ok,
@@ -51,6 +79,7 @@ std::string Readiness::ToJson() const {
   JsonWriter w(&out);
   w.BeginObject();
   w.Key("ready").Bool(ready);
+  if (role != Role::kNone) w.Key("role").String(ToString(role));
   w.Key("checks").BeginArray();
   for (const auto& c : checks) {
     w.BeginObject();

@@ -10,7 +10,13 @@
 
 namespace pricing {
 
+// Processors that share one durable consumer: one is active, the others stand by.
+enum class Role : uint8_t { kNone, kStandby, kActive };  // kNone: a backend without roles
+const char* ToString(Role role);                         // "", "standby", "active"
+
 struct HealthSnapshot {
+  Role role = Role::kNone;
+  std::string role_detail;  // standby: what it waits for
   bool processing = false;  // recovery done, the fetch loop runs
   // The transport's check: nats_connected, or kafka_connected (a broker answered).
   std::string connection_check = "nats_connected";
@@ -37,9 +43,11 @@ struct HealthCheck {
 
 struct Readiness {
   bool ready = false;
+  Role role = Role::kNone;
   int64_t evaluated_at_ms = 0;
   std::vector<HealthCheck> checks;
-  std::string ToJson() const;  // {"ready":..,"checks":[{"name":..,"ok":..,"detail":..}]}
+  // {"ready":..,"role":..,"checks":[{"name":..,"ok":..,"detail":..}]} ("role" when it has one)
+  std::string ToJson() const;
 };
 
 Readiness EvaluateReadiness(const HealthSnapshot& s, const HealthLimits& limits);

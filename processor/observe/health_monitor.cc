@@ -1,5 +1,7 @@
 #include "observe/health_monitor.h"
 
+#include <utility>
+
 #include "common/log.h"
 
 namespace pricing {
@@ -29,6 +31,20 @@ void HealthMonitor::Processing() {
   cv_.notify_all();
 }
 
+void HealthMonitor::SetRole(Role role, std::string detail) {
+  {
+    std::lock_guard<std::mutex> lock(readiness_mu_);
+    role_ = role;
+    role_detail_ = std::move(detail);
+  }
+  metrics_.Active(role);
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    role_changed_ = true;
+  }
+  cv_.notify_all();
+}
+
 Readiness HealthMonitor::readiness() const {
   std::lock_guard<std::mutex> lock(readiness_mu_);
   Readiness r = readiness_;
@@ -50,6 +66,11 @@ HealthSnapshot HealthMonitor::TakeSnapshot() {
   HealthSnapshot s;
   const int64_t since = liveness_.processing_since_ms();
   s.processing = since != 0;
+  {
+    std::lock_guard<std::mutex> lock(readiness_mu_);
+    s.role = role_;
+    s.role_detail = role_detail_;
+  }
   probe_->Probe(&s);
   const int64_t now = clock_.NowMs();
   for (const auto& [city, end] : last_ticks_) {
@@ -95,8 +116,10 @@ void HealthMonitor::Loop() {
     // What this round saw: processing that began during the round wakes the next one.
     const bool was_processing = snapshot.processing;
     lock.lock();
-    cv_.wait_for(lock, std::chrono::seconds(config_.health_check_interval_seconds),
-                 [&] { return stop_ || (!was_processing && liveness_.processing()); });
+    cv_.wait_for(lock, std::chrono::seconds(config_.health_check_interval_seconds), [&] {
+      return stop_ || std::exchange(role_changed_, false) ||
+             (!was_processing && liveness_.processing());
+    });
   }
 }
 

@@ -54,6 +54,8 @@ class HealthMonitor {
   void Processing();
   // Once per turn of the processing loop.
   void Beat() { liveness_.Beat(); }
+  // Active or standing by (processors sharing one consumer); evaluated at once.
+  void SetRole(Role role, std::string detail);
 
   Readiness readiness() const;  // the last evaluation (not ready before the first)
   bool alive() const { return liveness_.alive(); }
@@ -70,9 +72,12 @@ class HealthMonitor {
   Liveness liveness_;
   mutable std::mutex readiness_mu_;
   Readiness readiness_;
+  Role role_ = Role::kNone;  // under readiness_mu_
+  std::string role_detail_;  // under readiness_mu_
   std::mutex mu_;
   std::condition_variable cv_;
   bool stop_ = false;
+  bool role_changed_ = false;  // under mu_: evaluate again now
   std::thread thread_;
 };
 

@@ -188,6 +188,11 @@ Metrics::Metrics(MetricsOptions options)
                  .Help("1 when every readiness check passed (what /readyz answers)")
                  .Register(*registry_)
                  .Add({})),
+      active_(BuildGauge()
+                  .Name("pricing_active")
+                  .Help("1 when this processor is the active one of the processors sharing its "
+                        "consumer, 0 when it stands by")
+                  .Register(*registry_)),
       ws_clients_(BuildGauge()
                       .Name("pricing_websocket_clients")
                       .Help("Connected WebSocket clients")
@@ -411,6 +416,11 @@ void Metrics::Health(const std::string& check, bool ok) {
 }
 
 void Metrics::Ready(bool ready) { ready_.Set(ready ? 1 : 0); }
+
+void Metrics::Active(Role role) {
+  if (role == Role::kNone) return;
+  active_.Add({}).Set(role == Role::kActive ? 1 : 0);
+}
 
 void Metrics::LastTickAge(const std::string& city, double seconds) {
   std::lock_guard<std::mutex> lock(mu_);

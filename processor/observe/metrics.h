@@ -25,6 +25,7 @@
 #include <vector>
 
 #include "events/event.h"
+#include "observe/health.h"
 #include "zones/zone_set.h"
 
 namespace pricing {
@@ -88,6 +89,7 @@ class Metrics {
   void Connection(bool connected, uint64_t disconnects, uint64_t reconnects);
   void Health(const std::string& check, bool ok);
   void Ready(bool ready);
+  void Active(Role role);  // pricing_active: 1 active, 0 standby (kNone: not exported)
   void LastTickAge(const std::string& city, double seconds);
 
   // WebSocket gateway.
@@ -140,6 +142,7 @@ class Metrics {
   prometheus::Counter& nats_reconnects_;
   prometheus::Family<prometheus::Gauge>& health_check_;
   prometheus::Gauge& ready_;
+  prometheus::Family<prometheus::Gauge>& active_;
   prometheus::Gauge& ws_clients_;
   prometheus::Family<prometheus::Counter>& ws_dropped_;
   prometheus::Counter& ws_sent_;

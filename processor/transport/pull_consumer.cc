@@ -39,6 +39,14 @@ bool PullConsumer::Collect(int64_t wait_ms, int handed, int room, const OnMessag
   if (natsSubscription_NextMsg(&raw, sub_.get(), wait_ms) != NATS_OK) return false;
   NatsPtr<natsMsg> msg(raw);
   if (IsUserMessage(msg.get())) {
+    if (!group_.empty() && pin_id_.empty()) {
+      // Only the first message of a pin needs reading: later requests carry its id, and
+      // the server answers them 423 rather than deliver under another pin.
+      const char* pin = nullptr;
+      if (natsMsgHeader_Get(msg.get(), "Nats-Pin-Id", &pin) == NATS_OK && pin != nullptr) {
+        pin_id_ = pin;
+      }
+    }
     if (handed < room) {
       Hand(std::move(msg), on_message);
       return true;
@@ -51,6 +59,12 @@ bool PullConsumer::Collect(int64_t wait_ms, int handed, int room, const OnMessag
   const char* status = nullptr;
   if (natsMsgHeader_Get(msg.get(), "Status", &status) == NATS_OK && status != nullptr) {
     if (std::strcmp(status, "100") != 0) *request_done = true;
+    if (std::strcmp(status, "423") == 0) {
+      // The pin went to another client (this one was silent past the priority timeout,
+      // or an operator unpinned it).
+      if (!pin_id_.empty()) pin_lost_ = true;
+      pin_id_.clear();
+    }
     if (std::strcmp(status, "409") == 0) {
       const char* desc = nullptr;
       natsMsgHeader_Get(msg.get(), "Description", &desc);
@@ -91,21 +105,16 @@ int PullConsumer::FetchInto(int batch, int64_t wait_ms, const OnMessage& on_mess
   bool done = false;
   int queued = 0;
   natsSubscription_GetPending(sub_.get(), &queued, nullptr);
-  for (int i = 0; i < queued && handed < batch; ++i) {
+  for (int i = 0; i < queued && handed < batch && !pin_lost_; ++i) {
     if (Collect(0, handed, batch, on_message, &done)) ++handed;
   }
-  if (handed >= batch) return handed;
+  // No new request once the pin is lost: the owner decides what to do first.
+  if (handed >= batch || pin_lost_) return handed;
 
   const int want = batch - handed;
   // The server stops a little before the client does, so its 408 arrives in time.
   const int64_t expires_ns = std::max<int64_t>(wait_ms - 2, 1) * 1'000'000;
-  const std::string request =
-      "{\"batch\":" + std::to_string(want) + ",\"expires\":" + std::to_string(expires_ns) + "}";
-  const natsStatus s =
-      natsConnection_PublishRequest(conn_, next_subject_.c_str(), inbox_.c_str(), request.data(),
-                                    static_cast<int>(request.size()));
-  if (s != NATS_OK) return handed;  // disconnected: the caller retries on its next turn
-  ++requests_;
+  if (!Request(want, expires_ns)) return handed;  // disconnected: retried on the next turn
   const int64_t deadline = SteadyNowMs() + wait_ms;
   done = false;
   while (handed < batch && !done) {
@@ -115,6 +124,24 @@ int PullConsumer::FetchInto(int batch, int64_t wait_ms, const OnMessage& on_mess
   }
   return handed;
 }
+
+bool PullConsumer::Request(int batch, int64_t expires_ns) {
+  std::string request =
+      "{\"batch\":" + std::to_string(batch) + ",\"expires\":" + std::to_string(expires_ns);
+  if (!group_.empty()) {
+    request += ",\"group\":\"" + group_ + "\"";
+    if (!pin_id_.empty()) request += ",\"id\":\"" + pin_id_ + "\"";
+  }
+  request += "}";
+  if (natsConnection_PublishRequest(conn_, next_subject_.c_str(), inbox_.c_str(), request.data(),
+                                    static_cast<int>(request.size())) != NATS_OK) {
+    return false;
+  }
+  ++requests_;
+  return true;
+}
+
+void PullConsumer::KeepPinned() { Request(1, 500 * 1'000'000LL); }
 
 void PullConsumer::Ack(natsConnection* conn, natsMsg* msg) {
   const char* reply = natsMsg_GetReply(msg);

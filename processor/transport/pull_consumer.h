@@ -16,6 +16,7 @@
 #include <functional>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 #include "transport/nats_handles.h"
@@ -63,6 +64,22 @@ class PullConsumer {
 
   uint64_t requests() const { return requests_; }
 
+  // --- Priority groups (nats-server 2.11+, a consumer with the pinned_client policy) ---
+  // Every request names `group`. The server delivers to one pinned client only: the
+  // first message it gets carries a Nats-Pin-Id header, and later requests send that
+  // id back; a request with an id the server no longer pins is answered 423, and this
+  // client is then no longer pinned (it may be pinned again later, with a new id).
+  // libnats 3.4.1 knows none of this: the fields are written into the requests here.
+  void JoinGroup(std::string group) { group_ = std::move(group); }
+  bool pinned() const { return !pin_id_.empty(); }
+  const std::string& pin_id() const { return pin_id_; }
+  // True once after a 423: the pin was given to another client.
+  bool TakePinLost() { return std::exchange(pin_lost_, false); }
+  // Sends a request for one message without waiting for it: the server sees a pull
+  // from the pinned client (and keeps the pin) while its owner is busy elsewhere. What
+  // it brings is kept for the next fetch.
+  void KeepPinned();
+
  private:
   // Waits up to `wait_ms` for one reply: a message is handed to `on_message` while
   // fewer than `room` were handed over, kept for the next call beyond; a status reply
@@ -73,6 +90,8 @@ class PullConsumer {
   int FetchInto(int batch, int64_t wait_ms, const OnMessage& on_message);
   // Hands `msg` over and keeps it, if left, to be freed with others.
   void Hand(NatsPtr<natsMsg> msg, const OnMessage& on_message);
+  // Publishes a pull request; false when the connection refused it.
+  bool Request(int batch, int64_t expires_ns);
 
   natsConnection* conn_;
   std::string next_subject_;
@@ -81,6 +100,9 @@ class PullConsumer {
   std::deque<NatsPtr<natsMsg>> early_;     // arrived beyond a batch: first in the next one
   std::vector<NatsPtr<natsMsg>> retired_;  // handed over and left: freed together
   uint64_t requests_ = 0;
+  std::string group_;   // empty: no priority group
+  std::string pin_id_;  // the server's pin for this client; empty: not pinned
+  bool pin_lost_ = false;
 };
 
 }  // namespace pricing

@@ -9,6 +9,7 @@
 #include "common/clock.h"
 #include "common/json_writer.h"
 #include "common/log.h"
+#include "common/time_format.h"
 
 namespace pricing {
 namespace {
@@ -276,6 +277,160 @@ ConsumerState GetConsumerState(jsCtx* js, const std::string& stream, const std::
   out.num_waiting = info->NumWaiting;
   DescribeCluster(info->Cluster, &out.leader, &out.replicas_status);
   return out;
+}
+
+namespace {
+
+// "consumer already exists" (with another configuration) and "consumer name already in
+// use": another processor made it first. Newer than libnats 3.4.1's error list.
+bool MadeByAnother(const NatsError& e) {
+  const int code = static_cast<int>(e.js_code());
+  return code == 10148 || code == 10013;
+}
+
+// RFC 3339 with milliseconds, as JetStream's opt_start_time takes it.
+std::string Rfc3339Ms(int64_t ms) {
+  std::string out = FormatUtc(ms);  // ...:SSZ
+  char frac[8];
+  std::snprintf(frac, sizeof frac, ".%03lld", static_cast<long long>(((ms % 1000) + 1000) % 1000));
+  out.insert(out.size() - 1, frac);
+  return out;
+}
+
+std::string GroupConsumerBody(const GroupConsumerSpec& spec, uint64_t start_seq) {
+  std::string out;
+  JsonWriter w(&out);
+  w.BeginObject().Key("stream_name").String(spec.stream).Key("config").BeginObject();
+  w.Key("durable_name").String(spec.durable).Key("name").String(spec.durable);
+  w.Key("filter_subject").String(spec.filter_subject);
+  w.Key("ack_policy").String("explicit").Key("ack_wait").Int(spec.ack_wait_ms * 1'000'000);
+  w.Key("max_ack_pending").Int(spec.max_ack_pending).Key("max_deliver").Int(spec.max_deliver);
+  if (start_seq > 0) {
+    w.Key("deliver_policy")
+        .String("by_start_sequence")
+        .Key("opt_start_seq")
+        .Int(static_cast<int64_t>(start_seq));
+  } else {
+    w.Key("deliver_policy")
+        .String("by_start_time")
+        .Key("opt_start_time")
+        .String(Rfc3339Ms(spec.start_ms));
+  }
+  w.Key("priority_groups").BeginArray().String(spec.group).EndArray();
+  w.Key("priority_policy").String("pinned_client");
+  w.Key("priority_timeout").Int(spec.priority_timeout_ms * 1'000'000);
+  w.EndObject().Key("action").String("create").EndObject();
+  return out;
+}
+
+}  // namespace
+
+GroupConsumerResult EnsureGroupConsumer(natsConnection* nc, jsCtx* js,
+                                        const GroupConsumerSpec& spec) {
+  simdjson::dom::parser parser;
+  const std::string name = spec.stream + "/" + spec.durable;
+  const std::string create = "$JS.API.CONSUMER.CREATE." + spec.stream + "." + spec.durable;
+  GroupConsumerResult result;
+  for (int attempt = 0;; ++attempt) {
+    simdjson::dom::element info;
+    try {
+      info = ApiRequest(nc, parser, "$JS.API.CONSUMER.INFO." + spec.stream + "." + spec.durable, "",
+                        "reading consumer " + name);
+    } catch (const NatsError& e) {
+      if (e.js_code() != JSConsumerNotFoundErr) throw;
+      try {
+        ApiRequest(nc, parser, create, GroupConsumerBody(spec, 0), "creating consumer " + name);
+        result.action = result.replaced.name.empty() ? GroupConsumerResult::Action::kCreated
+                                                     : GroupConsumerResult::Action::kReplaced;
+        result.priority_timeout_ms = spec.priority_timeout_ms;
+        return result;
+      } catch (const NatsError& c) {
+        // Another processor made it meanwhile (with another start time): bind to it.
+        if (attempt < 3 && MadeByAnother(c)) continue;
+        throw;
+      }
+    }
+    simdjson::dom::element config;
+    std::string_view policy;
+    if (info["config"].get(config) != simdjson::SUCCESS ||
+        config["priority_policy"].get(policy) != simdjson::SUCCESS) {
+      policy = "none";
+    }
+    if (policy == "pinned_client") {
+      simdjson::dom::array groups;
+      bool has_group = false;
+      if (config["priority_groups"].get(groups) == simdjson::SUCCESS) {
+        for (simdjson::dom::element g : groups) {
+          std::string_view v;
+          if (g.get(v) == simdjson::SUCCESS && v == spec.group) has_group = true;
+        }
+      }
+      if (!has_group) {
+        throw NatsError("consumer " + name + " has priority groups without '" + spec.group +
+                            "': it was made for something else; give the processor another "
+                            "consumer.durable",
+                        NATS_ERR, static_cast<jsErrCode>(0));
+      }
+      result.priority_timeout_ms = IntOr(config, "priority_timeout", 0) / 1'000'000;
+      if (result.action != GroupConsumerResult::Action::kReplaced) {
+        result.action = GroupConsumerResult::Action::kBound;
+      }
+      return result;
+    }
+    if (policy != "none") {
+      throw NatsError("consumer " + name + " has the priority policy '" + std::string(policy) +
+                          "'; the processor needs pinned_client: give it another consumer.durable",
+                      NATS_ERR, static_cast<jsErrCode>(0));
+    }
+    // Made by an earlier version, without the group: JetStream cannot add one in place.
+    // Made again from its acknowledged floor on; what it had delivered beyond that is
+    // re-read by the rebuild and delivered again.
+    result.replaced = GetConsumerState(js, spec.stream, spec.durable);
+    PRICING_LOG(kWarn) << "consumer " << name
+                       << " has no priority group (an earlier version made it): replacing it, "
+                          "from sequence "
+                       << result.replaced.ack_floor_stream_seq + 1;
+    ApiRequest(nc, parser, "$JS.API.CONSUMER.DELETE." + spec.stream + "." + spec.durable, "",
+               "deleting consumer " + name);
+    try {
+      ApiRequest(nc, parser, create,
+                 GroupConsumerBody(spec, result.replaced.ack_floor_stream_seq + 1),
+                 "creating consumer " + name);
+      result.action = GroupConsumerResult::Action::kReplaced;
+      result.priority_timeout_ms = spec.priority_timeout_ms;
+      return result;
+    } catch (const NatsError& c) {
+      if (attempt < 3 && MadeByAnother(c)) continue;
+      throw;
+    }
+  }
+}
+
+std::string PinnedClientId(natsConnection* nc, const std::string& stream,
+                           const std::string& durable, const std::string& group) {
+  simdjson::dom::parser parser;
+  const simdjson::dom::element info =
+      ApiRequest(nc, parser, "$JS.API.CONSUMER.INFO." + stream + "." + durable, "",
+                 "reading consumer " + stream + "/" + durable);
+  simdjson::dom::array groups;
+  if (info["priority_groups"].get(groups) != simdjson::SUCCESS) return "";
+  for (simdjson::dom::element g : groups) {
+    std::string_view name, pinned;
+    if (g["group"].get(name) == simdjson::SUCCESS && name == group &&
+        g["pinned_client_id"].get(pinned) == simdjson::SUCCESS) {
+      return std::string(pinned);
+    }
+  }
+  return "";
+}
+
+void UnpinGroup(natsConnection* nc, const std::string& stream, const std::string& durable,
+                const std::string& group) {
+  simdjson::dom::parser parser;
+  std::string body;
+  JsonWriter(&body).BeginObject().Key("group").String(group).EndObject();
+  ApiRequest(nc, parser, "$JS.API.CONSUMER.UNPIN." + stream + "." + durable, body,
+             "unpinning " + stream + "/" + durable);
 }
 
 }  // namespace pricing

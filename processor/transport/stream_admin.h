@@ -62,4 +62,43 @@ struct ConsumerState {
 
 ConsumerState GetConsumerState(jsCtx* js, const std::string& stream, const std::string& consumer);
 
+// A durable pull consumer whose clients form a priority group with the pinned_client
+// policy (nats-server 2.11+): the server delivers to one client of the group, and
+// moves the pin to another once that one has not pulled for `priority_timeout_ms`.
+struct GroupConsumerSpec {
+  std::string stream;
+  std::string durable;
+  std::string filter_subject;
+  std::string group;
+  int64_t ack_wait_ms = 30000;
+  int64_t max_ack_pending = 20000;
+  int64_t max_deliver = 5;
+  int64_t priority_timeout_ms = 5000;
+  int64_t start_ms = 0;  // a new consumer delivers what was stored from here on
+};
+
+struct GroupConsumerResult {
+  // kReplaced: a durable of that name existed without the group (made by an earlier
+  // version); it was deleted and made again from its acknowledged floor on.
+  enum class Action { kCreated, kBound, kReplaced } action = Action::kBound;
+  ConsumerState replaced;           // kReplaced: the old durable's state before it was deleted
+  int64_t priority_timeout_ms = 0;  // what the durable has (an existing one keeps its own)
+};
+
+// Creates the consumer, or binds to it when it exists with the group. Safe to call from
+// several processors at once. Speaks the JetStream API itself: libnats 3.4.1 predates
+// priority groups. Throws NatsError.
+GroupConsumerResult EnsureGroupConsumer(natsConnection* nc, jsCtx* js,
+                                        const GroupConsumerSpec& spec);
+
+// The id the server pinned for `group` of the consumer; empty when no client is pinned
+// (none was delivered a message yet, or the last pinned one timed out or was unpinned).
+std::string PinnedClientId(natsConnection* nc, const std::string& stream,
+                           const std::string& durable, const std::string& group);
+
+// Releases the pin of `group` (a processor that stops hands over at once, rather than
+// after the priority timeout).
+void UnpinGroup(natsConnection* nc, const std::string& stream, const std::string& durable,
+                const std::string& group);
+
 }  // namespace pricing

@@ -814,6 +814,65 @@ TEST_F(ChaosTest, ProcessorKilledMidWindowRestartsToTheFaultFreeOutputs) {
   ReconcileOutputs();  // no disturbance: the restarts must be invisible in the outputs
 }
 
+// Two processors on the same work; the active one is SIGKILLed under load, then the one
+// that took over is killed in turn (the first came back meanwhile, as the standby). Each
+// time the standby takes over within the priority timeout (consumer.takeover_after_seconds,
+// 5 s by default) plus its recovery, and the outputs are the fault-free run's: no event
+// counted twice or missed, no tick short of events.
+TEST_F(ChaosTest, ActiveProcessorKilledUnderLoadTheStandbyTakesOverWithFaultFreeOutputs) {
+  const auto second_log = dir_ / "processor-second.log";
+  const auto start_second = [&] {
+    return std::make_unique<ChildProcess>(
+        std::vector<std::string>{std::string(PRICING_BIN_DIR) + "/pricing", "run", "--config",
+                                 (dir_ / "pricing.yaml").string(), "--http-port",
+                                 std::to_string(FreePort()), "--log-level", "debug"},
+        std::map<std::string, std::string>{}, second_log);
+  };
+  const auto logged = [](const std::filesystem::path& log, const char* line, int times) {
+    return WaitFor([&] { return CountLinesContaining(log, line) >= times; }, 60000);
+  };
+  StartProcessor();
+  StartSimulator(1500, 30);
+  SleepMs(3000);
+  std::unique_ptr<ChildProcess> second = start_second();
+  ASSERT_TRUE(logged(second_log, "standby: another processor is pinned", 1))
+      << TailLines(second_log, 20);
+  SleepMs(3000);
+
+  processor_->Signal(SIGKILL);
+  int64_t killed = SystemClock().NowMs();
+  EXPECT_EQ(processor_->Wait(5000), 128 + SIGKILL);
+  ASSERT_TRUE(logged(second_log, "processing LOCATION_EVENTS", 1)) << TailLines(second_log, 20);
+  const int64_t first_takeover = SystemClock().NowMs() - killed;
+
+  // The killed one comes back: it stands by.
+  processor_ = std::make_unique<ChildProcess>(
+      std::vector<std::string>{std::string(PRICING_BIN_DIR) + "/pricing", "run", "--config",
+                               (dir_ / "pricing.yaml").string(), "--log-level", "debug"},
+      std::map<std::string, std::string>{}, dir_ / "processor.log");
+  ASSERT_TRUE(logged(dir_ / "processor.log", "standby: another processor is pinned", 1));
+  SleepMs(4000);
+
+  second->Signal(SIGKILL);
+  killed = SystemClock().NowMs();
+  EXPECT_EQ(second->Wait(5000), 128 + SIGKILL);
+  ASSERT_TRUE(logged(dir_ / "processor.log", "processing LOCATION_EVENTS", 2))
+      << TailLines(dir_ / "processor.log", 20);
+  const int64_t second_takeover = SystemClock().NowMs() - killed;
+  std::printf("chaos: takeovers %lld ms and %lld ms after SIGKILL (timeout 5 s)\n",
+              static_cast<long long>(first_takeover), static_cast<long long>(second_takeover));
+  RecordProperty("takeover_ms",
+                 std::to_string(first_takeover) + "," + std::to_string(second_takeover));
+  // The bound: the timeout, then the restore and rebuild (a window of events).
+  EXPECT_LT(first_takeover, 20000);
+  EXPECT_LT(second_takeover, 20000);
+
+  WaitSimulator(120000);
+  ExpectProcessorCaughtUp(60000);
+  ReconcileAcknowledgedEvents();
+  ReconcileOutputs();
+}
+
 // The whole cluster dies at once (a power cut, a bad deploy). With sync_interval
 // "always" every acknowledged message was on disk on a quorum; with the default
 // interval it was only written to each node's page cache, which a killed process does

@@ -48,7 +48,7 @@ class LiveProcessorTest : public ::testing::Test {
         .Set("health_check_interval_seconds", 1)
         .Http(http_port_)
         .Set("nats_url", cluster_->urls())
-        .Set("consumer", "{fetch_wait_ms: 50, ack_wait_seconds: 5}")
+        .Set("consumer", "{fetch_wait_ms: 50, ack_wait_seconds: 5, takeover_after_seconds: 2}")
         .GridCity("zones.geojson")
         .Write(dir_ / "pricing.yaml");
     config_ = LoadConfig(dir_ / "pricing.yaml", [](const std::string&) { return std::nullopt; });
@@ -60,9 +60,14 @@ class LiveProcessorTest : public ::testing::Test {
       // A CI report shows the output, not the files: the ends of the logs go with it.
       std::printf("the end of %s:\n%s", (dir_ / "processor.log").c_str(),
                   TailLines(dir_ / "processor.log", 40).c_str());
+      if (second_) {
+        std::printf("the end of %s:\n%s", (dir_ / "processor-second.log").c_str(),
+                    TailLines(dir_ / "processor-second.log", 40).c_str());
+      }
       if (cluster_) std::printf("%s", cluster_->LogTails(15).c_str());
     }
     processor_.reset();
+    second_.reset();
     client_.reset();
     cluster_.reset();
   }
@@ -93,6 +98,45 @@ class LiveProcessorTest : public ::testing::Test {
         30000))
         << "processor did not start processing (running: " << processor_->Running()
         << ", exit: " << processor_->Wait(0) << "); see " << dir_ / "processor.log";
+  }
+
+  // A second `pricing run` on the same work, with its own HTTP port, logging to
+  // processor-second.log. Returns once it logged `line`.
+  void StartSecond(const std::string& line) {
+    second_ = std::make_unique<ChildProcess>(
+        std::vector<std::string>{std::string(PRICING_BIN_DIR) + "/pricing", "run", "--config",
+                                 (dir_ / "pricing.yaml").string(), "--http-port",
+                                 std::to_string(second_http_port_), "--log-level", "debug"},
+        std::map<std::string, std::string>{}, dir_ / "processor-second.log");
+    ASSERT_TRUE(WaitFor(
+        [&] { return CountLinesContaining(dir_ / "processor-second.log", line) > 0; }, 30000))
+        << "the second processor never logged '" << line << "'; see "
+        << dir_ / "processor-second.log";
+  }
+
+  // What /readyz of the processor on `port` says it is: "active", "standby" or "".
+  static std::string Role(int port) {
+    const std::string body = HttpGet(port, "/readyz").body;
+    for (const char* role : {"active", "standby"}) {
+      if (body.find(std::string(R"("role":")") + role + "\"") != std::string::npos) return role;
+    }
+    return "";
+  }
+
+  // Waits until one processor is active and the other stands by; the active one's port.
+  int OneActiveOneStandby() {
+    int active = 0;
+    const bool settled = WaitFor(
+        [&] {
+          const std::string a = Role(http_port_), b = Role(second_http_port_);
+          if (a == "active" && b == "standby") active = http_port_;
+          if (a == "standby" && b == "active") active = second_http_port_;
+          return active != 0;
+        },
+        20000);
+    EXPECT_TRUE(settled) << "first: " << HttpGet(http_port_, "/readyz").body
+                         << "\nsecond: " << HttpGet(second_http_port_, "/readyz").body;
+    return active;
   }
 
   // Runs `pricing ARGS`, its stdout and stderr into `output`; its exit code.
@@ -163,9 +207,11 @@ class LiveProcessorTest : public ::testing::Test {
   const std::filesystem::path dir_ = scratch_.path();
   std::unique_ptr<NatsCluster> cluster_;
   const int http_port_ = FreePort();
+  const int second_http_port_ = FreePort();
   Config config_;
   std::unique_ptr<TestClient> client_;
   std::unique_ptr<ChildProcess> processor_;
+  std::unique_ptr<ChildProcess> second_;
   std::vector<Published> published_;
   int starts_ = 0;
 };
@@ -474,6 +520,101 @@ TEST_F(LiveProcessorTest, MetricsAndHealthOverHttpFollowTheRunAndTheCluster) {
   EXPECT_NE(unready.find(R"("ok":false)"), std::string::npos) << unready;
   EXPECT_TRUE(WaitFor([&] { return HttpGet(http_port_, "/readyz").status == 200; }, 30000))
       << HttpGet(http_port_, "/readyz").body;
+}
+
+// Two processors on the same work, started together before any event: both go ahead
+// unpinned, the first event pins one, and the other stands by. The prices are one
+// processor's: no event counted twice, none missed.
+TEST_F(LiveProcessorTest, TwoProcessorsPublishThePricesOfOneAndOneStandsBy) {
+  StartProcessor();
+  StartSecond("processing LOCATION_EVENTS");
+  PublishEvents(1200, 5.0);
+  ExpectLiveEqualsReplay();
+  const int active = OneActiveOneStandby();
+  const int standby = active == http_port_ ? second_http_port_ : http_port_;
+  const std::string m = HttpGet(active, "/metrics").body;
+  const std::string s = HttpGet(standby, "/metrics").body;
+  EXPECT_EQ(MetricValue(m, "pricing_active"), 1) << m;
+  EXPECT_EQ(MetricValue(s, "pricing_active"), 0) << s;
+  EXPECT_EQ(HttpGet(standby, "/readyz").status, 200) << HttpGet(standby, "/readyz").body;
+  // Every event was applied by one of them (the active one, or the one that was before
+  // it stood by): the standby applies nothing while it stands by.
+  ASSERT_TRUE(WaitFor(
+      [&] {
+        const ConsumerState c =
+            GetConsumerState(client_->js(), "LOCATION_EVENTS", "pricing-processor");
+        return c.ack_floor_stream_seq == published_.size();
+      },
+      15000));
+  const double standby_applied_before =
+      MetricValue(s, R"(pricing_events_read_total{city="demo",kind="driver"})");
+  PublishEvents(300, 1.5, 1200);
+  ExpectLiveEqualsReplay();
+  EXPECT_EQ(MetricValue(HttpGet(standby, "/metrics").body,
+                        R"(pricing_events_read_total{city="demo",kind="driver"})"),
+            standby_applied_before);
+}
+
+// The active processor is killed under load: the standby takes over within the
+// priority timeout plus its recovery, restores the checkpoint, rebuilds, and the
+// outputs are those of an uninterrupted run.
+TEST_F(LiveProcessorTest, KilledActiveProcessorIsReplacedByTheStandbyWithExactOutputs) {
+  StartProcessor();
+  PublishEvents(300, 1.5);
+  StartSecond("standby: another processor is pinned");
+  EXPECT_EQ(Role(second_http_port_), "standby");
+  std::thread publisher([&] { PublishEvents(1500, 6.0, 300); });
+  std::this_thread::sleep_for(std::chrono::milliseconds(2000));
+  processor_->Signal(SIGKILL);
+  const int64_t killed = NowMs();
+  EXPECT_EQ(processor_->Wait(5000), 128 + SIGKILL);
+  const bool took_over = WaitFor(
+      [&] {
+        return CountLinesContaining(dir_ / "processor-second.log", "processing LOCATION_EVENTS") >
+               0;
+      },
+      20000);
+  const int64_t takeover_ms = NowMs() - killed;
+  publisher.join();
+  ASSERT_TRUE(took_over) << "the standby did not take over";
+  std::printf("takeover: %lld ms after SIGKILL (takeover_after_seconds 2)\n",
+              static_cast<long long>(takeover_ms));
+  RecordProperty("takeover_ms", std::to_string(takeover_ms));
+  ExpectLiveEqualsReplay();
+  EXPECT_EQ(Role(second_http_port_), "active");
+}
+
+// The active processor is frozen past the timeout: the standby takes over. Thawed, the
+// old one finds its pin gone, drops its state and stands by; nothing it held is
+// published, and the outputs stay exact.
+TEST_F(LiveProcessorTest, FrozenActiveProcessorIsReplacedAndStandsByWhenThawed) {
+  StartProcessor();
+  PublishEvents(300, 1.5);
+  StartSecond("standby: another processor is pinned");
+  std::thread publisher([&] { PublishEvents(1200, 5.0, 300); });
+  std::this_thread::sleep_for(std::chrono::milliseconds(1500));
+  processor_->Signal(SIGSTOP);
+  const bool took_over = WaitFor(
+      [&] {
+        return CountLinesContaining(dir_ / "processor-second.log", "processing LOCATION_EVENTS") >
+               0;
+      },
+      20000);
+  std::this_thread::sleep_for(std::chrono::milliseconds(1000));
+  processor_->Signal(SIGCONT);
+  publisher.join();
+  ASSERT_TRUE(took_over) << "the standby did not take over from a frozen processor";
+  EXPECT_TRUE(WaitFor(
+      [&] {
+        return CountLinesContaining(dir_ / "processor.log", "starting again as a standby") > 0;
+      },
+      20000))
+      << "the thawed processor did not notice it lost its pin";
+  EXPECT_TRUE(processor_->Running()) << "it starts again in the same process";
+  ExpectLiveEqualsReplay();
+  EXPECT_TRUE(WaitFor([&] { return Role(http_port_) == "standby"; }, 20000))
+      << HttpGet(http_port_, "/readyz").body;
+  EXPECT_EQ(Role(second_http_port_), "active");
 }
 
 }  // namespace
