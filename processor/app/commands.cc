@@ -43,10 +43,14 @@ std::ifstream OpenEventsFile(const std::string& path) {
 }  // namespace
 
 int RunReplayCommand(const std::vector<std::string>& args) {
-  const Flags flags(args, {"config", "events", "out", "top"}, {"quiet"});
+  const Flags flags(args, {"config", "events", "out", "top", "partitions"}, {"quiet"});
   const Config config = LoadConfig(flags.Require("config"));
   SystemClock clock;
   PricingEngine engine(config.engine(), clock);
+  const int64_t partitions = flags.GetInt("partitions", 1);
+  if (partitions < 1 || partitions > 1024) throw UsageError("--partitions must be 1 to 1024");
+  for (const auto& [key, city] : engine.cities())
+    city->SetPartitions(static_cast<int32_t>(partitions));
   std::ifstream events = OpenEventsFile(flags.Require("events"));
   std::ofstream file;
   std::ostream* out = &std::cout;
@@ -63,6 +67,14 @@ int RunReplayCommand(const std::vector<std::string>& args) {
   }
   if (!flags.Has("quiet")) {
     PrintSurgeTable(stats, static_cast<std::size_t>(flags.GetInt("top", 10)), std::cerr);
+  }
+  if (partitions > 1) {
+    for (const auto& [key, city] : engine.cities()) {
+      const uint64_t ticks = std::max<uint64_t>(stats.ticks, 1);
+      std::cerr << "city " << key << ": " << partitions << " partitions; partial counts "
+                << city->partial_bytes() << " bytes, " << city->partial_bytes() / ticks
+                << " a tick\n";
+    }
   }
   return 0;
 }

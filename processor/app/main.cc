@@ -43,10 +43,12 @@ commands:
             Show the processor's consumer: pending, ack pending, redelivered.
   watch --config FILE [--subject ws.surge.>] [--count N]
       Print messages on a subject as they are published (prices, surge changes).
-  replay --config FILE --events FILE.jsonl [--out FILE] [--top N] [--quiet]
+  replay --config FILE --events FILE.jsonl [--out FILE] [--top N] [--quiet] [--partitions N]
       Run the pricing core over a JSON Lines file of input messages on an event-time
       clock; write every output message as JSON Lines (stdout by default) and print
-      the most-surging zones to stderr.
+      the most-surging zones to stderr. --partitions N splits each city's work by
+      driver and rider into N windows whose counts are summed before the model (the
+      exact two-stage path of a partitioned deployment): the outputs equal N = 1's.
   backtest --config A.yaml --against B.yaml --out DIR
            (--events FILE.jsonl | --from-stream [--since 1h] [--until 0s])
       What prices would have been with B instead of A: both configurations run

@@ -2,6 +2,9 @@
 
 #include <simdjson.h>
 
+#include <algorithm>
+#include <stdexcept>
+
 #include "common/clock.h"
 #include "common/json_writer.h"
 
@@ -19,46 +22,67 @@ CityEngine::CityEngine(std::string city, std::shared_ptr<const CityZones> zones,
       zones_(std::move(zones)),
       timing_(timing),
       clock_(clock),
-      window_(timing.interval_ms, timing.window_ms, zones_->zones.size()),
-      model_(zones_->zones, model, overrides) {}
+      model_(zones_->zones, model, overrides) {
+  SetPartitions(1);
+}
+
+void CityEngine::SetPartitions(int32_t n) {
+  windows_.clear();
+  for (int32_t p = 0; p < std::max(n, 1); ++p) {
+    windows_.emplace_back(timing_.interval_ms, timing_.window_ms, zones_->zones.size());
+  }
+  pending_stats_.assign(windows_.size(), TickStats{});
+}
+
+void CityEngine::StartWindows(int64_t tick_ms) {
+  for (SlidingWindow& w : windows_) w.Start(tick_ms);
+}
 
 void CityEngine::StartAt(int64_t tick_ms) {
   const int64_t i = timing_.interval_ms;
-  window_.Start(-FloorDiv(-tick_ms, i) * i);  // round up to the tick grid
+  StartWindows(-FloorDiv(-tick_ms, i) * i);  // round up to the tick grid
 }
 
 Verdict CityEngine::Apply(const LocationEvent& event, uint64_t seq,
                           std::optional<int64_t> wall_clock_ms) {
   const auto kind = static_cast<std::size_t>(event.kind);
-  ++pending_stats_.read[kind];
+  const std::size_t partition = windows_.size() == 1
+                                    ? 0
+                                    : static_cast<std::size_t>(PartitionOf(
+                                          event.entity_id, static_cast<int32_t>(windows_.size())));
+  SlidingWindow& window = windows_[partition];
+  TickStats& stats = pending_stats_[partition];
+  ++stats.read[kind];
   if (wall_clock_ms && event.ts > *wall_clock_ms + timing_.max_future_skew_ms) {
-    ++pending_stats_.rejected[static_cast<std::size_t>(RejectReason::kFuture)];
+    ++stats.rejected[static_cast<std::size_t>(RejectReason::kFuture)];
     return Verdict::Refused(RejectReason::kFuture, "ts is too far ahead of the wall clock");
   }
-  if (!window_.started()) {
-    window_.Start((FloorDiv(event.ts, timing_.interval_ms) + 1) * timing_.interval_ms);
+  if (!window.started()) {
+    StartWindows((FloorDiv(event.ts, timing_.interval_ms) + 1) * timing_.interval_ms);
   }
   const ZoneIndexT zone = zones_->index.Locate(event.lon, event.lat);
   const Verdict result =
       event.kind == EventKind::kDriverPing
-          ? window_.AddDriverPing(event.entity_id, event.ts, zone, event.status, seq)
-          : window_.AddRideRequest(event.entity_id, event.ts, zone, seq);
+          ? window.AddDriverPing(event.entity_id, event.ts, zone, event.status, seq)
+          : window.AddRideRequest(event.entity_id, event.ts, zone, seq);
   if (!result.ok()) {
-    ++pending_stats_.rejected[static_cast<std::size_t>(result.reason)];
+    ++stats.rejected[static_cast<std::size_t>(result.reason)];
     return result;
   }
-  if (zone == kUnzoned) ++pending_stats_.unzoned;
+  if (zone == kUnzoned) ++stats.unzoned;
   return {};
 }
 
 void CityEngine::CountRejected(EventKind kind, RejectReason reason) {
-  ++pending_stats_.read[static_cast<std::size_t>(kind)];
-  ++pending_stats_.rejected[static_cast<std::size_t>(reason)];
+  // An input refused before it had an entity: counted with the first partition.
+  ++pending_stats_[0].read[static_cast<std::size_t>(kind)];
+  ++pending_stats_[0].rejected[static_cast<std::size_t>(reason)];
 }
 
 std::vector<TickResult> CityEngine::CloseTicks(int64_t watermark_ms) {
   std::vector<TickResult> out;
-  while (window_.started() && window_.next_tick() + timing_.allowed_lateness_ms <= watermark_ms) {
+  const SlidingWindow& window = windows_.front();
+  while (window.started() && window.next_tick() + timing_.allowed_lateness_ms <= watermark_ms) {
     out.push_back(CloseNextTick());
   }
   return out;
@@ -114,7 +138,7 @@ std::string CityEngine::RestoreCheckpoint(std::string_view payload, int64_t catc
     if (auto index = zones_->zones.Find(id)) model_.RestoreZone(*index, raw, published);
   }
   const int64_t next = tick + timing_.interval_ms;
-  window_.Start(next >= catch_up_from_ms ? next : resume_tick_ms);
+  StartWindows(next >= catch_up_from_ms ? next : resume_tick_ms);
   return "";
 }
 
@@ -122,19 +146,55 @@ TickResult CityEngine::CloseNextTick() {
   const int64_t started_ns = clock_.MonotonicNs();
   TickResult r;
   r.city = city_;
-  r.tick = window_.next_tick();
+  r.tick = windows_.front().next_tick();
   r.window_start = r.tick - timing_.window_ms;
   r.window_end = r.tick;
-  r.input_seqs = window_.input_seqs();
   r.model = model_.params().name;
   r.config_version = config_version_;
-  r.zones = model_.Compute(window_.supply(), window_.demand());
-  r.stats = pending_stats_;
-  pending_stats_ = {};
-  window_.Advance();
+  if (windows_.size() == 1) {
+    SlidingWindow& window = windows_.front();
+    r.input_seqs = window.input_seqs();
+    r.zones = model_.Compute(window.supply(), window.demand());
+    r.stats = pending_stats_.front();
+  } else {
+    const PartialCounts sum = SumPartitions();
+    r.input_seqs = sum.input_seqs;
+    r.zones = model_.Compute(sum.supply, sum.demand);
+    r.stats = sum.stats;
+  }
+  pending_stats_.assign(windows_.size(), TickStats{});
+  for (SlidingWindow& window : windows_) window.Advance();
   r.computed_at_ms = clock_.NowMs();
   r.compute_ms = static_cast<double>(clock_.MonotonicNs() - started_ns) / 1e6;
   return r;
+}
+
+PartialCounts CityEngine::SumPartitions() {
+  const auto n = static_cast<int32_t>(windows_.size());
+  PartialAssembler stage2(n, zones_->zones.size());
+  for (int32_t p = 0; p < n; ++p) {
+    // Stage 1: this partition's counts, as they would go on the wire.
+    const SlidingWindow& window = windows_[static_cast<std::size_t>(p)];
+    PartialCounts partial;
+    partial.city = city_;
+    partial.tick = window.next_tick();
+    partial.partition = p;
+    partial.partitions = n;
+    partial.supply.assign(window.supply().begin(), window.supply().end());
+    partial.demand.assign(window.demand().begin(), window.demand().end());
+    partial.stats = pending_stats_[static_cast<std::size_t>(p)];
+    partial.input_seqs = window.input_seqs();
+    const std::string wire = EncodePartial(partial, zones_->zones);
+    partial_bytes_ += wire.size();
+    std::string error;
+    PartialCounts received = DecodePartial(wire, zones_->zones, &error);
+    if (!error.empty()) throw std::logic_error("partial counts do not read back: " + error);
+    stage2.Add(std::move(received));
+  }
+  // Stage 2: every partition reported (all are here, in one process).
+  std::optional<PartialCounts> sum = stage2.TakeNext();
+  if (!sum) throw std::logic_error("a partition's counts are missing");
+  return std::move(*sum);
 }
 
 }  // namespace pricing

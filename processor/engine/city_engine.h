@@ -14,6 +14,7 @@
 
 #include "common/clock.h"
 #include "engine/engine_config.h"
+#include "engine/partials.h"
 #include "events/event.h"
 #include "pricing/ratio_model.h"
 #include "window/sliding_window.h"
@@ -21,14 +22,6 @@
 #include "zones/zone_set.h"
 
 namespace pricing {
-
-// Timing rules shared by every city (pricing-model.md, "Time").
-// Inputs seen between two tick closes (by arrival), for ANALYTICS_EVENTS.
-struct TickStats {
-  std::array<uint64_t, kEventKindCount> read{};  // every input of the city, valid or not
-  RejectCounts rejected{};
-  uint64_t unzoned = 0;
-};
 
 struct TickResult {
   std::string city;
@@ -59,11 +52,20 @@ class CityEngine {
              const ModelParams& model, const std::map<std::string, ZoneOverride>& overrides,
              const Clock& clock);
 
+  // Splits the city's work into `n` partitions by entity (engine/partials.h): each has
+  // its own window, and a tick is priced from the sum of their counts, passed through
+  // the partial counts' wire form. Before the first event; 1 (the default) is one
+  // window. The outputs are the same for any `n`.
+  void SetPartitions(int32_t n);
+  int32_t partitions() const { return static_cast<int32_t>(windows_.size()); }
+  // Bytes of partial counts stage 1 handed to stage 2 so far (0 with one partition).
+  uint64_t partial_bytes() const { return partial_bytes_; }
+
   // Makes `tick_ms` the next tick to close (rounded up to the tick grid). Without it
   // the first accepted event starts the clock at the first tick after its ts.
   void StartAt(int64_t tick_ms);
-  bool started() const { return window_.started(); }
-  int64_t next_tick() const { return window_.next_tick(); }
+  bool started() const { return windows_.front().started(); }
+  int64_t next_tick() const { return windows_.front().next_tick(); }
 
   // Applies one decoded event. `wall_clock_ms` is set in live mode, where events more
   // than max_future_skew ahead of it are rejected as `future`. Returns kNone when the
@@ -95,21 +97,26 @@ class CityEngine {
   const std::string& city() const { return city_; }
   const ZoneSet& zones() const { return zones_->zones; }
   const ZoneIndex& index() const { return zones_->index; }
-  const SlidingWindow& window() const { return window_; }
+  // The first partition's window (every partition's is on the same tick).
+  const SlidingWindow& window() const { return windows_.front(); }
   const TimingParams& timing() const { return timing_; }
   int64_t config_version() const { return config_version_; }
 
  private:
   TickResult CloseNextTick();
+  // Stage 1 and 2 over the partitions' windows: the summed counts of the next tick.
+  PartialCounts SumPartitions();
+  void StartWindows(int64_t tick_ms);
 
   std::string city_;
   std::shared_ptr<const CityZones> zones_;
   TimingParams timing_;
   const Clock& clock_;
-  SlidingWindow window_;
+  std::vector<SlidingWindow> windows_;  // one per partition
   RatioModel model_;
   int64_t config_version_ = 0;
-  TickStats pending_stats_;
+  std::vector<TickStats> pending_stats_;  // one per partition
+  uint64_t partial_bytes_ = 0;
 };
 
 }  // namespace pricing
