@@ -130,7 +130,8 @@ TEST(PartitionedCity, PricesEveryTickExactlyAsOneWindow) {
       }
       engine.Ingest(subject, payload, ++seq);
       for (const TickResult& t : engine.AdvanceWatermark(ts)) {
-        std::vector<double> row{static_cast<double>(t.tick), static_cast<double>(t.input_seqs.first),
+        std::vector<double> row{static_cast<double>(t.tick),
+                                static_cast<double>(t.input_seqs.first),
                                 static_cast<double>(t.input_seqs.last),
                                 static_cast<double>(t.stats.read[0] + t.stats.read[1])};
         for (Eigen::Index z = 0; z < t.zones.multiplier.size(); ++z) {

@@ -154,9 +154,12 @@ int RunConvertUberCommand(const std::vector<std::string>& args) {
   const Flags flags(args, {"csv", "out", "city", "from", "to", "drivers", "ping-seconds", "seed"});
   const std::string city = flags.Get("city").value_or("nyc");
   if (!IsValidCityKey(city)) throw UsageError("--city '" + city + "' is not a valid city key");
-  std::vector<Pickup> pickups = ReadUberPickups(flags.Require("csv"));
+  // The whole file is where and when pickups usually happen (the fleet follows it); the
+  // span between --from and --to is replayed as requests.
+  const std::vector<Pickup> usual = ReadUberPickups(flags.Require("csv"));
   const int64_t from = flags.Get("from") ? ParseNewYorkTime(*flags.Get("from")) : INT64_MIN;
   const int64_t to = flags.Get("to") ? ParseNewYorkTime(*flags.Get("to")) : INT64_MAX;
+  std::vector<Pickup> pickups = usual;
   std::erase_if(pickups, [&](const Pickup& p) { return p.ts_ms < from || p.ts_ms >= to; });
   if (pickups.empty()) throw UsageError("no pickups between --from and --to");
 
@@ -179,7 +182,7 @@ int RunConvertUberCommand(const std::vector<std::string>& args) {
   }
 
   FleetOptions fleet;
-  fleet.drivers = static_cast<int>(flags.GetInt("drivers", 0));
+  fleet.drivers = static_cast<int>(flags.GetInt("drivers", 300));
   fleet.ping_interval_ms = flags.GetInt("ping-seconds", 30) * 1000;
   fleet.seed = static_cast<uint64_t>(flags.GetInt("seed", 42));
   if (fleet.drivers < 0 || fleet.ping_interval_ms <= 0) {
@@ -187,7 +190,7 @@ int RunConvertUberCommand(const std::vector<std::string>& args) {
   }
   const int64_t start = pickups.front().ts_ms;
   const int64_t end = pickups.back().ts_ms + 60'000;
-  for (const DriverPingRecord& d : SimulateFleet(fleet, pickups, start, end)) {
+  for (const DriverPingRecord& d : SimulateFleet(fleet, usual, pickups, start, end)) {
     std::string line;
     JsonWriter w(&line);
     w.BeginObject();
@@ -217,8 +220,8 @@ int RunConvertUberCommand(const std::vector<std::string>& args) {
   if (!out) throw UsageError("writing '" + out_path + "' failed");
   std::cerr << "convert-uber: " << pickups.size() << " requests and "
             << records.size() - pickups.size() << " driver pings (" << fleet.drivers
-            << " synthetic drivers) from " << FormatUtc(start) << " to " << FormatUtc(end) << " -> "
-            << out_path << "\n";
+            << " synthetic drivers at the busiest hour) from " << FormatUtc(start) << " to "
+            << FormatUtc(end) << " -> " << out_path << "\n";
   return 0;
 }
 

@@ -30,7 +30,9 @@ commands:
       event).
   simulate --config FILE [--city C] [--rate N/s] [--duration S] [--drivers N]
            [--request-share F] [--hotspots N] [--seed N] [--pickups CSV] [--acked-log FILE]
-      Publish driver pings and ride requests at a fixed open-loop rate. --acked-log
+      Publish driver pings and ride requests at a fixed open-loop rate. --pickups
+      sends the real pickups of the CSV as the requests, and the pings of a fleet of
+      --drivers at the busiest hour that follows them (as convert-uber's). --acked-log
       writes a line per acknowledged event: its message id and the ack's time (ms).
   streams apply|info --config FILE
       Create or update the JetStream streams of the configuration / show their state.
@@ -62,7 +64,10 @@ commands:
   convert-uber --csv FILE --out FILE.jsonl [--city nyc] [--from TIME] [--to TIME]
                [--drivers N] [--ping-seconds S] [--seed N]
       Turn the Uber pickups CSV into ride requests (New York local TIME as
-      YYYY-MM-DDTHH:MM) and mix in N reproducible synthetic drivers.
+      YYYY-MM-DDTHH:MM) and mix in a reproducible synthetic fleet that follows the
+      file's pickups: on duty in proportion to each hour's usual pickups (N at the
+      busiest hour, default 300), waiting where they usually happen, and answering
+      the requests (a request takes the nearest idle driver for its trip).
 )";
 
 // The usage of one command: its block of kUsage (from its line to the next command's).

@@ -70,7 +70,8 @@ PartialCounts DecodePartial(std::string_view payload, const ZoneSet& zones, std:
       root["partition"].get_int64().get(partition) ||
       root["partitions"].get_int64().get(partitions) || root["zones"].get_array().get(list) ||
       root["seqs"].get_array().get(seqs) || seqs.size() != 2 ||
-      !ReadCounts(root, "read", &p.stats.read) || !ReadCounts(root, "rejected", &p.stats.rejected) ||
+      !ReadCounts(root, "read", &p.stats.read) ||
+      !ReadCounts(root, "rejected", &p.stats.rejected) ||
       root["unzoned"].get_uint64().get(p.stats.unzoned) ||
       seqs.at(0).get_uint64().get(p.input_seqs.first) ||
       seqs.at(1).get_uint64().get(p.input_seqs.last)) {

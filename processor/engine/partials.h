@@ -61,7 +61,8 @@ PartialCounts DecodePartial(std::string_view payload, const ZoneSet& zones, std:
 // Stage 2's gate: a tick is priced only from every partition's counts.
 class PartialAssembler {
  public:
-  PartialAssembler(int32_t partitions, std::size_t zones) : partitions_(partitions), zones_(zones) {}
+  PartialAssembler(int32_t partitions, std::size_t zones)
+      : partitions_(partitions), zones_(zones) {}
 
   // One partition's counts. A second copy of the same (tick, partition) is ignored (a
   // redelivery); so is a tick already handed out. False when ignored.

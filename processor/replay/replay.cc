@@ -82,8 +82,10 @@ class PeakTracker {
       if (q <= kSurgeThreshold) continue;
       const Zone& zone = zones.zone(static_cast<ZoneIndexT>(z));
       ZonePeak& p = peaks_[{t.city, static_cast<ZoneIndexT>(z)}];
-      if (p.zone_id.empty()) p = {t.city, zone.id, zone.name, 1.0, 0, 0, 0, 0};
+      if (p.zone_id.empty()) p = {t.city, zone.id, zone.name, 1.0, 0, 0, 0, 0, 0, 0};
       ++p.surging_ticks;
+      p.demand_while_surging += static_cast<int64_t>(m.demand[z]);
+      p.supply_while_surging += static_cast<int64_t>(m.supply[z]);
       if (q > p.peak_multiplier) {
         p.peak_multiplier = q;
         p.peak_tick = t.tick;
@@ -197,20 +199,25 @@ void PrintSurgeTable(const ReplayStats& stats, std::size_t top, std::ostream& ou
   }
   out << "\nMost-surging zones (peak published multiplier):\n";
   char buf[256];
-  std::snprintf(buf, sizeof buf, "%-5s %-6s %-34s %6s  %-20s %6s %6s %8s\n", "city", "zone", "name",
-                "peak", "at (UTC)", "demand", "supply", "surging");
+  std::snprintf(buf, sizeof buf, "%-5s %-6s %-30s %5s  %-20s %6s %6s %7s %13s\n", "city", "zone",
+                "name", "peak", "at (UTC)", "demand", "supply", "surging", "riders:drivers");
   out << buf;
   for (std::size_t i = 0; i < std::min(top, stats.peaks.size()); ++i) {
     const ZonePeak& p = stats.peaks[i];
-    std::snprintf(buf, sizeof buf, "%-5s %-6s %-34.34s %6.2f  %-20s %6lld %6lld %8lld\n",
+    const double n = static_cast<double>(std::max<int64_t>(p.surging_ticks, 1));
+    char ratio[32];
+    std::snprintf(ratio, sizeof ratio, "%.1f:%.1f", static_cast<double>(p.demand_while_surging) / n,
+                  static_cast<double>(p.supply_while_surging) / n);
+    std::snprintf(buf, sizeof buf, "%-5s %-6s %-30.30s %5.2f  %-20s %6lld %6lld %7lld %13s\n",
                   p.city.c_str(), p.zone_id.c_str(), p.zone_name.c_str(), p.peak_multiplier,
                   FormatUtc(p.peak_tick).c_str(), static_cast<long long>(p.demand_at_peak),
-                  static_cast<long long>(p.supply_at_peak),
-                  static_cast<long long>(p.surging_ticks));
+                  static_cast<long long>(p.supply_at_peak), static_cast<long long>(p.surging_ticks),
+                  ratio);
     out << buf;
   }
-  out << "(surging = ticks with multiplier above 1.0; " << stats.peaks.size()
-      << " zones surged at least once)\n";
+  out << "(demand and supply at the peak; surging = ticks with multiplier above 1.0, and\n"
+         " riders:drivers their mean demand and supply; "
+      << stats.peaks.size() << " zones surged at least once)\n";
 }
 
 }  // namespace pricing

@@ -27,6 +27,9 @@ struct ZonePeak {
   int64_t demand_at_peak = 0;
   int64_t supply_at_peak = 0;
   int64_t surging_ticks = 0;  // ticks with a published multiplier above 1
+  // Over those ticks: the riders and drivers counted (means say what drove the surge).
+  int64_t demand_while_surging = 0;
+  int64_t supply_while_surging = 0;
 };
 
 struct ReplayStats {

@@ -27,6 +27,13 @@ Simulator::Simulator(SimulatorOptions options, std::shared_ptr<const CityZones> 
     const auto [lat, lon] = RandomPointInCity();
     hotspots_.push_back({lat, lon, rng.Normal() * 0.0005, rng.Normal() * 0.0005});
   }
+  if (!options_.pickups.empty()) {
+    FleetOptions fleet;
+    fleet.drivers = static_cast<int>(std::min<int64_t>(options_.drivers, 1'000'000));
+    fleet.seed = options_.seed;
+    fleet_ = std::make_unique<Fleet>(fleet, options_.pickups);
+    fleet_->AdvanceTo(options_.pickups.front().ts_ms);
+  }
   for (int64_t d = 0; d < options_.drivers; ++d) {
     const auto [lat, lon] = RandomPointInCity();
     drivers_.push_back(
@@ -74,6 +81,9 @@ Simulator::Event Simulator::Next(int64_t now_ms) {
     const Pickup& p = options_.pickups[next_pickup_ % options_.pickups.size()];
     const uint64_t lap = next_pickup_ / options_.pickups.size();
     ++next_pickup_;
+    // The fleet lives on the pickups' clock: a new lap starts it at the first again.
+    fleet_->AdvanceTo(p.ts_ms);
+    fleet_->Answer(p.lat, p.lon);
     ev.subject = "location.request." + options_.city;
     ev.msg_id = "pickup-" + std::to_string(options_.seed) + "-" + std::to_string(run_ms_) + "-" +
                 std::to_string(lap) + "-" + std::to_string(p.row);
@@ -107,6 +117,16 @@ Simulator::Event Simulator::Next(int64_t now_ms) {
     return ev;
   }
 
+  if (fleet_) {
+    if (const std::optional<DriverPingRecord> ping = fleet_->NextPing()) {
+      ev.subject = "location.driver." + options_.city;
+      ev.msg_id = ping->driver_id + ":" + std::to_string(now_ms) + ":" + std::to_string(sequence_);
+      w.BeginObject().Key("driver_id").String(ping->driver_id);
+      w.Key("lat").Double(coord(ping->lat)).Key("lon").Double(coord(ping->lon));
+      w.Key("status").String(ToString(ping->status)).Key("ts").Int(now_ms).EndObject();
+      return ev;
+    }
+  }
   const uint64_t id =
       next_driver_++ % static_cast<uint64_t>(std::max<int64_t>(1, options_.drivers));
   Driver& d = drivers_[id];

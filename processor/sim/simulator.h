@@ -2,7 +2,9 @@
 // LOCATION_EVENTS at a fixed open-loop rate (send i is due at t0 + i / rate, whatever
 // happened to earlier sends), with message ids on every publish. Synthetic mode moves
 // drivers, turns them busy and back, and draws requests around demand hotspots that
-// drift; pickup mode replays the real NYC pickups at a chosen speed-up.
+// drift; pickup mode replays the real NYC pickups at a chosen speed-up, with the
+// replay's fleet (replay/synthetic_drivers.h): on duty and waiting where pickups usually
+// are at the pickup's hour, answering the requests it sends.
 // Runs on the calling thread.
 #pragma once
 
@@ -16,6 +18,7 @@
 #include "common/clock.h"
 #include "engine/city_engine.h"
 #include "replay/nyc_pickups.h"
+#include "replay/synthetic_drivers.h"
 #include "transport/js_publisher.h"
 
 namespace pricing {
@@ -29,7 +32,8 @@ struct SimulatorOptions {
   int hotspots = 6;
   uint64_t seed = 1;
   // Pickup mode when not empty: ride requests are the real pickups in time order (a
-  // request_share of the events; the rest are the synthetic drivers' pings).
+  // request_share of the events; the rest are the pings of a fleet of `drivers` at the
+  // busiest hour, which follows the pickups: Fleet).
   std::vector<Pickup> pickups;
   // For reconciliation: a line per acknowledged event, its message id and when the
   // acknowledgement arrived (ms since the epoch), space-separated.
@@ -88,7 +92,8 @@ class Simulator {
   uint64_t requests_ = 0;
   uint64_t sequence_ = 0;
   int64_t last_hotspot_move_ms_ = 0;
-  std::size_t next_pickup_ = 0;  // pickup mode
+  std::size_t next_pickup_ = 0;   // pickup mode
+  std::unique_ptr<Fleet> fleet_;  // pickup mode
 };
 
 }  // namespace pricing
