@@ -10,6 +10,7 @@
 #include "common/clock.h"
 #include "engine/city_engine.h"
 #include "engine/outputs.h"
+#include "engine/partials.h"
 #include "engine/pricing_engine.h"
 #include "events/event_decoder.h"
 #include "replay/nyc_pickups.h"
@@ -253,6 +254,59 @@ void BM_TickComputeAndEncode(benchmark::State& state) {
   state.SetLabel(std::to_string(zones->zones.size()) + " zones");
 }
 BENCHMARK(BM_TickComputeAndEncode)->Arg(0)->Arg(1)->Unit(benchmark::kMicrosecond);
+
+// Partitioned pricing, stage 1's hand-over: one partition's counts for a tick, as they
+// go on the wire (arg: 0 = NYC, 1 = 10k grid; a third of the zones have a count).
+PartialCounts BenchPartial(const CityZones& zones, int32_t partition, int32_t partitions) {
+  PartialCounts p;
+  p.city = "nyc";
+  p.tick = 1'700'000'000'000;
+  p.partition = partition;
+  p.partitions = partitions;
+  const std::size_t n = zones.zones.size();
+  p.supply.assign(n, 0);
+  p.demand.assign(n, 0);
+  Rng rng(11 + static_cast<uint64_t>(partition));
+  for (std::size_t z = 0; z < n; ++z) {
+    if (rng.Next() % 3 != 0) continue;
+    p.supply[z] = static_cast<int32_t>(rng.Next() % 6);
+    p.demand[z] = static_cast<int32_t>(rng.Next() % 8);
+  }
+  p.input_seqs = {1, 1000};
+  return p;
+}
+
+void BM_PartialEncode(benchmark::State& state) {
+  const auto& zones = state.range(0) == 0 ? Nyc() : Grid10k();
+  const PartialCounts p = BenchPartial(*zones, 0, 4);
+  std::size_t bytes = 0;
+  for (auto _ : state) {
+    const std::string wire = EncodePartial(p, zones->zones);
+    bytes = wire.size();
+    benchmark::DoNotOptimize(wire.data());
+  }
+  state.counters["bytes"] = static_cast<double>(bytes);
+  state.SetLabel(std::to_string(zones->zones.size()) + " zones");
+}
+BENCHMARK(BM_PartialEncode)->Arg(0)->Arg(1)->Unit(benchmark::kMicrosecond);
+
+// Stage 2's share of a tick: decode and sum 4 partitions' counts (the model and the
+// encoding of the outputs are BM_TickComputeAndEncode).
+void BM_PartialDecodeAndSum4(benchmark::State& state) {
+  const auto& zones = state.range(0) == 0 ? Nyc() : Grid10k();
+  std::vector<std::string> wires;
+  for (int32_t p = 0; p < 4; ++p)
+    wires.push_back(EncodePartial(BenchPartial(*zones, p, 4), zones->zones));
+  for (auto _ : state) {
+    PartialAssembler stage2(4, zones->zones.size());
+    std::string error;
+    for (const std::string& wire : wires) stage2.Add(DecodePartial(wire, zones->zones, &error));
+    auto sum = stage2.TakeNext();
+    benchmark::DoNotOptimize(sum->supply.data());
+  }
+  state.SetLabel(std::to_string(zones->zones.size()) + " zones");
+}
+BENCHMARK(BM_PartialDecodeAndSum4)->Arg(0)->Arg(1)->Unit(benchmark::kMicrosecond);
 
 void BM_ZoneIndexBuildNyc(benchmark::State& state) {
   const auto& zones = Nyc()->zones;

@@ -3,6 +3,9 @@
 #include <gtest/gtest.h>
 #include <simdjson.h>
 
+#include <cmath>
+
+#include "common/json_writer.h"
 #include "engine/outputs.h"
 #include "engine/pricing_engine.h"
 #include "test_util.h"
@@ -194,6 +197,67 @@ TEST_F(EngineTest, EncodesTheOutputsOfEventsMd) {
   ASSERT_EQ(ticks.size(), 1u);
   EXPECT_EQ(EncodeTick(ticks[0], engine_.city("demo")->zones())[0].msg_id,
             "demo:1:" + std::to_string(kT + 10000));
+}
+
+// The zone updates are written by hand for speed: the text must be what JsonWriter
+// writes, for every kind of number (integers either side of the fixed/exponent switch,
+// negative zero, tiny and not finite values) and for names that need escaping.
+TEST(EncodeTick, ZoneUpdatesAreTheTextJsonWriterWrites) {
+  std::vector<Zone> grid = test::GridZones(10, 1);
+  grid[3].name = "Quote \" and \\ back\tslash";
+  const auto city = test::MakeCityZones(std::move(grid));
+  const std::vector<double> values = {1.0, 999.0, 1000.0,  100000.0, -0.0,
+                                      0.1, 1e-7,  123.456, -3.0,     std::nan("")};
+  TickResult t;
+  t.city = "demo";
+  t.tick = kT;
+  t.window_start = kT - 30000;
+  t.window_end = kT;
+  t.model = "ratio-v1";
+  t.config_version = 3;
+  t.input_seqs = {5, 9};
+  t.computed_at_ms = kT + 12;
+  const auto n = static_cast<Eigen::Index>(values.size());
+  ModelOutput& m = t.zones;
+  for (Eigen::VectorXd* v : {&m.supply, &m.demand, &m.supply_smoothed, &m.demand_smoothed, &m.ratio,
+                             &m.target, &m.raw, &m.multiplier, &m.previous}) {
+    v->resize(n);
+  }
+  m.bound.assign(values.size(), Bound::kNone);
+  for (Eigen::Index z = 0; z < n; ++z) {
+    const double v = values[static_cast<std::size_t>(z)];
+    m.multiplier[z] = v;
+    m.previous[z] = -v;
+    m.supply[z] = static_cast<double>(z);
+    m.demand[z] = static_cast<double>(2 * z);
+    m.supply_smoothed[z] = v / 3;
+    m.demand_smoothed[z] = v * 7;
+    m.ratio[z] = v + 0.5;
+    m.target[z] = v;
+    m.raw[z] = v * 1e9;
+  }
+  const auto messages = EncodeTick(t, city->zones);
+  for (Eigen::Index z = 0; z < n; ++z) {
+    const Zone& zone = city->zones.zone(static_cast<ZoneIndexT>(z));
+    std::string want;
+    JsonWriter w(&want);
+    w.BeginObject().Key("zone_id").String(zone.id).Key("zone_name").String(zone.name);
+    w.Key("city").String(t.city).Key("tick").Int(t.tick).Key("window_start").Int(t.window_start);
+    w.Key("window_end").Int(t.window_end).Key("model").String(t.model);
+    w.Key("config_version").Int(t.config_version);
+    w.Key("multiplier").Double(m.multiplier[z]).Key("previous").Double(m.previous[z]);
+    w.Key("demand").Int(static_cast<int64_t>(m.demand[z]));
+    w.Key("supply").Int(static_cast<int64_t>(m.supply[z]));
+    w.Key("demand_smoothed").Double(m.demand_smoothed[z]);
+    w.Key("supply_smoothed").Double(m.supply_smoothed[z]);
+    w.Key("ratio").Double(m.ratio[z]).Key("target").Double(m.target[z]);
+    w.Key("raw").Double(m.raw[z]).Key("bound").String("none");
+    w.Key("input_seq_first").Uint(5).Key("input_seq_last").Uint(9);
+    w.Key("computed_at").Int(t.computed_at_ms).EndObject();
+    EXPECT_EQ(messages[static_cast<std::size_t>(z)].payload, want) << "zone " << z;
+    EXPECT_EQ(messages[static_cast<std::size_t>(z)].msg_id,
+              "demo:" + zone.id + ":" + std::to_string(kT));
+  }
 }
 
 TEST(CityEngine, CityWithoutEventsStartsWithTheFirstEventOfAnyCity) {
