@@ -174,7 +174,12 @@ void KafkaProcessor::Connect() {
       .Set("session.timeout.ms", std::to_string(config_.kafka.session_timeout_ms))
       .Set("heartbeat.interval.ms", std::to_string(config_.kafka.session_timeout_ms / 5))
       .Set("fetch.wait.max.ms", std::to_string(config_.kafka.fetch_wait_max_ms))
+      // A processor joining the group takes nothing from one that holds partitions:
+      // a second processor stands by instead of taking the work over mid-window.
+      .Set("partition.assignment.strategy", "cooperative-sticky")
       .Set("socket.nagle.disable", "true");
+  rd_kafka_conf_set_rebalance_cb(cc.get(), &KafkaProcessor::OnRebalance);
+  rd_kafka_conf_set_opaque(cc.get(), this);
   consumer_ = cc.Client(RD_KAFKA_CONSUMER);
   rd_kafka_poll_set_consumer(consumer_.get());
   const std::string topic = TopicForStream(kEventsStream);
@@ -417,6 +422,7 @@ void KafkaProcessor::Rebuild() {
     // Offsets below the committed one were acknowledged: sequence (offset + 1) up to it.
     operator_.BeginRebuild({static_cast<uint64_t>(std::max<int64_t>(committed, 0)), r.partition});
     if (committed >= 0) next_offset_[r.partition] = committed;  // where the group goes on
+    rebuilt_committed_[r.partition] = committed;
     r.until = committed < 0 ? r.from : std::clamp(committed, r.from, r.until);
     any = any || r.until > r.from;
   }
@@ -513,6 +519,65 @@ void KafkaProcessor::WarnTicksWait(const std::string& why) {
   PRICING_LOG(kWarn) << "ticks wait: " << why;
 }
 
+void KafkaProcessor::OnRebalance(rd_kafka_t*, rd_kafka_resp_err_t err,
+                                 rd_kafka_topic_partition_list_t* parts, void* opaque) {
+  static_cast<KafkaProcessor*>(opaque)->Rebalanced(err, parts);
+}
+
+void KafkaProcessor::Rebalanced(rd_kafka_resp_err_t err, rd_kafka_topic_partition_list_t* parts) {
+  const bool cooperative =
+      std::string_view(rd_kafka_rebalance_protocol(consumer_.get())) == "COOPERATIVE";
+  if (err == RD_KAFKA_RESP_ERR__ASSIGN_PARTITIONS) {
+    // Assigned after the rebuild: still this processor's only if nobody committed
+    // anything of it since (else another processor went on from there).
+    if (rebuilt_ && parts->cnt > 0 &&
+        rd_kafka_committed(consumer_.get(), parts, kRecoveryTimeoutMs) ==
+            RD_KAFKA_RESP_ERR_NO_ERROR) {
+      for (int i = 0; i < parts->cnt; ++i) {
+        const rd_kafka_topic_partition_t& p = parts->elems[i];
+        const auto it = rebuilt_committed_.find(p.partition);
+        const int64_t then = it == rebuilt_committed_.end() ? -1 : it->second;
+        const int64_t now = p.offset >= 0 ? p.offset : -1;
+        if (now != then) {
+          PRICING_LOG(kWarn) << "kafka: assigned " << p.topic << " [" << p.partition
+                             << "], which another processor took from offset " << then << " to "
+                             << now << " since this one rebuilt: starting again";
+          demoted_ = true;
+        }
+      }
+    }
+    if (cooperative) {
+      rd_kafka_error_t* e = rd_kafka_incremental_assign(consumer_.get(), parts);
+      if (e != nullptr) rd_kafka_error_destroy(e);
+    } else {
+      rd_kafka_assign(consumer_.get(), parts);
+    }
+    assigned_ += parts->cnt;
+  } else {
+    // Revoked or lost: its entities are in this processor's window, which is no longer
+    // the truth for the partitions it keeps.
+    if (rebuilt_ && !closing_ && parts->cnt > 0) {
+      PRICING_LOG(kWarn) << "kafka: " << parts->cnt << " partitions "
+                         << (rd_kafka_assignment_lost(consumer_.get()) ? "lost" : "revoked")
+                         << ": starting again";
+      demoted_ = true;
+    }
+    if (cooperative) {
+      rd_kafka_error_t* e = rd_kafka_incremental_unassign(consumer_.get(), parts);
+      if (e != nullptr) rd_kafka_error_destroy(e);
+    } else {
+      rd_kafka_assign(consumer_.get(), nullptr);
+    }
+    assigned_ = cooperative ? std::max(0, assigned_ - parts->cnt) : 0;
+  }
+  health_.SetRole(assigned_ > 0 ? Role::kActive : Role::kStandby,
+                  assigned_ > 0 ? ""
+                                : "standby: the consumer group " + config_.kafka.group_id +
+                                      " gave this processor no partition of " + input_topic_);
+  PRICING_LOG(kInfo) << "kafka: " << (assigned_ > 0 ? "active" : "standby") << ", " << assigned_
+                     << " partitions of " << input_topic_;
+}
+
 void KafkaProcessor::Run(const std::atomic<bool>& stop) {
   Connect();
   HealthMonitor::LastTicks last_ticks;
@@ -522,10 +587,11 @@ void KafkaProcessor::Run(const std::atomic<bool>& stop) {
   RestoreConfigs();
   RestoreCheckpoints();
   Rebuild();
+  rebuilt_ = true;
   PRICING_LOG(kInfo) << "processing " << input_topic_;
   health_.Processing();
   int64_t last_error_log = 0;
-  while (!stop.load()) {
+  while (!stop.load() && !demoted_) {
     const int64_t now = clock_.NowMs();
     health_.Beat();
     // Until the next close, at most 50 ms; a due tick that waits for inputs still on
@@ -549,12 +615,22 @@ void KafkaProcessor::Run(const std::atomic<bool>& stop) {
     ReportDeliveries();
     PollConfigs();
   }
+  if (demoted_) {
+    // Nothing more is produced or committed: the state is stale. Leaving the group now
+    // hands the partitions on without waiting for the session timeout.
+    closing_ = true;
+    rd_kafka_consumer_close(consumer_.get());
+    consumer_.reset();
+    health_.Stop();
+    return;
+  }
   PRICING_LOG(kInfo) << "stopping: flushing " << rd_kafka_outq_len(producer_.get()) << " messages";
   const bool flushed = rd_kafka_flush(producer_.get(), 15000) == RD_KAFKA_RESP_ERR_NO_ERROR;
   ReportDeliveries();  // dead letters stored: their offsets may be committed now
   rd_kafka_flush(producer_.get(), 5000);
   ReportDeliveries();
   rd_kafka_commit(consumer_.get(), nullptr, 0);  // what was handled, synchronously
+  closing_ = true;
   rd_kafka_consumer_close(consumer_.get());
   consumer_.reset();
   health_.Stop();

@@ -98,6 +98,11 @@ class KafkaProcessor {
   Readiness readiness() const { return health_.readiness(); }
   const OperatorCounters& counters() const { return operator_.counters(); }
   uint64_t produced() const { return produced_.load(); }
+  // Run() returned because the group moved a partition to or from this processor after
+  // its state was rebuilt (a standby given the work of one that died, or an active one
+  // that lost it): the caller starts the program again, to rebuild from what the group
+  // committed since.
+  bool demoted() const { return demoted_; }
 
  private:
   void Connect();
@@ -120,6 +125,11 @@ class KafkaProcessor {
   void Produce(const Action& a, const std::string& topic);
   std::string TopicFor(const std::string& subject) const;
   static void OnDelivery(rd_kafka_t* rk, const rd_kafka_message_t* m, void* opaque);
+  // The group's (cooperative-sticky) assignment changes: assigns or unassigns, and marks
+  // the processor demoted when its state no longer fits the partitions it holds.
+  static void OnRebalance(rd_kafka_t* rk, rd_kafka_resp_err_t err,
+                          rd_kafka_topic_partition_list_t* parts, void* opaque);
+  void Rebalanced(rd_kafka_resp_err_t err, rd_kafka_topic_partition_list_t* parts);
 
   const Config& config_;
   const Clock& clock_;
@@ -140,6 +150,14 @@ class KafkaProcessor {
   int64_t barrier_close_ms_ = -1;           // the close time the barrier was taken for
   std::map<int32_t, int64_t> barrier_;      // per partition: its high watermark then
   std::map<int32_t, int64_t> next_offset_;  // per partition: the next offset to read
+  // Per partition: what the group had committed when the rebuild read it (-1: nothing).
+  // A partition assigned later with another committed offset was processed by another
+  // processor meanwhile: this one's window and checkpoint are stale.
+  std::map<int32_t, int64_t> rebuilt_committed_;
+  bool rebuilt_ = false;
+  bool demoted_ = false;
+  bool closing_ = false;  // leaving the group: a revocation now is no demotion
+  int assigned_ = 0;      // partitions held now
   int64_t last_wait_warning_ms_ = 0;
 };
 

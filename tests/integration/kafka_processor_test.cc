@@ -386,6 +386,57 @@ TEST_F(KafkaProcessorTest, KillNineMidWindowThenRestartMatchesAnUninterruptedRun
       << "no tick after a restart with nothing to read";
 }
 
+// Two processors in one consumer group: the second stands by (the cooperative-sticky
+// group leaves the partition with the first). The active one is SIGKILLed under load;
+// once its session times out the group gives the partition to the standby, which
+// starts again to rebuild from what was committed meanwhile, and every tick is priced
+// as the replay prices it.
+TEST_F(KafkaProcessorTest, AStandbyInTheGroupTakesOverFromAKilledProcessorWithExactOutputs) {
+  StartProcessor();
+  PublishEvents(600, 2.5);
+  ASSERT_TRUE(WaitFor([&] { return !ReadTopic("pricing-state").empty(); }, 10000))
+      << "no checkpoint was stored";
+  const int second_port = FreePort();
+  const fs::path second_log = dir_ / "processor-second.log";
+  ChildProcess second({std::string(PRICING_BIN_DIR) + "/pricing", "run", "--config",
+                       (dir_ / "pricing.yaml").string(), "--http-port", std::to_string(second_port),
+                       "--log-level", "debug"},
+                      {}, second_log);
+  ASSERT_TRUE(
+      WaitFor([&] { return CountLinesContaining(second_log, "kafka: standby") > 0; }, 60000))
+      << TailLines(second_log, 30);
+  EXPECT_NE(HttpGet(second_port, "/readyz").body.find(R"("role":"standby")"), std::string::npos)
+      << HttpGet(second_port, "/readyz").body;
+  EXPECT_NE(HttpGet(http_port_, "/readyz").body.find(R"("role":"active")"), std::string::npos)
+      << HttpGet(http_port_, "/readyz").body;
+
+  std::thread publisher([&] { PublishEvents(1500, 6.0, 600); });
+  std::this_thread::sleep_for(std::chrono::milliseconds(2000));
+  processor_->Signal(SIGKILL);
+  const int64_t killed = NowMs();
+  EXPECT_EQ(processor_->Wait(5000), 128 + SIGKILL);
+  // It starts again (the same process) and, rebuilt, is given the partition.
+  const bool took_over = WaitFor(
+      [&] {
+        return CountLinesContaining(second_log, "starting again as a standby") > 0 &&
+               CountLinesContaining(second_log, "kafka: active") > 0;
+      },
+      60000);
+  const int64_t takeover_ms = NowMs() - killed;
+  publisher.join();
+  ASSERT_TRUE(took_over) << TailLines(second_log, 40);
+  EXPECT_TRUE(second.Running());
+  std::printf("takeover: active %lld ms after SIGKILL (session timeout 10 s)\n",
+              static_cast<long long>(takeover_ms));
+  RecordProperty("takeover_ms", std::to_string(takeover_ms));
+  PublishEvents(300, 1.5, 2100);
+  ExpectLiveEqualsReplay();
+  if (HasFailure())
+    std::printf("the end of %s:\n%s", second_log.c_str(), TailLines(second_log, 40).c_str());
+  second.Signal(SIGTERM);
+  EXPECT_EQ(second.Wait(30000), 0);
+}
+
 // The leader of location-events' partition SIGKILLed under load: the producer's retries
 // reach the new leader (no acknowledged event lost, none stored twice), the processor
 // follows it, and every tick the fault did not delay prices as the replay does. The
