@@ -393,8 +393,9 @@ GroupConsumerResult EnsureGroupConsumer(natsConnection* nc, jsCtx* js,
     ApiRequest(nc, parser, "$JS.API.CONSUMER.DELETE." + spec.stream + "." + spec.durable, "",
                "deleting consumer " + name);
     try {
-      ApiRequest(nc, parser, create,
-                 GroupConsumerBody(spec, result.replaced.ack_floor_stream_seq + 1),
+      // Nothing acknowledged: from the start time, as a new one.
+      const uint64_t floor = result.replaced.ack_floor_stream_seq;
+      ApiRequest(nc, parser, create, GroupConsumerBody(spec, floor > 0 ? floor + 1 : 0),
                  "creating consumer " + name);
       result.action = GroupConsumerResult::Action::kReplaced;
       result.priority_timeout_ms = spec.priority_timeout_ms;
