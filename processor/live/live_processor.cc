@@ -1,7 +1,9 @@
 #include "live/live_processor.h"
 
 #include <algorithm>
+#include <chrono>
 #include <cstdlib>
+#include <thread>
 
 #include "common/log.h"
 #include "common/time_format.h"
@@ -195,7 +197,15 @@ bool LiveProcessor::AnotherPinned() {
   if (now - last_pin_check_ms_ < 1000) return false;
   last_pin_check_ms_ = now;
   const std::string holder = PinHolder();
-  return !holder.empty() && holder != "?";
+  if (holder.empty() || holder == "?") {
+    suspected_holder_.clear();
+    return false;
+  }
+  // The same pin a second later, still not this processor's: the first message of a pin
+  // the server gave this one may have been on its way at the first look.
+  if (holder == suspected_holder_) return true;
+  suspected_holder_ = holder;
+  return false;
 }
 
 void LiveProcessor::RestoreConfigs() {
@@ -241,8 +251,22 @@ void LiveProcessor::RestoreCheckpoints() {
     natsMsg* raw = nullptr;
     jsErrCode jerr = static_cast<jsErrCode>(0);
     const std::string subject = "pricing.state." + key;
-    const natsStatus s =
-        js_GetLastMsg(&raw, client_->js(), kPricingStream, subject.c_str(), nullptr, &jerr);
+    // A cluster without a quorum (or electing a leader) answers "not now": wait for it,
+    // as start-up waits for JetStream, rather than give up (a processor starting again
+    // as a standby can meet one).
+    const int64_t deadline = SteadyNowMs() + 60000;
+    natsStatus s = NATS_OK;
+    while (true) {
+      jerr = static_cast<jsErrCode>(0);
+      s = js_GetLastMsg(&raw, client_->js(), kPricingStream, subject.c_str(), nullptr, &jerr);
+      if (s == NATS_OK || s == NATS_NOT_FOUND || jerr == JSNoMessageFoundErr ||
+          !IsRetryable(s, jerr) || SteadyNowMs() > deadline) {
+        break;
+      }
+      PRICING_LOG(kWarn) << "reading checkpoint " << subject << ": the cluster is not ready ("
+                         << natsStatus_GetText(s) << "); retrying";
+      std::this_thread::sleep_for(std::chrono::milliseconds(500));
+    }
     NatsPtr<natsMsg> msg(raw);
     if (s != NATS_OK && s != NATS_NOT_FOUND && jerr != JSNoMessageFoundErr) {
       CheckNats(s, "reading checkpoint " + subject, jerr);
@@ -300,6 +324,7 @@ void LiveProcessor::Rebuild() {
 }
 
 void LiveProcessor::Handle(NatsPtr<natsMsg>& msg, bool* more_waiting) {
+  if (stale_) return;  // left unacknowledged: the processor that is active has it again
   const PullConsumer::Meta meta = PullConsumer::MetaOf(msg.get());
   *more_waiting = meta.pending > 0;
   const Disposition d =
@@ -449,19 +474,27 @@ void LiveProcessor::Run(const std::atomic<bool>& stop) {
     backlog = false;
     const int handled = puller_->FetchEach(static_cast<int>(config_.consumer.batch), wait,
                                            [&](NatsPtr<natsMsg>& m) { Handle(m, &backlog); });
-    const bool lost = puller_->TakePinLost();
-    if (lost || AnotherPinned()) {
-      // Frozen or cut off past the timeout (or never pinned, and another was): another
-      // processor restores the checkpoint and goes on. Nothing here may be published
-      // any more; the pending publishes are the new active one's to make.
+    if (puller_->TakePinLost()) {
+      // The server moved the pin: this processor was silent past the timeout (frozen,
+      // cut off), or the consumer's leader changed and did not keep it. Only another
+      // processor holding it, or having been given events meanwhile, makes this one's
+      // state stale; otherwise the next event pins this one again.
+      const std::string holder = PinHolder();
+      if (!holder.empty() && holder != "?") {
+        stale_ = true;
+      } else {
+        PRICING_LOG(kWarn) << "lost the pin of LOCATION_EVENTS/" << config_.consumer.durable
+                           << " (a consumer leader change, or no pull for "
+                           << config_.consumer.takeover_after_seconds
+                           << " s); nobody holds it: going on, to be pinned again";
+        was_pinned = false;
+      }
+    }
+    if (stale_ || AnotherPinned()) {
+      // Another processor restores the checkpoint and goes on. Nothing here may be
+      // published any more; the pending publishes are the new active one's to make.
       PRICING_LOG(kWarn) << "another processor is active on LOCATION_EVENTS/"
-                         << config_.consumer.durable
-                         << (lost ? " (this one did not pull for consumer.takeover_after_seconds "
-                                    "= " +
-                                        std::to_string(config_.consumer.takeover_after_seconds) +
-                                        " s: frozen or cut off)"
-                                  : " (the first events pinned it, not this one)")
-                         << ": dropping this run's state to stand by";
+                         << config_.consumer.durable << ": dropping this run's state to stand by";
       demoted_ = true;
       health_.Stop();
       return;

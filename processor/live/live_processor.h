@@ -112,7 +112,8 @@ class LiveProcessor {
   bool StandBy(const std::atomic<bool>& stop);
   // While recovering: a pull now and then, or the server moves the pin away.
   void KeepPin();
-  // Active and not pinned (nobody was): true once the server pinned another processor.
+  // Active and not pinned (nobody was, or the pin was lost): true once the server has
+  // pinned another processor (the same pin at two looks a second apart).
   bool AnotherPinned();
   // The pin holder's id, or "?" when the consumer cannot be read.
   std::string PinHolder();
@@ -165,6 +166,9 @@ class LiveProcessor {
   int64_t last_pin_check_ms_ = 0;
   int64_t last_keep_pin_ms_ = 0;
   bool demoted_ = false;
+  // Another processor had events this one did not: its state must not be used again.
+  bool stale_ = false;
+  std::string suspected_holder_;   // AnotherPinned: the pin seen at the last look
   int64_t barrier_close_ms_ = -1;  // the close time the barrier below was taken for
   uint64_t barrier_seq_ = 0;       // the stream's last sequence then
 };
