@@ -42,6 +42,18 @@ TEST(SlidingWindow, EventAtWindowStartIsInAndAtTickIsOut) {
   EXPECT_EQ(Demand(w), (Counts{0, 1, 0}));
 }
 
+// A processor that stood by restores a newer checkpoint over the one it read at start:
+// a window that holds nothing may be started again, at another tick.
+TEST(SlidingWindow, AnEmptyWindowMayStartAgainAtAnotherTick) {
+  auto w = Started();
+  w.Start(kT + 4 * kI);
+  EXPECT_EQ(w.next_tick(), kT + 4 * kI);
+  EXPECT_EQ(w.late_before(), kT + 4 * kI - kW);
+  EXPECT_FALSE(w.AddDriverPing("d", kT + 4 * kI - kW - 1, 0, kAvailable, 1).ok());  // late
+  EXPECT_TRUE(w.AddDriverPing("d", kT + 4 * kI - 1, 0, kAvailable, 2).ok());
+  EXPECT_EQ(Supply(w), (Counts{1, 0, 0}));
+}
+
 TEST(SlidingWindow, EventJustBeforeTheWindowIsLate) {
   auto w = Started();
   EXPECT_EQ(w.late_before(), kT - kW);

@@ -25,7 +25,10 @@ SlidingWindow::SlidingWindow(int64_t interval_ms, int64_t window_ms, std::size_t
 }
 
 void SlidingWindow::Start(int64_t first_tick_ms) {
-  assert(!started_ && first_tick_ms % interval_ms_ == 0);
+  // Started again only while it holds nothing: a processor that stood by restores the
+  // newer checkpoint over the one it read at start.
+  assert((!started_ || (buckets_.empty() && drivers_.size() == 0 && riders_.size() == 0)) &&
+         first_tick_ms % interval_ms_ == 0);
   started_ = true;
   next_tick_ = first_tick_ms;
   current_ = FloorDiv(first_tick_ms, interval_ms_);

@@ -77,7 +77,8 @@ class SlidingWindow {
  public:
   SlidingWindow(int64_t interval_ms, int64_t window_ms, std::size_t zone_count);
 
-  // Makes `first_tick_ms` (a multiple of the interval) the next tick to close.
+  // Makes `first_tick_ms` (a multiple of the interval) the next tick to close. Once
+  // started, again only while the window holds nothing.
   void Start(int64_t first_tick_ms);
   bool started() const { return started_; }
   int64_t next_tick() const { return next_tick_; }
