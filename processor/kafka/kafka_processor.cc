@@ -552,7 +552,6 @@ void KafkaProcessor::Rebalanced(rd_kafka_resp_err_t err, rd_kafka_topic_partitio
     } else {
       rd_kafka_assign(consumer_.get(), parts);
     }
-    assigned_ += parts->cnt;
   } else {
     // Revoked or lost: its entities are in this processor's window, which is no longer
     // the truth for the partitions it keeps.
@@ -568,13 +567,20 @@ void KafkaProcessor::Rebalanced(rd_kafka_resp_err_t err, rd_kafka_topic_partitio
     } else {
       rd_kafka_assign(consumer_.get(), nullptr);
     }
-    assigned_ = cooperative ? std::max(0, assigned_ - parts->cnt) : 0;
   }
-  health_.SetRole(assigned_ > 0 ? Role::kActive : Role::kStandby,
-                  assigned_ > 0 ? ""
-                                : "standby: the consumer group " + config_.kafka.group_id +
-                                      " gave this processor no partition of " + input_topic_);
-  PRICING_LOG(kInfo) << "kafka: " << (assigned_ > 0 ? "active" : "standby") << ", " << assigned_
+  // What the consumer holds now, as it says (not counted here: cooperative and eager
+  // rebalances change it differently).
+  int held = 0;
+  rd_kafka_topic_partition_list_t* now = nullptr;
+  if (rd_kafka_assignment(consumer_.get(), &now) == RD_KAFKA_RESP_ERR_NO_ERROR) {
+    held = now->cnt;
+    rd_kafka_topic_partition_list_destroy(now);
+  }
+  health_.SetRole(held > 0 ? Role::kActive : Role::kStandby,
+                  held > 0 ? ""
+                           : "standby: the consumer group " + config_.kafka.group_id +
+                                 " gave this processor no partition of " + input_topic_);
+  PRICING_LOG(kInfo) << "kafka: " << (held > 0 ? "active" : "standby") << ", " << held
                      << " partitions of " << input_topic_;
 }
 

@@ -157,7 +157,6 @@ class KafkaProcessor {
   bool rebuilt_ = false;
   bool demoted_ = false;
   bool closing_ = false;  // leaving the group: a revocation now is no demotion
-  int assigned_ = 0;      // partitions held now
   int64_t last_wait_warning_ms_ = 0;
 };
 
