@@ -7,10 +7,14 @@
 #include <simdjson.h>
 
 #include <map>
+#include <memory>
 #include <optional>
+#include <set>
 #include <string>
 #include <vector>
 
+#include "engine/partials.h"
+#include "events/subject.h"
 #include "test_util.h"
 
 namespace pricing {
@@ -462,6 +466,216 @@ TEST(PricingOperator, EventToPublishLatencyIsKeptPerTick) {
   EXPECT_EQ(l.counts[20], 1u);
   EXPECT_DOUBLE_EQ(l.sum_offset_ms, 5000.0);
   EXPECT_EQ(listener.stored[0].now - listener.stored[0].tick, 1500);
+}
+
+}  // namespace
+}  // namespace pricing
+
+namespace pricing {
+namespace {
+
+// Events every 125 ms for 60 s: drivers moving between the two zones, riders in both,
+// and inputs refused before and after their entity is known.
+std::vector<Stored> PartitionWorkload() {
+  std::vector<Stored> events;
+  for (int i = 0; i < 480; ++i) {
+    const int64_t ts = kT + 100 + i * 125;
+    const double x = ((i / 3) % 7 < 4) ? 0.005 : 0.015;
+    const int64_t stored = ts + 20;
+    if (i % 97 == 5) {
+      events.push_back({"location.driver.demo", "{not json", stored, {}});
+    } else if (i % 89 == 7) {
+      events.push_back({"location.driver.elsewhere", Ping("d1", x, 0.005, ts), stored, {}});
+    } else if (i % 83 == 11) {
+      events.push_back({"location.driver.demo", Ping("d2", x, 0.005, ts - 60'000), stored, {}});
+    } else if (i % 3 == 0) {
+      events.push_back({"location.request.demo",
+                        Request("r" + std::to_string(i % 23), x, 0.005, ts),
+                        stored,
+                        {}});
+    } else {
+      events.push_back(
+          {"location.driver.demo", Ping("d" + std::to_string(i % 29), x, 0.005, ts), stored, {}});
+    }
+  }
+  return events;
+}
+
+OperatorOptions StageOptions(PricingStage stage, int32_t partition, int32_t partitions) {
+  OperatorOptions o;
+  o.stage = stage;
+  o.partition = partition;
+  o.partitions = partitions;
+  return o;
+}
+
+// Every input through `h`, ticks on the wall clock, every publish stored.
+void RunLive(Harness& h, const std::vector<Stored>& events, int64_t end_ms) {
+  h.op().Restore("demo", std::nullopt, kT);
+  for (std::size_t i = 0; i < events.size(); ++i) {
+    h.op().OnTime(events[i].stored_ms, true, &h.actions());
+    h.Deliver(events[i], i + 1, events[i].stored_ms);
+    h.StoreAll(events[i].stored_ms);
+  }
+  h.op().OnTime(end_ms, true, &h.actions());
+  h.StoreAll(end_ms);
+}
+
+std::vector<Stored> PartialsOf(const Harness& h) {
+  std::vector<Stored> out;
+  for (const Action& a : h.Publishes(PublishKind::kTickOutput)) {
+    EXPECT_TRUE(a.subject.starts_with("pricing.partial.demo.")) << a.subject;
+    out.push_back({a.subject, a.payload, 0, {}});
+  }
+  return out;
+}
+
+std::multiset<std::string> DeadLetterIds(const std::vector<Action>& actions) {
+  std::multiset<std::string> out;
+  for (const Action& a : actions)
+    if (a.kind == Action::Kind::kPublish && a.what == PublishKind::kDeadLetter)
+      out.insert(a.msg_id);
+  return out;
+}
+
+TEST(PartitionedStages, CountThenPriceEqualsOneProcessorForOneTwoAndThreePartitions) {
+  const std::vector<Stored> events = PartitionWorkload();
+  const int64_t end = kT + 70'000;
+  Harness whole;
+  RunLive(whole, events, end);
+  const auto want = Updates(whole.actions());
+  ASSERT_GE(want.size(), 2u * 12);
+  const auto want_dead = DeadLetterIds(whole.actions());
+  ASSERT_GE(want_dead.size(), 10u);
+
+  for (int32_t n : {1, 2, 3}) {
+    SCOPED_TRACE("partitions " + std::to_string(n));
+    std::vector<std::unique_ptr<Harness>> counters;
+    std::multiset<std::string> dead;
+    uint64_t foreign = 0;
+    std::vector<std::vector<Stored>> partials;
+    for (int32_t p = 0; p < n; ++p) {
+      counters.push_back(std::make_unique<Harness>(StageOptions(PricingStage::kCount, p, n)));
+      RunLive(*counters.back(), events, end);
+      for (const auto& id : DeadLetterIds(counters.back()->actions())) dead.insert(id);
+      foreign += counters.back()->op().counters().foreign.load();
+      partials.push_back(PartialsOf(*counters.back()));
+      // Every input acknowledged, whoever's it is.
+      EXPECT_EQ(counters.back()->Take(Action::Kind::kAck).size(), events.size());
+      const auto cp = counters.back()->Publishes(PublishKind::kCheckpoint);
+      ASSERT_FALSE(cp.empty());
+      EXPECT_EQ(cp.back().subject, "pricing.state.demo.p" + std::to_string(p));
+    }
+    // Each refused input is dead-lettered once, by the partition that owns it.
+    EXPECT_EQ(dead, want_dead);
+    EXPECT_EQ(foreign, (n - 1) * events.size());
+    // Stage 2 reads the partitions' counts interleaved, the last partition lagging.
+    Harness price(StageOptions(PricingStage::kPrice, 0, n));
+    price.op().Restore("demo", std::nullopt, kT);
+    uint64_t seq = 0;
+    const std::size_t ticks = partials.front().size();
+    for (std::size_t t = 0; t < ticks + 3; ++t) {
+      for (int32_t p = 0; p < n; ++p) {
+        const std::size_t i = p == n - 1 ? t - std::min<std::size_t>(t, 3) : t;
+        if (i >= partials[static_cast<std::size_t>(p)].size() || (p == n - 1 && t < 3)) continue;
+        ++seq;
+        EXPECT_EQ(price.Deliver(partials[static_cast<std::size_t>(p)][i], seq, end),
+                  Disposition::kAcked);
+      }
+      price.StoreAll(end);
+    }
+    EXPECT_EQ(Updates(price.actions()), want);
+    const auto cp = price.Publishes(PublishKind::kCheckpoint);
+    ASSERT_FALSE(cp.empty());
+    EXPECT_EQ(cp.back().subject, "pricing.state.demo");
+  }
+}
+
+TEST(PartitionedStages, AMissingPartitionHoldsTheCityThenItsTicksArePricedExactly) {
+  const std::vector<Stored> events = PartitionWorkload();
+  const int64_t end = kT + 70'000;
+  Harness whole;
+  RunLive(whole, events, end);
+  std::vector<std::vector<Stored>> partials;
+  for (int32_t p = 0; p < 2; ++p) {
+    Harness h(StageOptions(PricingStage::kCount, p, 2));
+    RunLive(h, events, end);
+    partials.push_back(PartialsOf(h));
+  }
+  Harness price(StageOptions(PricingStage::kPrice, 0, 2));
+  price.op().Restore("demo", std::nullopt, kT);
+  uint64_t seq = 0;
+  // Partition 1 reports its first two ticks, then goes quiet; partition 0 goes on.
+  for (std::size_t i = 0; i < 2; ++i) price.Deliver(partials[1][i], ++seq, end);
+  for (const Stored& s : partials[0]) price.Deliver(s, ++seq, end);
+  price.StoreAll(end);
+  const auto priced = Updates(price.actions());
+  std::set<int64_t> priced_ticks;
+  for (const auto& [key, update] : priced) priced_ticks.insert(key.first);
+  EXPECT_EQ(priced_ticks, (std::set<int64_t>{kT + 5000, kT + 10'000}));
+  // Held: the third tick, waiting for partition 1, once it is an interval overdue.
+  EXPECT_TRUE(price.op().Held(kT + 15'000 + 1000 + 4000).empty());
+  const auto held = price.op().Held(kT + 15'000 + 1000 + 5001);
+  ASSERT_EQ(held.size(), 1u);
+  EXPECT_EQ(held[0].tick, kT + 15'000);
+  EXPECT_EQ(held[0].missing, std::vector<int32_t>{1});
+  // It returns: every held tick is priced, as one processor priced it.
+  for (std::size_t i = 2; i < partials[1].size(); ++i) price.Deliver(partials[1][i], ++seq, end);
+  price.StoreAll(end);
+  EXPECT_EQ(Updates(price.actions()), Updates(whole.actions()));
+  EXPECT_TRUE(price.op().Held(end).empty());
+}
+
+TEST(PartitionedStages, StageTwoBeginsAtTheFirstTickEveryPartitionCountedAndNeverSkipsAfter) {
+  const int64_t interval = 5000;
+  Harness price(StageOptions(PricingStage::kPrice, 0, 2));
+  price.op().Restore("demo", std::nullopt, kT);
+  const auto partial = [&](int32_t p, int64_t tick) {
+    PartialCounts c;
+    c.city = "demo";
+    c.tick = tick;
+    c.partition = p;
+    c.partitions = 2;
+    c.supply = {1, 0};
+    c.demand = {0, 1};
+    ZoneSet zones = ZoneSet::FromZones(test::GridZones(2, 1), 1e-4);
+    return Stored{PartialSubject("demo", p), EncodePartial(c, zones), 0, {}};
+  };
+  uint64_t seq = 0;
+  // Partition 0 counted from the first tick; partition 1 began two ticks later.
+  for (int k = 1; k <= 4; ++k) price.Deliver(partial(0, kT + k * interval), ++seq, kT);
+  EXPECT_TRUE(Updates(price.actions()).empty());
+  price.Deliver(partial(1, kT + 3 * interval), ++seq, kT);
+  std::set<int64_t> ticks;
+  for (const auto& [key, u] : Updates(price.actions())) ticks.insert(key.first);
+  EXPECT_EQ(ticks, (std::set<int64_t>{kT + 3 * interval}));
+  // From then on a missing tick holds the city: tick 4 of partition 1 never came.
+  price.Deliver(partial(0, kT + 5 * interval), ++seq, kT);
+  price.Deliver(partial(1, kT + 5 * interval), ++seq, kT);
+  ticks.clear();
+  for (const auto& [key, u] : Updates(price.actions())) ticks.insert(key.first);
+  EXPECT_EQ(ticks, (std::set<int64_t>{kT + 3 * interval}));
+  // Counts that are not a partition's of this split are dead letters, not a sum.
+  const auto dead =
+      price.Deliver({"pricing.partial.demo.0", "{\"city\":\"demo\"}", 0, {}}, ++seq, kT);
+  EXPECT_EQ(dead, Disposition::kHeld);
+  PartialCounts three;
+  three.city = "demo";
+  three.tick = kT + 4 * interval;
+  three.partition = 1;
+  three.partitions = 3;
+  three.supply = {0, 0};
+  three.demand = {0, 0};
+  const ZoneSet zones = ZoneSet::FromZones(test::GridZones(2, 1), 1e-4);
+  EXPECT_EQ(
+      price.Deliver({PartialSubject("demo", 1), EncodePartial(three, zones), 0, {}}, ++seq, kT),
+      Disposition::kHeld);
+  const auto letters = price.Publishes(PublishKind::kDeadLetter);
+  ASSERT_EQ(letters.size(), 2u);
+  EXPECT_EQ(letters[1].subject, "dlq.location.demo");
+  ticks.clear();
+  for (const auto& [key, u] : Updates(price.actions())) ticks.insert(key.first);
+  EXPECT_EQ(ticks.size(), 1u);
 }
 
 }  // namespace

@@ -130,9 +130,31 @@ int RunProcessor(const Config& config) {
 }  // namespace
 
 int RunLiveCommand(const std::vector<std::string>& args) {
-  const Flags flags(args, {"config", "log-level", "http-port"});
+  const Flags flags(args, {"config", "log-level", "http-port", "stage", "partition"});
   if (flags.Get("log-level") == "debug") SetLogLevel(LogLevel::kDebug);
   Config config = LoadConfig(flags.Require("config"));
+  // Partitioned pricing: which stage this process runs (config key partitions).
+  const std::string stage = flags.Get("stage").value_or("whole");
+  if (stage == "count") {
+    config.stage = PricingStage::kCount;
+    if (!flags.Get("partition")) throw UsageError("--stage count needs --partition P");
+    config.partition = flags.GetInt("partition", 0);
+    if (config.partition < 0 || config.partition >= config.partitions) {
+      throw UsageError("--partition must be 0 to " + std::to_string(config.partitions - 1) + " (" +
+                       config.source.string() +
+                       " has partitions: " + std::to_string(config.partitions) + ")");
+    }
+  } else if (stage == "price") {
+    config.stage = PricingStage::kPrice;
+  } else if (stage != "whole") {
+    throw UsageError("--stage '" + stage + "' is not allowed; must be whole, count or price");
+  }
+  if (config.stage != PricingStage::kCount && flags.Get("partition")) {
+    throw UsageError("--partition goes with --stage count");
+  }
+  if (config.stage != PricingStage::kWhole && config.backend != "nats") {
+    throw UsageError("--stage count and --stage price run on the nats backend only");
+  }
   // A second processor on the same machine (a standby) needs a port of its own.
   if (flags.Get("http-port")) {
     const int64_t port = flags.GetInt("http-port", config.http.port);

@@ -16,7 +16,7 @@ namespace {
 constexpr const char* kUsage = R"(usage: pricing COMMAND [FLAGS]
 
 commands:
-  run --config FILE [--http-port N]
+  run --config FILE [--http-port N] [--stage whole|count|price] [--partition P]
       The live processor: consume LOCATION_EVENTS from the NATS cluster of the
       configuration (nats_url), publish prices; SIGINT/SIGTERM stop it cleanly.
       Serves /metrics, /healthz, /readyz and, unless gateway.enabled is false, the
@@ -24,6 +24,10 @@ commands:
       overrides it). Start it twice for a hot standby: on NATS one processor is
       active and the other takes over within consumer.takeover_after_seconds of its
       silence; /readyz says which is which.
+      Partitioned (config key partitions: N): `--stage count --partition P` counts
+      the drivers and riders of partition P and publishes the counts every tick;
+      `--stage price` prices each tick from every partition's counts, holding it
+      until all are in. Each stage takes a hot standby the same way.
   gateway --config FILE [--port N]
       Only the WebSocket push channel (/ws?city=C[&zones=ID,ID]) and the live map
       (/map): follows the cluster's outputs; run as many as needed (each gets every

@@ -447,6 +447,15 @@ Config LoadConfigFile(const std::filesystem::path& path, const EnvLookup& env) {
       Flag("nats_send_asap", &Config::nats_send_asap),
       AtLeast("nats_connect_wait_seconds", &Config::nats_connect_wait_seconds, 0),
       AtLeast("max_catch_up_seconds", &Config::max_catch_up_seconds, 0),
+      Field<Config>{"partitions",
+                    [](const YAML::Node& n, const std::string& k, const Reporter& r, Config* c) {
+                      c->partitions = ReadPositive(n, k, r, 1);
+                      if (c->partitions > Config::kMaxPartitions) {
+                        r.Fail(k, "value " + std::to_string(c->partitions) +
+                                      " is not allowed; must be 1 to " +
+                                      std::to_string(Config::kMaxPartitions));
+                      }
+                    }},
       Either("backend", &Config::backend, "nats", "kafka"),
   };
   static const std::vector<Field<ConsumerConfig>> kConsumer = {

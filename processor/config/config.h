@@ -120,6 +120,15 @@ struct Config {
   // A restarted processor recomputes the ticks it missed, from its checkpoint, when they
   // are at most this old; after a longer outage it resumes at the next tick instead.
   int64_t max_catch_up_seconds = 300;
+  // Exact partitioned pricing: the drivers and riders of each city are split into this
+  // many partitions by id. `pricing run --stage count --partition P` counts one of them,
+  // `pricing run --stage price` prices the sums (docs/design.md, "Scale-out"). A plain
+  // `pricing run` does all of it and ignores this.
+  int64_t partitions = 1;
+  static constexpr int64_t kMaxPartitions = 256;
+  // What `pricing run` computes (--stage, --partition); not read from the file.
+  PricingStage stage = PricingStage::kWhole;
+  int64_t partition = 0;
   ModelParams model;
   std::map<std::string, CityConfig> cities;  // by city key, sorted
   std::vector<StreamConfig> streams = DefaultStreams(3);

@@ -34,6 +34,12 @@ void CityEngine::SetPartitions(int32_t n) {
   pending_stats_.assign(windows_.size(), TickStats{});
 }
 
+void CityEngine::CountPartition(int32_t partition, int32_t partitions) {
+  SetPartitions(1);
+  counted_partition_ = partition;
+  counted_of_ = partitions;
+}
+
 void CityEngine::StartWindows(int64_t tick_ms) {
   for (SlidingWindow& w : windows_) w.Start(tick_ms);
 }
@@ -86,6 +92,31 @@ std::vector<TickResult> CityEngine::CloseTicks(int64_t watermark_ms) {
     out.push_back(CloseNextTick());
   }
   return out;
+}
+
+std::vector<PartialCounts> CityEngine::ClosePartials(int64_t watermark_ms) {
+  std::vector<PartialCounts> out;
+  SlidingWindow& window = windows_.front();
+  while (window.started() && window.next_tick() + timing_.allowed_lateness_ms <= watermark_ms) {
+    out.push_back(CountsOf(0, std::max(counted_partition_, 0), counted_of_));
+    pending_stats_.front() = TickStats{};
+    window.Advance();
+  }
+  return out;
+}
+
+TickResult CityEngine::PriceCounts(const PartialCounts& sum) {
+  const int64_t started_ns = clock_.MonotonicNs();
+  SlidingWindow& window = windows_.front();
+  if (!window.started() || window.next_tick() != sum.tick) StartWindows(sum.tick);
+  TickResult r = ResultOf(sum.tick);
+  r.input_seqs = sum.input_seqs;
+  r.zones = model_.Compute(sum.supply, sum.demand);
+  r.stats = sum.stats;
+  window.Advance();
+  r.computed_at_ms = clock_.NowMs();
+  r.compute_ms = static_cast<double>(clock_.MonotonicNs() - started_ns) / 1e6;
+  return r;
 }
 
 void CityEngine::Reconfigure(const ModelParams& model,
@@ -144,13 +175,7 @@ std::string CityEngine::RestoreCheckpoint(std::string_view payload, int64_t catc
 
 TickResult CityEngine::CloseNextTick() {
   const int64_t started_ns = clock_.MonotonicNs();
-  TickResult r;
-  r.city = city_;
-  r.tick = windows_.front().next_tick();
-  r.window_start = r.tick - timing_.window_ms;
-  r.window_end = r.tick;
-  r.model = model_.params().name;
-  r.config_version = config_version_;
+  TickResult r = ResultOf(windows_.front().next_tick());
   if (windows_.size() == 1) {
     SlidingWindow& window = windows_.front();
     r.input_seqs = window.input_seqs();
@@ -169,21 +194,37 @@ TickResult CityEngine::CloseNextTick() {
   return r;
 }
 
+TickResult CityEngine::ResultOf(int64_t tick) const {
+  TickResult r;
+  r.city = city_;
+  r.tick = tick;
+  r.window_start = tick - timing_.window_ms;
+  r.window_end = tick;
+  r.model = model_.params().name;
+  r.config_version = config_version_;
+  return r;
+}
+
+PartialCounts CityEngine::CountsOf(std::size_t w, int32_t partition, int32_t partitions) const {
+  const SlidingWindow& window = windows_[w];
+  PartialCounts partial;
+  partial.city = city_;
+  partial.tick = window.next_tick();
+  partial.partition = partition;
+  partial.partitions = partitions;
+  partial.supply.assign(window.supply().begin(), window.supply().end());
+  partial.demand.assign(window.demand().begin(), window.demand().end());
+  partial.stats = pending_stats_[w];
+  partial.input_seqs = window.input_seqs();
+  return partial;
+}
+
 PartialCounts CityEngine::SumPartitions() {
   const auto n = static_cast<int32_t>(windows_.size());
   PartialAssembler stage2(n, zones_->zones.size());
   for (int32_t p = 0; p < n; ++p) {
     // Stage 1: this partition's counts, as they would go on the wire.
-    const SlidingWindow& window = windows_[static_cast<std::size_t>(p)];
-    PartialCounts partial;
-    partial.city = city_;
-    partial.tick = window.next_tick();
-    partial.partition = p;
-    partial.partitions = n;
-    partial.supply.assign(window.supply().begin(), window.supply().end());
-    partial.demand.assign(window.demand().begin(), window.demand().end());
-    partial.stats = pending_stats_[static_cast<std::size_t>(p)];
-    partial.input_seqs = window.input_seqs();
+    const PartialCounts partial = CountsOf(static_cast<std::size_t>(p), p, n);
     const std::string wire = EncodePartial(partial, zones_->zones);
     partial_bytes_ += wire.size();
     std::string error;

@@ -58,6 +58,14 @@ class CityEngine {
   // window. The outputs are the same for any `n`.
   void SetPartitions(int32_t n);
   int32_t partitions() const { return static_cast<int32_t>(windows_.size()); }
+  // Stage 1 of partitioned pricing in its own process: this engine counts, in its one
+  // window, only the drivers and riders of `partition` (of `partitions`); ticks are
+  // closed with ClosePartials, not CloseTicks.
+  void CountPartition(int32_t partition, int32_t partitions);
+  // False for an entity of another partition than the one this engine counts.
+  bool Owns(std::string_view entity_id) const {
+    return counted_partition_ < 0 || PartitionOf(entity_id, counted_of_) == counted_partition_;
+  }
   // Bytes of partial counts stage 1 handed to stage 2 so far (0 with one partition).
   uint64_t partial_bytes() const { return partial_bytes_; }
 
@@ -78,6 +86,11 @@ class CityEngine {
 
   // Closes, in order, every tick t with t + allowed_lateness <= watermark.
   std::vector<TickResult> CloseTicks(int64_t watermark_ms);
+  // Stage 1 (CountPartition): closes the same ticks, each into this partition's counts.
+  std::vector<PartialCounts> ClosePartials(int64_t watermark_ms);
+  // Stage 2: prices the summed counts of every partition for `sum.tick`, the next tick
+  // (or a later one while nothing was priced: the windows of stage 2 hold nothing).
+  TickResult PriceCounts(const PartialCounts& sum);
 
   // New parameters and overrides from the next tick on; `version` is stamped on outputs.
   void Reconfigure(const ModelParams& model, const std::map<std::string, ZoneOverride>& overrides,
@@ -104,6 +117,10 @@ class CityEngine {
 
  private:
   TickResult CloseNextTick();
+  // The fields of a tick's result that do not depend on its counts.
+  TickResult ResultOf(int64_t tick) const;
+  // Window `w`'s counts for its next tick, as partition `partition` of `partitions`.
+  PartialCounts CountsOf(std::size_t w, int32_t partition, int32_t partitions) const;
   // Stage 1 and 2 over the partitions' windows: the summed counts of the next tick.
   PartialCounts SumPartitions();
   void StartWindows(int64_t tick_ms);
@@ -117,6 +134,8 @@ class CityEngine {
   int64_t config_version_ = 0;
   std::vector<TickStats> pending_stats_;  // one per partition
   uint64_t partial_bytes_ = 0;
+  int32_t counted_partition_ = -1;  // stage 1: the partition counted here (-1: all)
+  int32_t counted_of_ = 1;
 };
 
 }  // namespace pricing

@@ -12,6 +12,14 @@
 
 namespace pricing {
 
+// What a process computes: everything (one processor per city), or one stage of exact
+// partitioned pricing (engine/partials.h): kCount counts the drivers and riders of one
+// partition and publishes its counts every tick (on pricing.partial.<city>.<p>);
+// kPrice reads every partition's counts, holds a tick until all are there, and prices
+// their sums. The published prices are those of one processor on the same events.
+enum class PricingStage : uint8_t { kWhole, kCount, kPrice };
+const char* ToString(PricingStage stage);  // "whole", "count", "price"
+
 struct TimingParams {
   int64_t interval_ms = 5000;
   int64_t window_ms = 30000;

@@ -8,6 +8,18 @@
 
 namespace pricing {
 
+const char* ToString(PricingStage stage) {
+  switch (stage) {
+    case PricingStage::kWhole:
+      return "whole";
+    case PricingStage::kCount:
+      return "count";
+    case PricingStage::kPrice:
+      return "price";
+  }
+  return "?";
+}
+
 int32_t PartitionOf(std::string_view entity_id, int32_t partitions) {
   if (partitions <= 1) return 0;
   uint32_t h = 2166136261u;
@@ -107,6 +119,12 @@ PartialCounts DecodePartial(std::string_view payload, const ZoneSet& zones, std:
   return p;
 }
 
+void PartialAssembler::StartAfter(int64_t tick, bool first_complete) {
+  handed_through_ = tick;
+  first_complete_ = first_complete;
+  std::erase_if(ticks_, [&](const auto& t) { return t.first <= tick; });
+}
+
 bool PartialAssembler::Add(PartialCounts p) {
   if (p.tick <= handed_through_) return false;
   auto& tick = ticks_[p.tick];
@@ -115,9 +133,19 @@ bool PartialAssembler::Add(PartialCounts p) {
 }
 
 std::optional<PartialCounts> PartialAssembler::TakeNext() {
+  const auto complete = [&](const auto& t) {
+    return static_cast<int32_t>(t.second.size()) >= partitions_;
+  };
+  if (first_complete_) {
+    // Nothing handed out yet: ticks before the first complete one are dropped.
+    const auto it = std::find_if(ticks_.begin(), ticks_.end(), complete);
+    if (it == ticks_.end()) return std::nullopt;
+    ticks_.erase(ticks_.begin(), it);
+    first_complete_ = false;
+  }
   if (ticks_.empty()) return std::nullopt;
   auto first = ticks_.begin();
-  if (static_cast<int32_t>(first->second.size()) < partitions_) return std::nullopt;
+  if (!complete(*first)) return std::nullopt;
   PartialCounts sum;
   sum.tick = first->first;
   sum.partitions = partitions_;
@@ -152,6 +180,15 @@ std::vector<int32_t> PartialAssembler::Missing() const {
   const auto& have = ticks_.begin()->second;
   for (int32_t p = 0; p < partitions_; ++p) {
     if (!have.contains(p)) out.push_back(p);
+  }
+  return out;
+}
+
+std::vector<int32_t> PartialAssembler::MissingAt(int64_t tick) const {
+  std::vector<int32_t> out;
+  const auto it = ticks_.find(tick);
+  for (int32_t p = 0; p < partitions_; ++p) {
+    if (it == ticks_.end() || !it->second.contains(p)) out.push_back(p);
   }
   return out;
 }

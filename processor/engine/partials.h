@@ -24,6 +24,7 @@
 #include <string_view>
 #include <vector>
 
+#include "engine/engine_config.h"
 #include "events/event.h"
 #include "window/sliding_window.h"
 #include "zones/zone_set.h"
@@ -64,6 +65,11 @@ class PartialAssembler {
   PartialAssembler(int32_t partitions, std::size_t zones)
       : partitions_(partitions), zones_(zones) {}
 
+  // Only ticks after `tick` are taken (a restored stage 2: the checkpoint's tick). With
+  // `first_complete` (nothing priced yet), the first tick handed out is the first one
+  // every partition reported: partitions that began counting at different ticks never
+  // all report the earlier ones. After it, no tick is ever skipped.
+  void StartAfter(int64_t tick, bool first_complete);
   // One partition's counts. A second copy of the same (tick, partition) is ignored (a
   // redelivery); so is a tick already handed out. False when ignored.
   bool Add(PartialCounts p);
@@ -72,12 +78,16 @@ class PartialAssembler {
   std::optional<PartialCounts> TakeNext();
   // The partitions that have not reported the earliest held tick (empty: none held).
   std::vector<int32_t> Missing() const;
+  // The partitions that have not reported `tick`.
+  std::vector<int32_t> MissingAt(int64_t tick) const;
   std::optional<int64_t> held_tick() const;
+  int64_t handed_through() const { return handed_through_; }
 
  private:
   int32_t partitions_;
   std::size_t zones_;
   int64_t handed_through_ = INT64_MIN;  // the last tick handed out
+  bool first_complete_ = false;
   std::map<int64_t, std::map<int32_t, PartialCounts>> ticks_;
 };
 

@@ -28,10 +28,21 @@ CityEngine* PricingEngine::city(std::string_view key) {
   return it == cities_.end() ? nullptr : it->second.get();
 }
 
+void PricingEngine::CountPartition(int32_t partition, int32_t partitions) {
+  counted_partition_ = partition;
+  for (auto& [key, engine] : cities_) engine->CountPartition(partition, partitions);
+}
+
 IngestOutcome PricingEngine::Ingest(std::string_view subject, std::string_view payload,
                                     uint64_t seq, std::optional<int64_t> wall_clock_ms) {
   IngestOutcome out;
+  // Refused before its entity is known: partition 0's to count and dead-letter.
+  const bool others_refuse = counted_partition_ > 0;
   const auto parsed = ParseInputSubject(subject);
+  if (!parsed && others_refuse) {
+    out.foreign = true;
+    return out;
+  }
   if (!parsed) {
     static_cast<Verdict&>(out) = Verdict::Refused(
         RejectReason::kSchema, "subject is not location.driver.<city> or location.request.<city>");
@@ -41,6 +52,10 @@ IngestOutcome PricingEngine::Ingest(std::string_view subject, std::string_view p
   out.kind = parsed->kind;
   out.city = parsed->city;
   CityEngine* engine = city(parsed->city);
+  if (engine == nullptr && others_refuse) {
+    out.foreign = true;
+    return out;
+  }
   if (engine == nullptr) {
     static_cast<Verdict&>(out) =
         Verdict::Refused(RejectReason::kUnknownCity, "city is not configured");
@@ -49,9 +64,17 @@ IngestOutcome PricingEngine::Ingest(std::string_view subject, std::string_view p
   }
   out.engine = engine;
   const DecodeResult decoded = decoder_.Decode(parsed->kind, payload);
+  if (!decoded.ok() && others_refuse) {
+    out.foreign = true;
+    return out;
+  }
   if (!decoded.ok()) {
     static_cast<Verdict&>(out) = decoded;  // the decoder's refusal, unchanged
     engine->CountRejected(out.kind, out.reason);
+    return out;
+  }
+  if (!engine->Owns(decoded.event.entity_id)) {
+    out.foreign = true;
     return out;
   }
   out.ts = decoded.event.ts;
@@ -87,6 +110,17 @@ std::vector<TickResult> PricingEngine::AdvanceWatermark(int64_t watermark_ms) {
   }
   std::stable_sort(out.begin(), out.end(),
                    [](const TickResult& a, const TickResult& b) { return a.tick < b.tick; });
+  return out;
+}
+
+std::vector<PartialCounts> PricingEngine::AdvancePartials(int64_t watermark_ms) {
+  std::vector<PartialCounts> out;
+  for (auto& [key, engine] : cities_) {
+    auto partials = engine->ClosePartials(watermark_ms);
+    std::move(partials.begin(), partials.end(), std::back_inserter(out));
+  }
+  std::stable_sort(out.begin(), out.end(),
+                   [](const PartialCounts& a, const PartialCounts& b) { return a.tick < b.tick; });
   return out;
 }
 

@@ -23,6 +23,10 @@ struct IngestOutcome : Verdict {
   CityEngine* engine = nullptr;  // the city's engine; null when the city is unknown
   EventKind kind = EventKind::kDriverPing;
   std::optional<int64_t> ts;  // set once the payload decoded
+  // Stage 1 (CountPartition): another partition's input, neither applied nor refused
+  // here. The partition that owns its entity does that; an input refused before its
+  // entity is known belongs to partition 0.
+  bool foreign = false;
 };
 
 class PricingEngine {
@@ -34,6 +38,12 @@ class PricingEngine {
   void AddCity(const std::string& key, std::shared_ptr<const CityZones> zones,
                const ModelParams& model, const std::map<std::string, ZoneOverride>& overrides = {});
 
+  // Stage 1 of partitioned pricing (engine/partials.h): every city counts only the
+  // entities of `partition`. Before the first input.
+  void CountPartition(int32_t partition, int32_t partitions);
+  // The partition counted here; -1 when this engine prices every input itself.
+  int32_t counted_partition() const { return counted_partition_; }
+
   // Decodes and applies one input. `seq` is the stream sequence (0: none);
   // `wall_clock_ms` is set in live mode only.
   IngestOutcome Ingest(std::string_view subject, std::string_view payload, uint64_t seq,
@@ -41,6 +51,8 @@ class PricingEngine {
 
   // Closes every tick of every city up to `watermark_ms`; results ordered by tick, then city.
   std::vector<TickResult> AdvanceWatermark(int64_t watermark_ms);
+  // Stage 1: the same ticks, closed into this partition's counts; ordered the same way.
+  std::vector<PartialCounts> AdvancePartials(int64_t watermark_ms);
   // The watermark at which AdvanceWatermark would next close a tick: the earliest next
   // tick of a started city plus the allowed lateness; INT64_MAX while none has started.
   int64_t NextCloseMs() const;
@@ -65,6 +77,7 @@ class PricingEngine {
   std::map<std::string, std::unique_ptr<CityEngine>, std::less<>> cities_;
   std::optional<int64_t> max_event_ts_;
   RejectCounts unrouted_rejects_{};
+  int32_t counted_partition_ = -1;
 };
 
 }  // namespace pricing

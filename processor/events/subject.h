@@ -2,6 +2,7 @@
 // Pure functions; thread-safe.
 #pragma once
 
+#include <cstdint>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -25,6 +26,19 @@ bool IsValidCityKey(std::string_view key);
 std::string PricingUpdateSubject(std::string_view city, std::string_view zone_id);
 std::string SurgeEventSubject(std::string_view city);
 std::string AnalyticsSubject(std::string_view city);
+// Partitioned pricing (engine/partials.h): stage 1 of partition `partition` publishes
+// its counts on `pricing.partial.<city>.<partition>`.
+std::string PartialSubject(std::string_view city, int32_t partition);
+struct PartialSubjectParts {
+  std::string_view city;
+  int32_t partition = 0;
+};
+// Parses `pricing.partial.<city>.<partition>`; nullopt for anything else.
+std::optional<PartialSubjectParts> ParsePartialSubject(std::string_view subject);
+// Where a processor keeps a city's checkpoint: `pricing.state.<city>`, or for stage 1 of
+// a partition (`counted_partition` >= 0) `pricing.state.<city>.p<partition>`.
+std::string CheckpointSubject(std::string_view city, int32_t counted_partition = -1);
+
 // `city` may be empty or invalid for an input whose subject could not be parsed; the
 // dead letter then goes to `dlq.location.unknown`.
 std::string DeadLetterSubject(std::string_view city);

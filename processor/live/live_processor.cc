@@ -2,11 +2,14 @@
 
 #include <algorithm>
 #include <chrono>
+#include <cstdio>
 #include <cstdlib>
+#include <set>
 #include <thread>
 
 #include "common/log.h"
 #include "common/time_format.h"
+#include "events/subject.h"
 #include "live/nats_health_probe.h"
 #include "transport/pull_consumer.h"
 #include "transport/stream_admin.h"
@@ -29,8 +32,27 @@ OperatorOptions OptionsOf(const Config& config) {
   o.max_deliver = config.consumer.max_deliver;
   o.max_catch_up_seconds = config.max_catch_up_seconds;
   if (const char* f = std::getenv("PRICING_FAILPOINT_INGEST")) o.failpoint_ingest = f;
-  o.input_stream = kEventsStream;
+  o.input_stream = config.stage == PricingStage::kPrice ? kPricingStream : kEventsStream;
+  o.stage = config.stage;
+  o.partition = static_cast<int32_t>(config.partition);
+  o.partitions = static_cast<int32_t>(config.partitions);
+  // Stage 2 holds a city until every partition counted its tick: stage 1 counts every
+  // tick it missed, however long it was away (as far as the stream still holds them).
+  if (config.stage == PricingStage::kCount) o.max_catch_up_seconds = INT32_MAX;
   return o;
+}
+
+// The durable a stage reads: the configured name, or that name with the stage's suffix.
+std::string DurableOf(const Config& config) {
+  switch (config.stage) {
+    case PricingStage::kCount:
+      return config.consumer.durable + "-p" + std::to_string(config.partition);
+    case PricingStage::kPrice:
+      return config.consumer.durable + "-price";
+    case PricingStage::kWhole:
+      break;
+  }
+  return config.consumer.durable;
 }
 
 }  // namespace
@@ -69,7 +91,10 @@ LiveProcessor::LiveProcessor(const Config& config, const Clock& clock)
       listener_(metrics_),
       operator_(engine_, OptionsOf(config), &listener_),
       publisher_(config.publish.ack_wait_ms),
-      health_(config, clock, metrics_) {
+      health_(config, clock, metrics_),
+      input_stream_(config.stage == PricingStage::kPrice ? kPricingStream : kEventsStream),
+      input_filter_(config.stage == PricingStage::kPrice ? "pricing.partial.>" : "location.>"),
+      durable_(DurableOf(config)) {
   metrics_.AddScrapeHook([this] {
     const JsPublisher::Stats& s = publisher_.stats();
     metrics_.PublishTotals(s.acked, s.errors, s.retries, s.duplicates, s.failed,
@@ -112,9 +137,9 @@ void LiveProcessor::Connect(const std::atomic<bool>& stop) {
 
 void LiveProcessor::OpenConsumers() {
   GroupConsumerSpec spec;
-  spec.stream = kEventsStream;
-  spec.durable = config_.consumer.durable;
-  spec.filter_subject = "location.>";
+  spec.stream = input_stream_;
+  spec.durable = durable_;
+  spec.filter_subject = input_filter_;
   spec.group = kGroup;
   spec.ack_wait_ms = config_.consumer.ack_wait_seconds * 1000;
   spec.max_ack_pending = config_.consumer.max_ack_pending;
@@ -128,23 +153,22 @@ void LiveProcessor::OpenConsumers() {
   const char* how = r.action == GroupConsumerResult::Action::kCreated ? "created"
                     : r.action == GroupConsumerResult::Action::kBound ? "bound existing"
                                                                       : "replaced";
-  PRICING_LOG(kInfo) << how << " durable consumer " << config_.consumer.durable
-                     << " (priority group " << kGroup << ", takeover after "
-                     << r.priority_timeout_ms / 1000.0 << " s without pulls)";
+  PRICING_LOG(kInfo) << how << " durable consumer " << durable_ << " (priority group " << kGroup
+                     << ", takeover after " << r.priority_timeout_ms / 1000.0
+                     << " s without pulls)";
   if (r.priority_timeout_ms != spec.priority_timeout_ms) {
     PRICING_LOG(kWarn) << "consumer.takeover_after_seconds is "
-                       << config_.consumer.takeover_after_seconds << " but the durable "
-                       << config_.consumer.durable << " was made with "
-                       << r.priority_timeout_ms / 1000.0 << " s, which applies";
+                       << config_.consumer.takeover_after_seconds << " but the durable " << durable_
+                       << " was made with " << r.priority_timeout_ms / 1000.0
+                       << " s, which applies";
   }
-  puller_ = std::make_unique<PullConsumer>(client_->connection(), kEventsStream,
-                                           config_.consumer.durable);
+  puller_ = std::make_unique<PullConsumer>(client_->connection(), input_stream_, durable_);
   puller_->JoinGroup(kGroup);
 }
 
 std::string LiveProcessor::PinHolder() {
   try {
-    return PinnedClientId(client_->connection(), kEventsStream, config_.consumer.durable, kGroup);
+    return PinnedClientId(client_->connection(), input_stream_, durable_, kGroup);
   } catch (const NatsError& e) {
     PRICING_LOG(kDebug) << "cannot read who is pinned: " << e.what();
     return "?";
@@ -154,7 +178,7 @@ std::string LiveProcessor::PinHolder() {
 bool LiveProcessor::StandBy(const std::atomic<bool>& stop) {
   std::string holder = PinHolder();
   if (holder.empty()) return true;  // nobody: go ahead, the first event pins one of us
-  const std::string what = std::string(kEventsStream) + "/" + config_.consumer.durable;
+  const std::string what = std::string(input_stream_) + "/" + durable_;
   const std::string detail = "standby: another processor is pinned to " + what +
                              "; taking over once it has not pulled for " +
                              std::to_string(config_.consumer.takeover_after_seconds) + " s";
@@ -232,6 +256,7 @@ void LiveProcessor::RestoreConfigs() {
 }
 
 void LiveProcessor::PollConfigUpdates(bool live) {
+  if (!configs_) return;  // stage 1: no configuration to follow
   while (true) {
     natsMsg* raw = nullptr;
     // At start-up, wait for the history to arrive; afterwards only take what is there.
@@ -250,7 +275,8 @@ void LiveProcessor::RestoreCheckpoints() {
   for (const auto& [key, engine] : engine_.cities()) {
     natsMsg* raw = nullptr;
     jsErrCode jerr = static_cast<jsErrCode>(0);
-    const std::string subject = "pricing.state." + key;
+    const std::string subject = CheckpointSubject(
+        key, config_.stage == PricingStage::kCount ? static_cast<int32_t>(config_.partition) : -1);
     // A cluster without a quorum (or electing a leader) answers "not now": wait for it,
     // as start-up waits for JetStream, rather than give up (a processor starting again
     // as a standby can meet one).
@@ -281,8 +307,7 @@ void LiveProcessor::Rebuild() {
   // Events the durable delivered to an earlier run may or may not have been applied
   // there: they are read again here, into the window, and only acknowledged when the
   // durable redelivers them. Everything after comes from the durable itself.
-  const ConsumerState consumer =
-      GetConsumerState(client_->js(), kEventsStream, config_.consumer.durable);
+  const ConsumerState consumer = GetConsumerState(client_->js(), input_stream_, durable_);
   // A durable made again (stream_admin.h) starts at the old one's acknowledged floor:
   // what the old one had delivered beyond is read here as well.
   const uint64_t delivered =
@@ -293,13 +318,13 @@ void LiveProcessor::Rebuild() {
   if (delivered > 0) {
     jsSubOptions so;
     jsSubOptions_Init(&so);
-    so.Stream = kEventsStream;
+    so.Stream = input_stream_;
     so.Ordered = true;
     so.Config.DeliverPolicy = js_DeliverByStartTime;
     so.Config.OptStartTime = operator_.RebuildFromMs() * kNsPerMs;
     natsSubscription* raw = nullptr;
     jsErrCode jerr = static_cast<jsErrCode>(0);
-    CheckNats(js_SubscribeSync(&raw, client_->js(), "location.>", nullptr, &so, &jerr),
+    CheckNats(js_SubscribeSync(&raw, client_->js(), input_filter_.c_str(), nullptr, &so, &jerr),
               "rebuild consumer", jerr);
     Subscription sub(client_->connection(), raw);
     while (operator_.max_applied_seq() < delivered) {
@@ -393,8 +418,7 @@ void LiveProcessor::ReportPublishes() {
 
 bool LiveProcessor::InputsOutstanding() {
   try {
-    const ConsumerState c =
-        GetConsumerState(client_->js(), kEventsStream, config_.consumer.durable);
+    const ConsumerState c = GetConsumerState(client_->js(), input_stream_, durable_);
     // Not yet delivered, or delivered (to a pull that had just expired, say) but not yet
     // read here. A delivery lost with a connection comes again after the ack wait.
     return c.num_pending > 0 ||
@@ -404,6 +428,39 @@ bool LiveProcessor::InputsOutstanding() {
     WarnTicksWait("the consumer's", e);
     return true;
   }
+}
+
+void LiveProcessor::ReportHeld() {
+  if (config_.stage != PricingStage::kPrice) return;
+  const int64_t now = clock_.NowMs();
+  if (now - last_held_report_ms_ < 1000) return;
+  last_held_report_ms_ = now;
+  std::string detail;
+  std::set<std::string, std::less<>> held;
+  for (const PricingOperator::HeldTick& h : operator_.Held(now)) {
+    std::string missing;
+    for (int32_t p : h.missing) missing += (missing.empty() ? "" : ", ") + std::to_string(p);
+    char seconds[32];
+    std::snprintf(seconds, sizeof seconds, "%.0f", static_cast<double>(h.overdue_ms) / 1000.0);
+    detail += (detail.empty() ? "" : "; ") + h.city + ": tick " + FormatUtc(h.tick) + " held " +
+              seconds + " s past its close, waiting for the counts of partition " +
+              (missing.empty() ? "?" : missing);
+    metrics_.TickHeld(h.city, static_cast<int>(h.missing.size()),
+                      static_cast<double>(h.overdue_ms) / 1000.0);
+    held.insert(h.city);
+  }
+  for (const auto& [key, engine] : engine_.cities()) {
+    if (!held.contains(key)) metrics_.TickHeld(key, 0, 0);
+  }
+  health_.SetPartitionsHolding(detail);
+  if (detail.empty() != held_detail_.empty()) {
+    if (detail.empty()) {
+      PRICING_LOG(kInfo) << "every partition's counts are in again: pricing caught up";
+    } else {
+      PRICING_LOG(kWarn) << "holding " << detail;
+    }
+  }
+  held_detail_ = detail;
 }
 
 void LiveProcessor::WarnTicksWait(const char* whose, const NatsError& e) {
@@ -417,7 +474,7 @@ bool LiveProcessor::StoredEventsRead() {
   const int64_t due = engine_.NextCloseMs();
   if (barrier_close_ms_ != due) {
     try {
-      barrier_seq_ = GetStreamState(client_->js(), kEventsStream).last_seq;
+      barrier_seq_ = GetStreamState(client_->js(), input_stream_).last_seq;
       barrier_close_ms_ = due;
     } catch (const NatsError& e) {
       WarnTicksWait("the stream's", e);
@@ -432,8 +489,9 @@ void LiveProcessor::Run(const std::atomic<bool>& stop) {
   HealthMonitor::LastTicks last_ticks;
   for (const auto& [key, engine] : engine_.cities())
     last_ticks.emplace_back(key, &operator_.city_counters(key)->last_stored_tick);
-  health_.Start(std::make_unique<NatsHealthProbe>(config_, *client_, metrics_),
-                std::move(last_ticks));
+  health_.Start(
+      std::make_unique<NatsHealthProbe>(config_, *client_, metrics_, input_stream_, durable_),
+      std::move(last_ticks));
   // The checkpoint first: a new durable starts where it needs events from.
   RestoreCheckpoints();
   OpenConsumers();
@@ -445,11 +503,18 @@ void LiveProcessor::Run(const std::atomic<bool>& stop) {
   health_.SetRole(Role::kActive, "");
   // Whatever the processor before this one did meanwhile: its last checkpoint, and the
   // window after it.
-  RestoreConfigs();
+  // Stage 1 only counts: the model, and so CONFIG_UPDATES, are stage 2's.
+  if (config_.stage != PricingStage::kCount) RestoreConfigs();
   RestoreCheckpoints();
   Rebuild();
-  PRICING_LOG(kInfo) << "processing LOCATION_EVENTS with durable consumer "
-                     << config_.consumer.durable
+  if (config_.stage == PricingStage::kPrice) health_.SetPartitionsHolding("");
+  PRICING_LOG(kInfo) << "processing " << input_stream_ << " (" << input_filter_ << ", stage "
+                     << ToString(config_.stage)
+                     << (config_.stage == PricingStage::kCount
+                             ? " of partition " + std::to_string(config_.partition) + "/" +
+                                   std::to_string(config_.partitions)
+                             : std::string())
+                     << ") with durable consumer " << durable_
                      << (puller_->pinned() ? " (active: pinned)"
                                            : " (active: nobody is pinned yet; the first event "
                                              "pins this processor or another)");
@@ -483,7 +548,7 @@ void LiveProcessor::Run(const std::atomic<bool>& stop) {
       if (!holder.empty() && holder != "?") {
         stale_ = true;
       } else {
-        PRICING_LOG(kWarn) << "lost the pin of LOCATION_EVENTS/" << config_.consumer.durable
+        PRICING_LOG(kWarn) << "lost the pin of " << input_stream_ << "/" << durable_
                            << " (a consumer leader change, or no pull for "
                            << config_.consumer.takeover_after_seconds
                            << " s); nobody holds it: going on, to be pinned again";
@@ -493,15 +558,15 @@ void LiveProcessor::Run(const std::atomic<bool>& stop) {
     if (stale_ || AnotherPinned()) {
       // Another processor restores the checkpoint and goes on. Nothing here may be
       // published any more; the pending publishes are the new active one's to make.
-      PRICING_LOG(kWarn) << "another processor is active on LOCATION_EVENTS/"
-                         << config_.consumer.durable << ": dropping this run's state to stand by";
+      PRICING_LOG(kWarn) << "another processor is active on " << input_stream_ << "/" << durable_
+                         << ": dropping this run's state to stand by";
       demoted_ = true;
       health_.Stop();
       return;
     }
     if (!was_pinned && puller_->pinned()) {
       was_pinned = true;
-      PRICING_LOG(kInfo) << "pinned to LOCATION_EVENTS/" << config_.consumer.durable << " (pin "
+      PRICING_LOG(kInfo) << "pinned to " << input_stream_ << "/" << durable_ << " (pin "
                          << puller_->pin_id() << ")";
     }
     ReportPublishes();
@@ -519,6 +584,7 @@ void LiveProcessor::Run(const std::atomic<bool>& stop) {
                           << " handled in the last fetch: " << (caught_up ? "closing" : "waiting");
     }
     PollConfigUpdates(true);
+    ReportHeld();
     // With a backlog still waiting, ticks wait for it (the operator closed what it could).
     operator_.OnTime(checked_at, caught_up, &actions_);
     Execute(nullptr);
@@ -536,7 +602,7 @@ void LiveProcessor::Run(const std::atomic<bool>& stop) {
   if (puller_->pinned()) {
     // A standby takes over now rather than after the timeout.
     try {
-      UnpinGroup(client_->connection(), kEventsStream, config_.consumer.durable, kGroup);
+      UnpinGroup(client_->connection(), input_stream_, durable_, kGroup);
       PRICING_LOG(kInfo) << "released the pin: a standby takes over at once";
     } catch (const NatsError& e) {
       PRICING_LOG(kWarn) << "could not release the pin (a standby takes over after "

@@ -134,6 +134,9 @@ class LiveProcessor {
   // True once every event the stream had acknowledged when the due tick's close time
   // came has been read here.
   bool StoredEventsRead();
+  // Stage 2: which cities' ticks wait for a partition's counts, to /readyz, the metrics
+  // and the log (once a second).
+  void ReportHeld();
   // "ticks wait: cannot read <whose> state", at most every 5 s.
   void WarnTicksWait(const char* whose, const NatsError& e);
 
@@ -148,6 +151,11 @@ class LiveProcessor {
   Subscription configs_;  // ordered consumer on config.pricing.>
   std::unique_ptr<PullConsumer> puller_;
   HealthMonitor health_;
+  // What this process reads: LOCATION_EVENTS (location.>), or for stage 2 of partitioned
+  // pricing the partitions' counts (PRICING_UPDATES, pricing.partial.>); and its durable.
+  const char* const input_stream_;
+  const std::string input_filter_;
+  const std::string durable_;
 
   std::vector<Action> actions_;  // reused: the operator's answer to one call
   // Inputs whose ack waits for their dead letter, by token.
@@ -171,6 +179,8 @@ class LiveProcessor {
   std::string suspected_holder_;   // AnotherPinned: the pin seen at the last look
   int64_t barrier_close_ms_ = -1;  // the close time the barrier below was taken for
   uint64_t barrier_seq_ = 0;       // the stream's last sequence then
+  int64_t last_held_report_ms_ = 0;
+  std::string held_detail_;  // ReportHeld: what it said last
 };
 
 }  // namespace pricing

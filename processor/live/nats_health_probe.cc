@@ -6,21 +6,23 @@
 
 namespace pricing {
 
-NatsHealthProbe::NatsHealthProbe(const Config& config, const NatsClient& client, Metrics& metrics)
+NatsHealthProbe::NatsHealthProbe(const Config& config, const NatsClient& client, Metrics& metrics,
+                                 std::string stream, std::string durable)
     : config_(config),
       client_(client),
       metrics_(metrics),
       // Each API call waits at most a second (or the interval): a round stays short
       // even without a quorum, so readiness follows the cluster.
       js_(client.NewJetStream(
-          std::clamp<int64_t>(config.health_check_interval_seconds * 1000, 200, 1000))) {}
+          std::clamp<int64_t>(config.health_check_interval_seconds * 1000, 200, 1000))),
+      stream_(std::move(stream)),
+      durable_(std::move(durable)) {}
 
 void NatsHealthProbe::Probe(HealthSnapshot* s) {
   s->connected = client_.connected();
   metrics_.Connection(s->connected, client_.disconnects(), client_.reconnects());
   try {
-    const ConsumerState c =
-        GetConsumerState(js_.get(), "LOCATION_EVENTS", config_.consumer.durable);
+    const ConsumerState c = GetConsumerState(js_.get(), stream_, durable_);
     metrics_.ConsumerState(c.num_pending, c.num_ack_pending, c.num_redelivered);
     s->consumer_pending = c.num_pending;
   } catch (const NatsError& e) {

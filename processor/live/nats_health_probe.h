@@ -5,6 +5,8 @@
 // JetStream context of its own.
 #pragma once
 
+#include <string>
+
 #include "config/config.h"
 #include "observe/health_monitor.h"
 #include "observe/metrics.h"
@@ -14,8 +16,10 @@ namespace pricing {
 
 class NatsHealthProbe : public HealthProbe {
  public:
-  // `client` outlives the probe.
-  NatsHealthProbe(const Config& config, const NatsClient& client, Metrics& metrics);
+  // `client` outlives the probe. The durable `durable` of `stream` is the one whose lag
+  // is checked.
+  NatsHealthProbe(const Config& config, const NatsClient& client, Metrics& metrics,
+                  std::string stream, std::string durable);
   void Probe(HealthSnapshot* s) override;
 
  private:
@@ -23,6 +27,8 @@ class NatsHealthProbe : public HealthProbe {
   const NatsClient& client_;
   Metrics& metrics_;
   NatsPtr<jsCtx> js_;
+  std::string stream_;
+  std::string durable_;
 };
 
 }  // namespace pricing

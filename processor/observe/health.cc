@@ -69,6 +69,11 @@ Readiness EvaluateReadiness(const HealthSnapshot& s, const HealthLimits& limits)
   r.checks.push_back({"tick_age", ages_ok && !s.tick_age_seconds.empty(),
                       (ages.empty() ? std::string("no city") : ages) + " (limit " +
                           Fixed(limits.max_tick_age_seconds) + " s)"});
+  if (s.partitions_holding) {
+    const bool ok = s.partitions_holding->empty();
+    r.checks.push_back(
+        {"partitions", ok, ok ? "every partition's counts are in" : *s.partitions_holding});
+  }
   r.ready = true;
   for (const auto& c : r.checks) r.ready = r.ready && c.ok;
   return r;

@@ -27,6 +27,8 @@ struct HealthSnapshot {
   // By city: seconds since the end of its last closed tick's window, or since the
   // processing began when no tick has closed yet.
   std::map<std::string, double> tick_age_seconds;
+  // Stage 2 of partitioned pricing only: what holds a city's tick ("" when nothing).
+  std::optional<std::string> partitions_holding;
 };
 
 struct HealthLimits {
@@ -35,7 +37,8 @@ struct HealthLimits {
 };
 
 struct HealthCheck {
-  // processing, nats_connected (kafka_connected), streams_present, consumer_lag, tick_age
+  // processing, nats_connected (kafka_connected), streams_present, consumer_lag, tick_age,
+  // partitions (stage 2)
   std::string name;
   bool ok = false;
   std::string detail;

@@ -45,6 +45,11 @@ void HealthMonitor::SetRole(Role role, std::string detail) {
   cv_.notify_all();
 }
 
+void HealthMonitor::SetPartitionsHolding(std::string detail) {
+  std::lock_guard<std::mutex> lock(readiness_mu_);
+  partitions_holding_ = std::move(detail);
+}
+
 Readiness HealthMonitor::readiness() const {
   std::lock_guard<std::mutex> lock(readiness_mu_);
   Readiness r = readiness_;
@@ -70,6 +75,7 @@ HealthSnapshot HealthMonitor::TakeSnapshot() {
     std::lock_guard<std::mutex> lock(readiness_mu_);
     s.role = role_;
     s.role_detail = role_detail_;
+    s.partitions_holding = partitions_holding_;
   }
   probe_->Probe(&s);
   const int64_t now = clock_.NowMs();

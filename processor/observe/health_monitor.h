@@ -56,6 +56,8 @@ class HealthMonitor {
   void Beat() { liveness_.Beat(); }
   // Active or standing by (processors sharing one consumer); evaluated at once.
   void SetRole(Role role, std::string detail);
+  // Stage 2 of partitioned pricing: what holds a city's tick, "" when nothing does.
+  void SetPartitionsHolding(std::string detail);
 
   Readiness readiness() const;  // the last evaluation (not ready before the first)
   bool alive() const { return liveness_.alive(); }
@@ -72,8 +74,9 @@ class HealthMonitor {
   Liveness liveness_;
   mutable std::mutex readiness_mu_;
   Readiness readiness_;
-  Role role_ = Role::kNone;  // under readiness_mu_
-  std::string role_detail_;  // under readiness_mu_
+  Role role_ = Role::kNone;                        // under readiness_mu_
+  std::string role_detail_;                        // under readiness_mu_
+  std::optional<std::string> partitions_holding_;  // under readiness_mu_
   std::mutex mu_;
   std::condition_variable cv_;
   bool stop_ = false;

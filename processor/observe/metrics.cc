@@ -90,6 +90,16 @@ Metrics::Metrics(MetricsOptions options)
               .Name("pricing_last_tick_age_seconds")
               .Help("Seconds since the end of the last tick whose updates are all stored")
               .Register(*registry_)),
+      partitions_missing_(BuildGauge()
+                              .Name("pricing_partitions_missing")
+                              .Help("Stage 2: partitions whose counts of the city's held tick "
+                                    "are missing (0: the city is not held)")
+                              .Register(*registry_)),
+      tick_held_(BuildGauge()
+                     .Name("pricing_tick_held_seconds")
+                     .Help("Stage 2: how long the city's next tick has waited for a "
+                           "partition's counts past its close time (0: not held)")
+                     .Register(*registry_)),
       zone_multiplier_(BuildGauge()
                            .Name("pricing_zone_multiplier")
                            .Help("Published surge multiplier of a zone at the last tick")
@@ -425,6 +435,12 @@ void Metrics::Active(Role role) {
 void Metrics::LastTickAge(const std::string& city, double seconds) {
   std::lock_guard<std::mutex> lock(mu_);
   City(city).last_tick_age->Set(seconds);
+}
+
+void Metrics::TickHeld(const std::string& city, int missing_partitions, double held_seconds) {
+  std::lock_guard<std::mutex> lock(mu_);
+  NamedGauge(partitions_missing_, "city", city).Set(missing_partitions);
+  NamedGauge(tick_held_, "city", city).Set(held_seconds);
 }
 
 void Metrics::WebSocketClients(int64_t clients) { ws_clients_.Set(static_cast<double>(clients)); }

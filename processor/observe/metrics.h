@@ -91,6 +91,9 @@ class Metrics {
   void Ready(bool ready);
   void Active(Role role);  // pricing_active: 1 active, 0 standby (kNone: not exported)
   void LastTickAge(const std::string& city, double seconds);
+  // Stage 2 of partitioned pricing: the partitions whose counts of the city's next tick
+  // are missing while it is held (0: not held), and for how long it has been held.
+  void TickHeld(const std::string& city, int missing_partitions, double held_seconds);
 
   // WebSocket gateway.
   void WebSocketClients(int64_t clients);
@@ -121,6 +124,8 @@ class Metrics {
   prometheus::Family<prometheus::Histogram>& event_to_publish_;
   prometheus::Family<prometheus::Gauge>& last_tick_;
   prometheus::Family<prometheus::Gauge>& last_tick_age_;
+  prometheus::Family<prometheus::Gauge>& partitions_missing_;
+  prometheus::Family<prometheus::Gauge>& tick_held_;
   prometheus::Family<prometheus::Gauge>& zone_multiplier_;
   prometheus::Family<prometheus::Gauge>& zone_supply_;
   prometheus::Family<prometheus::Gauge>& zone_demand_;

@@ -13,10 +13,6 @@ namespace {
 
 constexpr std::string_view kConfigPrefix = "config.pricing.";
 
-std::string CheckpointSubject(std::string_view city) {
-  return "pricing.state." + std::string(city);
-}
-
 void Count(std::atomic<uint64_t>& c) { c.fetch_add(1, std::memory_order_relaxed); }
 
 }  // namespace
@@ -39,6 +35,13 @@ PricingOperator::PricingOperator(PricingEngine& engine, OperatorOptions options,
     c.latency.resize(static_cast<std::size_t>(t.max_future_skew_ms / t.interval_ms + 4));
     by_engine_[c.engine] = &c;
     by_key_[key] = &c;
+    if (options_.stage == PricingStage::kPrice) {
+      c.assembler =
+          std::make_unique<PartialAssembler>(options_.partitions, c.engine->zones().size());
+    }
+  }
+  if (options_.stage == PricingStage::kCount) {
+    engine_.CountPartition(options_.partition, options_.partitions);
   }
   if (!options_.failpoint_ingest.empty()) {
     PRICING_LOG(kWarn) << "FAULT INJECTION ON: events containing '" << options_.failpoint_ingest
@@ -81,12 +84,15 @@ void PricingOperator::Restore(const std::string& city, std::optional<std::string
   if (engine == nullptr) return;
   const int64_t interval = engine->timing().interval_ms;
   const int64_t next_tick = (FloorDiv(now_ms, interval) + 1) * interval;
+  PartialAssembler* assembler = CityOf(engine)->assembler.get();
   if (checkpoint) {
     const std::string error = engine->RestoreCheckpoint(
         *checkpoint, now_ms - options_.max_catch_up_seconds * 1000, next_tick);
     if (error.empty()) {
       PRICING_LOG(kInfo) << "city " << city << ": restored checkpoint; next tick "
                          << FormatUtc(engine->next_tick());
+      // Every tick after it is priced, in order, once all its counts are in.
+      if (assembler != nullptr) assembler->StartAfter(engine->next_tick() - interval, false);
       return;
     }
     PRICING_LOG(kWarn) << "city " << city << ": ignoring checkpoint: " << error;
@@ -95,6 +101,8 @@ void PricingOperator::Restore(const std::string& city, std::optional<std::string
   // the start too) count; older ones are late, as for a processor that had been
   // running. No ticks before the start are invented.
   engine->StartAt(next_tick);
+  // Stage 2 begins at the first tick from then on that every partition counted.
+  if (assembler != nullptr) assembler->StartAfter(next_tick - interval, true);
   PRICING_LOG(kInfo) << "city " << city << ": no checkpoint; starting at the next tick";
 }
 
@@ -113,6 +121,10 @@ void PricingOperator::BeginRebuild(Position handled_through) {
 }
 
 void PricingOperator::Rebuild(const InputRecord& in, int64_t now_ms, std::vector<Action>* out) {
+  if (options_.stage == PricingStage::kPrice) {
+    OnPartial(in, true, out);
+    return;
+  }
   const uint64_t seq = in.position.seq;
   Progress& progress = ProgressOf(in.position.partition);
   progress.max_read = std::max(progress.max_read, seq);
@@ -157,6 +169,7 @@ bool PricingOperator::Apply(const InputRecord& in, int64_t now_ms, IngestOutcome
 
 Disposition PricingOperator::OnInput(const InputRecord& in, int64_t now_ms,
                                      std::vector<Action>* out) {
+  if (options_.stage == PricingStage::kPrice) return OnPartial(in, false, out);
   const uint64_t seq = in.position.seq;
   Progress& progress = ProgressOf(in.position.partition);
   progress.max_read = std::max(progress.max_read, seq);
@@ -181,6 +194,12 @@ Disposition PricingOperator::OnInput(const InputRecord& in, int64_t now_ms,
   }
   if (!progress.failed.empty()) progress.failed.erase(seq);
   progress.max_applied = std::max(progress.max_applied, seq);
+  if (outcome.foreign) {
+    // Another partition's: its stage 1 counts it.
+    out->push_back(Action::Ack(in.token));
+    Count(counters_.foreign);
+    return Disposition::kAcked;
+  }
   City* city = CityOf(outcome.engine);
   CityCounters& cc = city != nullptr ? city->counters : counters_.unrouted;
   Count(cc.read[static_cast<std::size_t>(outcome.kind)]);
@@ -307,8 +326,133 @@ void PricingOperator::OnTime(int64_t now_ms, bool caught_up, std::vector<Action>
 }
 
 void PricingOperator::CloseTicks(int64_t watermark_ms, std::vector<Action>* out) {
-  if (watermark_ms < engine_.NextCloseMs()) return;  // the common case
-  EmitTicks(engine_.AdvanceWatermark(watermark_ms), watermark_ms, out);
+  if (options_.stage == PricingStage::kPrice) return;  // closed by the counts' arrival
+  if (watermark_ms < engine_.NextCloseMs()) return;    // the common case
+  if (options_.stage == PricingStage::kCount) {
+    EmitPartials(engine_.AdvancePartials(watermark_ms), out);
+  } else {
+    EmitTicks(engine_.AdvanceWatermark(watermark_ms), watermark_ms, out);
+  }
+}
+
+TickLatency PricingOperator::TakeLatency(City& city, int64_t tick) {
+  TickLatency latency;
+  for (auto& slot : city.latency) {
+    if (slot.tick == INT64_MIN || slot.tick > tick) continue;
+    const TickLatency& l = slot.latency;
+    // Offsets are kept relative to the tick that first counts them; moved onto this
+    // one they grow by the ticks in between.
+    const int64_t shift = tick - slot.tick;
+    if (latency.total == 0) latency.bucket_ms = l.bucket_ms;
+    for (std::size_t b = 0; b < TickLatency::kBuckets; ++b) {
+      if (l.counts[b] == 0) continue;
+      const int64_t offset = static_cast<int64_t>(b) * l.bucket_ms + shift;
+      const std::size_t to = static_cast<std::size_t>(
+          std::min<int64_t>(offset / latency.bucket_ms, TickLatency::kBuckets - 1));
+      latency.counts[to] += l.counts[b];
+    }
+    latency.total += l.total;
+    latency.sum_offset_ms += l.sum_offset_ms + static_cast<double>(shift * l.total);
+    slot.tick = INT64_MIN;
+  }
+  return latency;
+}
+
+void PricingOperator::EmitPartials(std::vector<PartialCounts> partials, std::vector<Action>* out) {
+  for (PartialCounts& p : partials) {
+    CityEngine* engine = engine_.city(p.city);
+    City* city = CityOf(engine);
+    auto pending = std::make_unique<PendingTick>();
+    pending->city = city;
+    pending->tick = p.tick;
+    pending->remaining = 1;
+    // The window is rebuilt from the stream; the checkpoint says which tick is next.
+    pending->checkpoint = engine->EncodeCheckpoint(p.tick);
+    pending->latency = TakeLatency(*city, p.tick);
+    PendingTick* raw = pending.get();
+    ticks_.push_back(std::move(pending));
+    const uint64_t id =
+        Publish(PublishKind::kTickOutput, PartialSubject(p.city, p.partition),
+                p.city + ":p" + std::to_string(p.partition) + ":" + std::to_string(p.tick),
+                EncodePartial(p, engine->zones()), {}, out);
+    publishes_[id].tick = raw;
+    Count(counters_.ticks);
+    Count(city->counters.ticks);
+  }
+}
+
+Disposition PricingOperator::OnPartial(const InputRecord& in, bool rebuild,
+                                       std::vector<Action>* out) {
+  const uint64_t seq = in.position.seq;
+  Progress& progress = ProgressOf(in.position.partition);
+  progress.max_read = std::max(progress.max_read, seq);
+  if (progress.Applied(seq)) {
+    if (rebuild) return Disposition::kNothing;
+    out->push_back(Action::Ack(in.token));
+    Count(counters_.skipped);
+    return Disposition::kAcked;
+  }
+  progress.max_applied = std::max(progress.max_applied, seq);
+  const auto parsed = ParsePartialSubject(in.subject);
+  CityEngine* engine = parsed ? engine_.city(parsed->city) : nullptr;
+  std::string error;
+  PartialCounts counts;
+  if (!parsed) {
+    error = "subject is not pricing.partial.<city>.<partition>";
+  } else if (engine == nullptr) {
+    error = "city is not configured";
+  } else {
+    counts = DecodePartial(in.payload, engine->zones(), &error);
+    if (error.empty() && (counts.city != parsed->city || counts.partition != parsed->partition)) {
+      error = "the counts' city or partition is not the subject's";
+    } else if (error.empty() && (counts.partitions != options_.partitions ||
+                                 counts.partition >= counts.partitions)) {
+      error = "counted as partition " + std::to_string(counts.partition) + " of " +
+              std::to_string(counts.partitions) + ", but this stage sums " +
+              std::to_string(options_.partitions) + " partitions (key partitions)";
+    }
+  }
+  if (!error.empty()) {
+    Count(counters_.rejected);
+    PRICING_LOG(kWarn) << "partial counts seq " << seq << " on " << in.subject
+                       << " dead-lettered: " << error;
+    DeadLetter(in, parsed ? parsed->city : std::string_view(), ToString(RejectReason::kMalformed),
+               error, !rebuild, out);
+    return rebuild ? Disposition::kNothing : Disposition::kHeld;
+  }
+  City* city = CityOf(engine);
+  // Held in memory from here: a restart reads the counts after its checkpoint again.
+  city->assembler->Add(std::move(counts));
+  if (rebuild) {
+    ++rebuilt_;
+  } else {
+    out->push_back(Action::Ack(in.token));
+    Count(counters_.applied);
+  }
+  while (std::optional<PartialCounts> sum = city->assembler->TakeNext()) {
+    std::vector<TickResult> ticks;
+    ticks.push_back(engine->PriceCounts(*sum));
+    EmitTicks(std::move(ticks), sum->tick, out);
+  }
+  return rebuild ? Disposition::kNothing : Disposition::kAcked;
+}
+
+std::vector<PricingOperator::HeldTick> PricingOperator::Held(int64_t now_ms) const {
+  std::vector<HeldTick> out;
+  for (const City& city : cities_) {
+    if (!city.assembler || !city.engine->started()) continue;
+    const TimingParams& t = city.engine->timing();
+    const int64_t next = city.engine->next_tick();
+    const int64_t overdue = now_ms - (next + t.allowed_lateness_ms);
+    if (overdue <= t.interval_ms) continue;
+    HeldTick h;
+    h.city = city.key;
+    h.tick = next;
+    h.missing = city.assembler->MissingAt(next);
+    h.overdue_ms = overdue;
+    out.push_back(std::move(h));
+  }
+  return out;
 }
 
 void PricingOperator::EmitTicks(std::vector<TickResult> ticks, int64_t watermark_ms,
@@ -328,24 +472,7 @@ void PricingOperator::EmitTicks(std::vector<TickResult> ticks, int64_t watermark
     // The checkpoint is the state after this tick; it is published once every message
     // of the tick is stored.
     pending->checkpoint = engine->EncodeCheckpoint(tick.tick);
-    for (auto& slot : city->latency) {
-      if (slot.tick == INT64_MIN || slot.tick > tick.tick) continue;
-      const TickLatency& l = slot.latency;
-      // Offsets are kept relative to the tick that first counts them; moved onto this
-      // one they grow by the ticks in between.
-      const int64_t shift = tick.tick - slot.tick;
-      if (pending->latency.total == 0) pending->latency.bucket_ms = l.bucket_ms;
-      for (std::size_t b = 0; b < TickLatency::kBuckets; ++b) {
-        if (l.counts[b] == 0) continue;
-        const int64_t offset = static_cast<int64_t>(b) * l.bucket_ms + shift;
-        const std::size_t to = static_cast<std::size_t>(
-            std::min<int64_t>(offset / pending->latency.bucket_ms, TickLatency::kBuckets - 1));
-        pending->latency.counts[to] += l.counts[b];
-      }
-      pending->latency.total += l.total;
-      pending->latency.sum_offset_ms += l.sum_offset_ms + static_cast<double>(shift * l.total);
-      slot.tick = INT64_MIN;
-    }
+    pending->latency = TakeLatency(*city, tick.tick);
     PendingTick* raw = pending.get();
     ticks_.push_back(std::move(pending));
     for (auto& m : messages) {
@@ -415,9 +542,13 @@ void PricingOperator::TickStored(PendingTick& tick, int64_t now_ms, std::vector<
     std::atomic<int64_t>& last = tick.city->counters.last_stored_tick;
     if (last.load(std::memory_order_relaxed) < tick.tick)
       last.store(tick.tick, std::memory_order_relaxed);
-    Publish(PublishKind::kCheckpoint, CheckpointSubject(tick.city->key),
-            tick.city->key + ":state:" + std::to_string(tick.tick), std::move(tick.checkpoint), {},
-            out);
+    const bool count = options_.stage == PricingStage::kCount;
+    const int32_t partition = count ? options_.partition : -1;
+    const std::string id = tick.city->key + ":state" +
+                           (count ? ".p" + std::to_string(partition) : std::string()) + ":" +
+                           std::to_string(tick.tick);
+    Publish(PublishKind::kCheckpoint, CheckpointSubject(tick.city->key, partition), id,
+            std::move(tick.checkpoint), {}, out);
   }
   std::erase_if(ticks_, [&](const auto& t) { return t.get() == &tick; });
 }

@@ -115,6 +115,9 @@ struct OperatorOptions {
   // A replay: time is the largest event ts read, not a wall clock. Ticks close after
   // each applied input, events are never `future`, and OnTime is not used.
   bool event_time = false;
+  PricingStage stage = PricingStage::kWhole;
+  int32_t partition = 0;   // kCount: the partition counted here
+  int32_t partitions = 1;  // kCount, kPrice
 };
 
 // Per city; incremented by the operator's thread, read by any.
@@ -132,6 +135,7 @@ struct OperatorCounters {
   std::atomic<uint64_t> applied{0};
   std::atomic<uint64_t> rejected{0};
   std::atomic<uint64_t> skipped{0};  // redeliveries of inputs already applied
+  std::atomic<uint64_t> foreign{0};  // kCount: inputs of other partitions, passed over
   std::atomic<uint64_t> failed{0};   // handling threw; redelivery asked for
   std::atomic<uint64_t> poison{0};   // failed max_deliver times: dead-lettered
   std::atomic<uint64_t> ticks{0};
@@ -201,7 +205,10 @@ class PricingOperator {
   // before now is still on its way; only then are due ticks closed on the wall clock.
   void OnTime(int64_t now_ms, bool caught_up, std::vector<Action>* out);
   // True when a tick would close at `now_ms` (the driver then checks it is caught up).
-  bool TickDue(int64_t now_ms) const { return now_ms >= engine_.NextCloseMs(); }
+  // Never for kPrice: its ticks close when every partition's counts are in.
+  bool TickDue(int64_t now_ms) const {
+    return options_.stage != PricingStage::kPrice && now_ms >= engine_.NextCloseMs();
+  }
   // A publish was stored; `now_ms` is the wall clock.
   void OnStored(uint64_t publish, int64_t now_ms, std::vector<Action>* out);
   // A publish was given up (not retryable). A dead letter's input is negatively
@@ -219,6 +226,18 @@ class PricingOperator {
   // Closes every tick up to and including the first after the largest ts read.
   void Finish(std::vector<Action>* out);
 
+  // --- kPrice: ticks held for a partition's counts ---
+  struct HeldTick {
+    std::string city;
+    int64_t tick = 0;              // the next tick to price
+    std::vector<int32_t> missing;  // the partitions whose counts of it are not in
+    int64_t overdue_ms = 0;        // since it would have been priced
+  };
+  // The cities whose next tick is more than one tick interval past its close time
+  // (tick + allowed lateness) without every partition's counts.
+  std::vector<HeldTick> Held(int64_t now_ms) const;
+
+  const OperatorOptions& options() const { return options_; }
   const OperatorCounters& counters() const { return counters_; }
   const CityCounters* city_counters(std::string_view city) const;
   // Every input up to here (in `partition`) was read, whatever became of it.
@@ -258,6 +277,7 @@ class PricingOperator {
       TickLatency latency;
     };
     std::vector<LatencySlot> latency;
+    std::unique_ptr<PartialAssembler> assembler;  // kPrice
   };
 
   // What was read and applied of one partition of the source (-1: unpartitioned).
@@ -273,6 +293,12 @@ class PricingOperator {
   Progress& ProgressOf(int32_t partition);
   City* CityOf(const CityEngine* engine);
   void EmitTicks(std::vector<TickResult> ticks, int64_t watermark_ms, std::vector<Action>* out);
+  // kCount: publishes each tick's counts, and checkpoints once stored.
+  void EmitPartials(std::vector<PartialCounts> partials, std::vector<Action>* out);
+  // The latency of the events `tick` counts first, taken out of the city's ring.
+  TickLatency TakeLatency(City& city, int64_t tick);
+  // kPrice: one partition's counts (delivered, or re-read by the rebuild).
+  Disposition OnPartial(const InputRecord& in, bool rebuild, std::vector<Action>* out);
   // Applies one input; false when handling threw (then `what` says why): the one place
   // an exception of the hot path is caught. A refusal (the input's fault) is a Verdict
   // in `outcome`, never an exception.
