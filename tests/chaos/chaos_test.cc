@@ -119,6 +119,11 @@ class ChaosTest : public ::testing::Test {
                   TailLines(dir_ / "processor.log", 40).c_str());
       std::printf("chaos: the end of %s:\n%s", (dir_ / "simulator.log").c_str(),
                   TailLines(dir_ / "simulator.log", 10).c_str());
+      for (const auto& entry : std::filesystem::directory_iterator(dir_)) {
+        if (!entry.path().filename().string().starts_with("stage-")) continue;
+        std::printf("chaos: the end of %s:\n%s", entry.path().c_str(),
+                    TailLines(entry.path(), 30).c_str());
+      }
       std::printf("chaos: %s", cluster_->LogTails(15).c_str());
       std::printf("chaos: server logs and stores kept in %s\n", cluster_->KeepFiles().c_str());
     }
@@ -869,6 +874,82 @@ TEST_F(ChaosTest, ActiveProcessorKilledUnderLoadTheStandbyTakesOverWithFaultFree
 
   WaitSimulator(120000);
   ExpectProcessorCaughtUp(60000);
+  ReconcileAcknowledgedEvents();
+  ReconcileOutputs();
+}
+
+// Partitioned pricing under load, each stage with a standby: the active processor of
+// partition 0's count stage is SIGKILLed, then the active price stage. Each standby takes
+// over within the priority timeout plus its recovery; the price stage holds ticks while
+// partition 0 has no processor, and the outputs are the fault-free run's.
+TEST_F(ChaosTest, PartitionedStagesKilledUnderLoadTheirStandbysTakeOverWithFaultFreeOutputs) {
+  std::ofstream(dir_ / "pricing.yaml", std::ios::app) << "partitions: 2\n";
+  std::vector<std::unique_ptr<ChildProcess>> stages;
+  const auto start = [&](const std::string& log, std::vector<std::string> stage, int port) {
+    std::vector<std::string> argv = {std::string(PRICING_BIN_DIR) + "/pricing",
+                                     "run",
+                                     "--config",
+                                     (dir_ / "pricing.yaml").string(),
+                                     "--http-port",
+                                     std::to_string(port),
+                                     "--log-level",
+                                     "debug",
+                                     "--stage"};
+    argv.insert(argv.end(), stage.begin(), stage.end());
+    return std::make_unique<ChildProcess>(argv, std::map<std::string, std::string>{}, dir_ / log);
+  };
+  const auto logged = [&](const std::string& log, const char* line, int times = 1) {
+    return WaitFor([&] { return CountLinesContaining(dir_ / log, line) >= times; }, 60000);
+  };
+  const auto durable_floor = [&](int p) {
+    return GetConsumerState(client_->js(), "LOCATION_EVENTS",
+                            "pricing-processor-p" + std::to_string(p))
+        .ack_floor_stream_seq;
+  };
+  std::unique_ptr<ChildProcess> count0 =
+      start("stage-count-0.log", {"count", "--partition", "0"}, 0);
+  stages.push_back(start("stage-count-1.log", {"count", "--partition", "1"}, 0));
+  processor_ = start("processor.log", {"price"}, http_port_);
+  ASSERT_TRUE(logged("stage-count-0.log", "processing LOCATION_EVENTS"));
+  ASSERT_TRUE(logged("stage-count-1.log", "processing LOCATION_EVENTS"));
+  ASSERT_TRUE(logged("processor.log", "processing PRICING_UPDATES"));
+  StartSimulator(1500, 30);
+  SleepMs(3000);
+  stages.push_back(start("stage-count-0-standby.log", {"count", "--partition", "0"}, 0));
+  std::unique_ptr<ChildProcess> price_standby =
+      start("stage-price-standby.log", {"price"}, FreePort());
+  ASSERT_TRUE(logged("stage-count-0-standby.log", "standby: another processor is pinned"));
+  ASSERT_TRUE(logged("stage-price-standby.log", "standby: another processor is pinned"));
+  SleepMs(3000);
+
+  count0->Signal(SIGKILL);
+  int64_t killed = SystemClock().NowMs();
+  EXPECT_EQ(count0->Wait(5000), 128 + SIGKILL);
+  ASSERT_TRUE(logged("stage-count-0-standby.log", "processing LOCATION_EVENTS"));
+  const int64_t count_takeover = SystemClock().NowMs() - killed;
+  SleepMs(4000);
+
+  processor_->Signal(SIGKILL);
+  killed = SystemClock().NowMs();
+  EXPECT_EQ(processor_->Wait(5000), 128 + SIGKILL);
+  ASSERT_TRUE(logged("stage-price-standby.log", "processing PRICING_UPDATES"));
+  const int64_t price_takeover = SystemClock().NowMs() - killed;
+  processor_ = std::move(price_standby);  // stopped by ReconcileOutputs
+  std::printf(
+      "chaos: takeovers %lld ms (count stage, partition 0) and %lld ms (price stage) "
+      "after SIGKILL (timeout 5 s)\n",
+      static_cast<long long>(count_takeover), static_cast<long long>(price_takeover));
+  RecordProperty("takeover_ms",
+                 std::to_string(count_takeover) + "," + std::to_string(price_takeover));
+  EXPECT_LT(count_takeover, 20000);
+  EXPECT_LT(price_takeover, 20000);
+
+  WaitSimulator(120000);
+  const uint64_t last = StreamLastSeq();
+  ASSERT_TRUE(WaitFor([&] { return durable_floor(0) >= last && durable_floor(1) >= last; }, 60000))
+      << "the count stages did not consume the stream to " << last;
+  // The price stage prices the last counted tick once both partitions published it.
+  SleepMs(3000);
   ReconcileAcknowledgedEvents();
   ReconcileOutputs();
 }
