@@ -379,3 +379,29 @@ TEST_F(ConfigTest, RefusesUnreadableOrInvalidYaml) {
 
 }  // namespace
 }  // namespace pricing
+
+namespace pricing {
+namespace {
+
+TEST_F(ConfigTest, PartitionsSplitLocationEventsByIdAndAreBounded) {
+  const Config one = LoadConfig(Write(kCity), Env({}));
+  EXPECT_EQ(one.partitions, 1);
+  for (const StreamConfig& s : one.streams) EXPECT_EQ(s.transform_dest, "") << s.name;
+  const Config three = LoadConfig(Write(std::string(kCity) + "partitions: 3\n"), Env({}));
+  EXPECT_EQ(three.partitions, 3);
+  for (const StreamConfig& s : three.streams) {
+    if (s.name != "LOCATION_EVENTS") {
+      EXPECT_EQ(s.transform_dest, "") << s.name;
+      continue;
+    }
+    EXPECT_EQ(s.transform_src, "location.*.*.*");
+    EXPECT_EQ(s.transform_dest, "location.{{wildcard(1)}}.{{wildcard(2)}}.{{partition(3,3)}}");
+  }
+  EXPECT_EQ(ErrorOf(std::string(kCity) + "partitions: 0\n"),
+            Prefix() + "key 'partitions': value 0 is not allowed; must be >= 1");
+  EXPECT_EQ(ErrorOf(std::string(kCity) + "partitions: 300\n"),
+            Prefix() + "key 'partitions': value 300 is not allowed; must be 1 to 256");
+}
+
+}  // namespace
+}  // namespace pricing

@@ -220,7 +220,14 @@ TEST(Subjects, ParseInputsAndBuildOutputs) {
   EXPECT_FALSE(ParseInputSubject("location.scooter.nyc"));
   EXPECT_FALSE(ParseInputSubject("location.driver.NYC"));
   EXPECT_FALSE(ParseInputSubject("location.driver."));
-  EXPECT_FALSE(ParseInputSubject("location.driver.nyc.extra"));
+  // A fourth token: the publisher's entity id, or the partition the stream made of it.
+  s = ParseInputSubject("location.driver.nyc.d-17");
+  ASSERT_TRUE(s);
+  EXPECT_EQ(s->city, "nyc");
+  EXPECT_EQ(s->routing, "d-17");
+  EXPECT_FALSE(ParseInputSubject("location.driver.nyc.a.b"));
+  EXPECT_FALSE(ParseInputSubject("location.driver.nyc."));
+  EXPECT_FALSE(ParseInputSubject("location.driver.NYC.1"));
   EXPECT_EQ(PricingUpdateSubject("nyc", "161"), "pricing.update.nyc.161");
   EXPECT_EQ(SurgeEventSubject("nyc"), "ws.surge.nyc");
   EXPECT_EQ(AnalyticsSubject("nyc"), "analytics.tick.nyc");

@@ -626,6 +626,37 @@ TEST(PartitionedStages, AMissingPartitionHoldsTheCityThenItsTicksArePricedExactl
   EXPECT_TRUE(price.op().Held(end).empty());
 }
 
+// Subjects with a fourth token reach one partition only (the stream's transform made it
+// that partition): whatever is wrong with them is that partition's to dead-letter, and
+// an id that is not the subject's partition's is refused rather than lost.
+TEST(PartitionedStages, AnInputOnItsPartitionsSubjectIsThatPartitionsToRefuse) {
+  std::string other;  // a driver of partition 0
+  for (int i = 0; other.empty(); ++i) {
+    if (PartitionOf("d" + std::to_string(i), 2) == 0) other = "d" + std::to_string(i);
+  }
+  Harness p1(StageOptions(PricingStage::kCount, 1, 2));
+  p1.op().Restore("demo", std::nullopt, kT);
+  EXPECT_EQ(p1.Deliver({"location.driver.demo.1", "{not json", kT + 10, {}}, 1, kT + 10),
+            Disposition::kHeld);
+  EXPECT_EQ(p1.Deliver({"location.driver.demo.1", Ping(other, 0.005, 0.005, kT + 5), kT + 10, {}},
+                       2, kT + 10),
+            Disposition::kHeld);
+  // On a three-token subject the same inputs are partition 0's: passed over here.
+  EXPECT_EQ(p1.Deliver({"location.driver.demo", "{not json", kT + 10, {}}, 3, kT + 10),
+            Disposition::kAcked);
+  EXPECT_EQ(p1.Deliver({"location.driver.demo", Ping(other, 0.005, 0.005, kT + 5), kT + 10, {}}, 4,
+                       kT + 10),
+            Disposition::kAcked);
+  const auto letters = p1.Publishes(PublishKind::kDeadLetter);
+  ASSERT_EQ(letters.size(), 2u);
+  EXPECT_EQ(letters[1].subject, "dlq.location.demo");
+  bool says_why = false;
+  for (const auto& [k, v] : letters[1].headers)
+    says_why |= k == "Pricing-Reject-Reason" && v == "schema";
+  EXPECT_TRUE(says_why);
+  EXPECT_EQ(p1.op().counters().foreign.load(), 2u);
+}
+
 TEST(PartitionedStages, StageTwoBeginsAtTheFirstTickEveryPartitionCountedAndNeverSkipsAfter) {
   const int64_t interval = 5000;
   Harness price(StageOptions(PricingStage::kPrice, 0, 2));

@@ -317,12 +317,12 @@ std::vector<StreamConfig> DefaultStreams(int64_t replicas) {
   return {
       // The busiest stream by far, and the one a restart reads back: s2 keeps 27 % of
       // its bytes on disk (docs/performance.md, "Stream compression").
-      {"LOCATION_EVENTS", {"location.>"}, kHour, -1, 4096, 120, replicas, "s2"},
-      {"PRICING_UPDATES", {"pricing.>"}, kWeek, 1000, -1, 120, replicas},
-      {"WEBSOCKET_EVENTS", {"ws.>"}, kHour, -1, -1, 120, replicas},
-      {"ANALYTICS_EVENTS", {"analytics.>"}, kWeek, -1, -1, 120, replicas},
-      {"CONFIG_UPDATES", {"config.>"}, 0, 100, -1, 120, replicas},
-      {"DEAD_LETTERS", {"dlq.>"}, kWeek, -1, -1, 120, replicas},
+      {"LOCATION_EVENTS", {"location.>"}, kHour, -1, 4096, 120, replicas, "s2", "", ""},
+      {"PRICING_UPDATES", {"pricing.>"}, kWeek, 1000, -1, 120, replicas, "none", "", ""},
+      {"WEBSOCKET_EVENTS", {"ws.>"}, kHour, -1, -1, 120, replicas, "none", "", ""},
+      {"ANALYTICS_EVENTS", {"analytics.>"}, kWeek, -1, -1, 120, replicas, "none", "", ""},
+      {"CONFIG_UPDATES", {"config.>"}, 0, 100, -1, 120, replicas, "none", "", ""},
+      {"DEAD_LETTERS", {"dlq.>"}, kWeek, -1, -1, 120, replicas, "none", "", ""},
   };
 }
 
@@ -504,6 +504,16 @@ Config LoadConfigFile(const std::filesystem::path& path, const EnvLookup& env) {
   ReadFields(root, kTop, "", r, &c);
   if (root["model"]) ReadModel(root["model"], "model", r, &c.model);
   if (root["streams"]) ReadStreams(root["streams"], r, &c.streams);
+  if (c.partitions > 1) {
+    // Partitioned pricing: an event published with its entity id as a fourth token is
+    // stored under its partition, so each count stage's durable reads only its own.
+    for (StreamConfig& stream : c.streams) {
+      if (stream.name != "LOCATION_EVENTS") continue;
+      stream.transform_src = "location.*.*.*";
+      stream.transform_dest = "location.{{wildcard(1)}}.{{wildcard(2)}}.{{partition(" +
+                              std::to_string(c.partitions) + ",3)}}";
+    }
+  }
   ReadSection(root, "consumer", kConsumer, r, &c.consumer);
   ReadSection(root, "publish", kPublish, r, &c.publish);
   ReadSection(root, "http", kHttp, r, &c.http);

@@ -28,6 +28,9 @@ struct StreamConfig {
   int64_t duplicate_window_seconds = 120;
   int64_t replicas = 3;
   std::string compression = "none";  // none | s2 (the stored blocks, file storage)
+  // A subject transform applied as messages are stored (empty: none). Set on
+  // LOCATION_EVENTS by the key partitions, not by the file.
+  std::string transform_src, transform_dest;
 
   bool operator==(const StreamConfig&) const = default;
 };

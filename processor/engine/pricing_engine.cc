@@ -36,8 +36,14 @@ void PricingEngine::CountPartition(int32_t partition, int32_t partitions) {
 IngestOutcome PricingEngine::Ingest(std::string_view subject, std::string_view payload,
                                     uint64_t seq, std::optional<int64_t> wall_clock_ms) {
   IngestOutcome out;
-  // Refused before its entity is known: partition 0's to count and dead-letter.
-  const bool others_refuse = counted_partition_ > 0;
+  // Counting one partition: an input on a subject of four tokens came to this partition
+  // alone (LOCATION_EVENTS's subject transform made the fourth token the partition of
+  // the id the publisher put there), so it is this partition's to refuse, whatever its
+  // entity. An input on a subject of three tokens reaches every partition: refused
+  // before its entity is known, it is partition 0's.
+  const bool routed_here =
+      counted_partition_ >= 0 && std::count(subject.begin(), subject.end(), '.') == 3;
+  const bool others_refuse = counted_partition_ > 0 && !routed_here;
   const auto parsed = ParseInputSubject(subject);
   if (!parsed && others_refuse) {
     out.foreign = true;
@@ -74,7 +80,16 @@ IngestOutcome PricingEngine::Ingest(std::string_view subject, std::string_view p
     return out;
   }
   if (!engine->Owns(decoded.event.entity_id)) {
-    out.foreign = true;
+    if (!routed_here) {
+      out.foreign = true;
+      return out;
+    }
+    // Its id is not the one its subject was partitioned by: no partition would count it.
+    static_cast<Verdict&>(out) = Verdict::Refused(
+        RejectReason::kSchema,
+        "its id belongs to another partition than its subject's: the fourth token of "
+        "location.<kind>.<city>.<id> must be its driver_id or rider_id");
+    engine->CountRejected(out.kind, out.reason);
     return out;
   }
   out.ts = decoded.event.ts;

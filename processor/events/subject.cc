@@ -15,11 +15,16 @@ std::optional<InputSubject> ParseInputSubject(std::string_view subject) {
   constexpr std::string_view kRequest = "location.request.";
   InputSubject out{};
   if (subject.starts_with(kDriver)) {
-    out = {EventKind::kDriverPing, subject.substr(kDriver.size())};
+    out = {EventKind::kDriverPing, subject.substr(kDriver.size()), {}};
   } else if (subject.starts_with(kRequest)) {
-    out = {EventKind::kRideRequest, subject.substr(kRequest.size())};
+    out = {EventKind::kRideRequest, subject.substr(kRequest.size()), {}};
   } else {
     return std::nullopt;
+  }
+  if (const std::size_t dot = out.city.find('.'); dot != std::string_view::npos) {
+    out.routing = out.city.substr(dot + 1);
+    out.city = out.city.substr(0, dot);
+    if (out.routing.empty() || out.routing.find('.') != std::string_view::npos) return std::nullopt;
   }
   if (!IsValidCityKey(out.city)) return std::nullopt;
   return out;

@@ -14,10 +14,14 @@ namespace pricing {
 struct InputSubject {
   EventKind kind;
   std::string_view city;  // a view into the parsed subject
+  // The optional fourth token (empty when absent): the publisher's entity id, or, once
+  // LOCATION_EVENTS's subject transform of partitioned pricing stored it, the partition.
+  std::string_view routing;
 };
 
-// Parses `location.driver.<city>` and `location.request.<city>`; nullopt for anything
-// else (including a city token that is not a valid city key).
+// Parses `location.driver.<city>` and `location.request.<city>`, each optionally with a
+// fourth token; nullopt for anything else (including a city token that is not a valid
+// city key).
 std::optional<InputSubject> ParseInputSubject(std::string_view subject);
 
 // True for a valid city key: lower-case letters, digits and '-', not empty.

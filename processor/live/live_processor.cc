@@ -46,13 +46,30 @@ OperatorOptions OptionsOf(const Config& config) {
 std::string DurableOf(const Config& config) {
   switch (config.stage) {
     case PricingStage::kCount:
-      return config.consumer.durable + "-p" + std::to_string(config.partition);
+      // The split in the name: another split reads other subjects, with a new durable.
+      return config.consumer.durable + "-p" + std::to_string(config.partition) + "of" +
+             std::to_string(config.partitions);
     case PricingStage::kPrice:
       return config.consumer.durable + "-price";
     case PricingStage::kWhole:
       break;
   }
   return config.consumer.durable;
+}
+
+std::vector<std::string> DurableFiltersOf(const Config& config) {
+  if (config.stage == PricingStage::kPrice) return {"pricing.partial.>"};
+  if (config.stage != PricingStage::kCount || config.partitions == 1) return {"location.>"};
+  // LOCATION_EVENTS stores location.<kind>.<city>.<id> as ...<city>.<partition>
+  // (config.cc): a partition's own, and the three-token subjects every partition reads.
+  std::vector<std::string> filters = {"location.*.*",
+                                      "location.*.*." + std::to_string(config.partition)};
+  // Subjects of any other shape are partition 0's to dead-letter.
+  if (config.partition == 0) {
+    filters.push_back("location.*");
+    filters.push_back("location.*.*.*.>");
+  }
+  return filters;
 }
 
 }  // namespace
@@ -94,6 +111,7 @@ LiveProcessor::LiveProcessor(const Config& config, const Clock& clock)
       health_(config, clock, metrics_),
       input_stream_(config.stage == PricingStage::kPrice ? kPricingStream : kEventsStream),
       input_filter_(config.stage == PricingStage::kPrice ? "pricing.partial.>" : "location.>"),
+      durable_filters_(DurableFiltersOf(config)),
       durable_(DurableOf(config)) {
   metrics_.AddScrapeHook([this] {
     const JsPublisher::Stats& s = publisher_.stats();
@@ -139,7 +157,7 @@ void LiveProcessor::OpenConsumers() {
   GroupConsumerSpec spec;
   spec.stream = input_stream_;
   spec.durable = durable_;
-  spec.filter_subject = input_filter_;
+  spec.filter_subjects = durable_filters_;
   spec.group = kGroup;
   spec.ack_wait_ms = config_.consumer.ack_wait_seconds * 1000;
   spec.max_ack_pending = config_.consumer.max_ack_pending;
@@ -474,7 +492,15 @@ bool LiveProcessor::StoredEventsRead() {
   const int64_t due = engine_.NextCloseMs();
   if (barrier_close_ms_ != due) {
     try {
-      barrier_seq_ = GetStreamState(client_->js(), input_stream_).last_seq;
+      if (durable_filters_.size() == 1) {
+        barrier_seq_ = GetStreamState(client_->js(), input_stream_).last_seq;
+      } else {
+        // Only its own subjects reach this durable: the last of those.
+        barrier_seq_ = 0;
+        for (const std::string& f : durable_filters_) {
+          barrier_seq_ = std::max(barrier_seq_, LastSeqOf(client_->connection(), input_stream_, f));
+        }
+      }
       barrier_close_ms_ = due;
     } catch (const NatsError& e) {
       WarnTicksWait("the stream's", e);
@@ -508,7 +534,9 @@ void LiveProcessor::Run(const std::atomic<bool>& stop) {
   RestoreCheckpoints();
   Rebuild();
   if (config_.stage == PricingStage::kPrice) health_.SetPartitionsHolding("");
-  PRICING_LOG(kInfo) << "processing " << input_stream_ << " (" << input_filter_ << ", stage "
+  std::string filters;
+  for (const std::string& f : durable_filters_) filters += (filters.empty() ? "" : " ") + f;
+  PRICING_LOG(kInfo) << "processing " << input_stream_ << " (" << filters << ", stage "
                      << ToString(config_.stage)
                      << (config_.stage == PricingStage::kCount
                              ? " of partition " + std::to_string(config_.partition) + "/" +

@@ -154,7 +154,10 @@ class LiveProcessor {
   // What this process reads: LOCATION_EVENTS (location.>), or for stage 2 of partitioned
   // pricing the partitions' counts (PRICING_UPDATES, pricing.partial.>); and its durable.
   const char* const input_stream_;
-  const std::string input_filter_;
+  const std::string input_filter_;  // all of them (the rebuild reads these)
+  // The durable's: a count stage of several partitions reads its partition's subjects
+  // and the three-token ones (partition 0: every other shape too).
+  const std::vector<std::string> durable_filters_;
   const std::string durable_;
 
   std::vector<Action> actions_;  // reused: the operator's answer to one call

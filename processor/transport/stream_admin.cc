@@ -23,6 +23,7 @@ std::string Seconds(int64_t ns) { return std::to_string(ns / kNsPerSecond) + "s"
 struct Definition {
   std::vector<std::string> subjects;
   std::string storage = "file", retention = "limits", compression = "none";
+  std::string transform_src, transform_dest;
   int64_t max_age_ns = 0, max_msgs_per_subject = -1, max_msg_size = -1, duplicates_ns = 0;
   int64_t replicas = 1;
 };
@@ -31,6 +32,8 @@ Definition Wanted(const StreamConfig& s) {
   Definition d;
   d.subjects = s.subjects;
   d.compression = s.compression;
+  d.transform_src = s.transform_src;
+  d.transform_dest = s.transform_dest;
   d.max_age_ns = s.max_age_seconds * kNsPerSecond;
   d.max_msgs_per_subject = s.max_msgs_per_subject;
   d.max_msg_size = s.max_msg_size;
@@ -65,8 +68,17 @@ std::string RequestBody(const std::string& name, const Definition& d) {
       .Key("discard")
       .String("old")
       .Key("compression")
-      .String(d.compression)
-      .EndObject();
+      .String(d.compression);
+  if (!d.transform_dest.empty()) {
+    w.Key("subject_transform")
+        .BeginObject()
+        .Key("src")
+        .String(d.transform_src)
+        .Key("dest")
+        .String(d.transform_dest)
+        .EndObject();
+  }
+  w.EndObject();
   return out;
 }
 
@@ -121,6 +133,11 @@ Definition Stated(simdjson::dom::element config) {
   d.storage = StringOr(config, "storage", "file");
   d.retention = StringOr(config, "retention", "limits");
   d.compression = StringOr(config, "compression", "none");
+  simdjson::dom::element transform;
+  if (config["subject_transform"].get(transform) == simdjson::SUCCESS) {
+    d.transform_src = StringOr(transform, "src", "");
+    d.transform_dest = StringOr(transform, "dest", "");
+  }
   d.max_age_ns = IntOr(config, "max_age", 0);
   d.max_msgs_per_subject = IntOr(config, "max_msgs_per_subject", -1);
   d.max_msg_size = IntOr(config, "max_msg_size", -1);
@@ -148,6 +165,11 @@ std::vector<std::string> Differences(const Definition& have, const Definition& w
   changed("duplicate_window", Seconds(have.duplicates_ns), Seconds(want.duplicates_ns));
   changed("replicas", std::to_string(have.replicas), std::to_string(want.replicas));
   changed("compression", have.compression, want.compression);
+  const auto transform = [](const Definition& d) {
+    return d.transform_dest.empty() ? std::string("none")
+                                    : d.transform_src + " -> " + d.transform_dest;
+  };
+  changed("subject_transform", transform(have), transform(want));
   return out;
 }
 
@@ -273,6 +295,7 @@ ConsumerState GetConsumerState(jsCtx* js, const std::string& stream, const std::
   out.num_ack_pending = static_cast<uint64_t>(info->NumAckPending);
   out.num_redelivered = static_cast<uint64_t>(info->NumRedelivered);
   out.delivered_stream_seq = info->Delivered.Stream;
+  out.delivered_consumer_seq = info->Delivered.Consumer;
   out.ack_floor_stream_seq = info->AckFloor.Stream;
   out.num_waiting = info->NumWaiting;
   DescribeCluster(info->Cluster, &out.leader, &out.replicas_status);
@@ -302,7 +325,13 @@ std::string GroupConsumerBody(const GroupConsumerSpec& spec, uint64_t start_seq)
   JsonWriter w(&out);
   w.BeginObject().Key("stream_name").String(spec.stream).Key("config").BeginObject();
   w.Key("durable_name").String(spec.durable).Key("name").String(spec.durable);
-  w.Key("filter_subject").String(spec.filter_subject);
+  if (spec.filter_subjects.size() == 1) {
+    w.Key("filter_subject").String(spec.filter_subjects.front());
+  } else {
+    w.Key("filter_subjects").BeginArray();
+    for (const std::string& f : spec.filter_subjects) w.String(f);
+    w.EndArray();
+  }
   w.Key("ack_policy").String("explicit").Key("ack_wait").Int(spec.ack_wait_ms * 1'000'000);
   w.Key("max_ack_pending").Int(spec.max_ack_pending).Key("max_deliver").Int(spec.max_deliver);
   if (start_seq > 0) {
@@ -404,6 +433,21 @@ GroupConsumerResult EnsureGroupConsumer(natsConnection* nc, jsCtx* js,
       if (attempt < 3 && MadeByAnother(c)) continue;
       throw;
     }
+  }
+}
+
+uint64_t LastSeqOf(natsConnection* nc, const std::string& stream, const std::string& filter) {
+  simdjson::dom::parser parser;
+  std::string body;
+  JsonWriter w(&body);
+  w.BeginObject().Key("last_by_subj").String(filter).EndObject();
+  try {
+    const simdjson::dom::element reply = ApiRequest(nc, parser, "$JS.API.STREAM.MSG.GET." + stream,
+                                                    body, "reading the last message on " + filter);
+    return static_cast<uint64_t>(IntOr(reply["message"], "seq", 0));
+  } catch (const NatsError& e) {
+    if (e.js_code() == JSNoMessageFoundErr) return 0;
+    throw;
   }
 }
 

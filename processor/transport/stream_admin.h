@@ -54,6 +54,7 @@ struct ConsumerState {
   uint64_t num_ack_pending = 0;  // delivered, not yet acknowledged
   uint64_t num_redelivered = 0;
   uint64_t delivered_stream_seq = 0;
+  uint64_t delivered_consumer_seq = 0;  // deliveries so far, redeliveries included
   uint64_t ack_floor_stream_seq = 0;
   int64_t num_waiting = 0;
   std::string leader;                        // the consumer's raft group
@@ -68,7 +69,7 @@ ConsumerState GetConsumerState(jsCtx* js, const std::string& stream, const std::
 struct GroupConsumerSpec {
   std::string stream;
   std::string durable;
-  std::string filter_subject;
+  std::vector<std::string> filter_subjects;  // disjoint (JetStream requires it)
   std::string group;
   int64_t ack_wait_ms = 30000;
   int64_t max_ack_pending = 20000;
@@ -90,6 +91,10 @@ struct GroupConsumerResult {
 // priority groups. Throws NatsError.
 GroupConsumerResult EnsureGroupConsumer(natsConnection* nc, jsCtx* js,
                                         const GroupConsumerSpec& spec);
+
+// The sequence of the last message of `stream` on a subject matching `filter` (which may
+// have wildcards), asked of the stream's leader; 0 when there is none. Throws NatsError.
+uint64_t LastSeqOf(natsConnection* nc, const std::string& stream, const std::string& filter);
 
 // The id the server pinned for `group` of the consumer; empty when no client is pinned
 // (none was delivered a message yet, or the last pinned one timed out or was unpinned).

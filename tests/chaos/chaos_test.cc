@@ -903,7 +903,7 @@ TEST_F(ChaosTest, PartitionedStagesKilledUnderLoadTheirStandbysTakeOverWithFault
   };
   const auto durable_floor = [&](int p) {
     return GetConsumerState(client_->js(), "LOCATION_EVENTS",
-                            "pricing-processor-p" + std::to_string(p))
+                            "pricing-processor-p" + std::to_string(p) + "of2")
         .ack_floor_stream_seq;
   };
   std::unique_ptr<ChildProcess> count0 =

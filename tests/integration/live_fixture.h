@@ -142,8 +142,8 @@ class LiveProcessorTest : public ::testing::Test {
     argv.insert(argv.end(), stage_args.begin(), stage_args.end());
     const std::filesystem::path log = dir_ / ("stage-" + name + ".log");
     const int before = CountLinesContaining(log, line);
-    stages_.push_back({log, std::make_unique<ChildProcess>(
-                                argv, std::map<std::string, std::string>{}, log)});
+    stages_.push_back(
+        {log, std::make_unique<ChildProcess>(argv, std::map<std::string, std::string>{}, log)});
     const bool started = WaitFor([&] { return CountLinesContaining(log, line) > before; }, 30000);
     EXPECT_TRUE(started) << name << " never logged '" << line << "'; see " << log;
     return stages_.size() - 1;
@@ -186,12 +186,24 @@ class LiveProcessorTest : public ::testing::Test {
   // Publishes `count` events of the grid workload over `seconds`.
   void PublishEvents(int count, double seconds, int first = 0) {
     Paced(count, seconds, first, [&](int i) {
-      const GridEvent e = GridWorkloadEvent(i, NowMs());
+      GridEvent e = GridWorkloadEvent(i, NowMs());
+      if (id_subjects_ && i % 2 == 0) e.subject += "." + EntityId(e.payload);
       client_->publisher().Publish(e.subject, e.id, e.payload);
       published_.push_back({e.subject, e.payload});
       client_->publisher().Pump();
     });
     ASSERT_TRUE(client_->publisher().Flush(20000));
+  }
+
+  // The driver_id or rider_id of a grid workload payload.
+  static std::string EntityId(const std::string& payload) {
+    for (const char* key : {R"("driver_id":")", R"("rider_id":")"}) {
+      const auto at = payload.find(key);
+      if (at == std::string::npos) continue;
+      const auto from = at + std::string_view(key).size();
+      return payload.substr(from, payload.find('"', from) - from);
+    }
+    return "";
   }
 
   using Updates = PriceUpdates;
@@ -249,6 +261,9 @@ class LiveProcessorTest : public ::testing::Test {
   std::unique_ptr<ChildProcess> second_;
   std::vector<Published> published_;
   int starts_ = 0;
+  // Every other event goes to location.<kind>.<city>.<its id> (partitioned pricing's
+  // subjects), the rest to location.<kind>.<city>.
+  bool id_subjects_ = false;
   struct Stage {
     std::filesystem::path log;
     std::unique_ptr<ChildProcess> process;

@@ -5,10 +5,12 @@
 #include <gtest/gtest.h>
 #include <signal.h>
 
+#include <algorithm>
 #include <chrono>
 #include <string>
 #include <thread>
 
+#include "engine/partials.h"
 #include "live_fixture.h"
 
 namespace pricing::test {
@@ -35,6 +37,10 @@ class PartitionedStagesTest : public LiveProcessorTest {
     return "";
   }
 
+  static std::string Durable(int p, int n) {
+    return "pricing-processor-p" + std::to_string(p) + "of" + std::to_string(n);
+  }
+
   const int price_port_ = FreePort();
 };
 
@@ -50,8 +56,7 @@ TEST_P(PartitionCountTest, StagesPublishThePricesOfOneProcessor) {
   for (int p = 0; p < n; ++p) {
     EXPECT_TRUE(WaitFor(
         [&] {
-          return GetConsumerState(client_->js(), "LOCATION_EVENTS",
-                                  "pricing-processor-p" + std::to_string(p))
+          return GetConsumerState(client_->js(), "LOCATION_EVENTS", Durable(p, n))
                      .ack_floor_stream_seq == published_.size();
         },
         15000))
@@ -61,6 +66,42 @@ TEST_P(PartitionCountTest, StagesPublishThePricesOfOneProcessor) {
       << HttpGet(price_port_, "/readyz").body;
   const std::string metrics = HttpGet(price_port_, "/metrics").body;
   EXPECT_EQ(MetricValue(metrics, R"(pricing_partitions_missing{city="demo"})"), 0) << metrics;
+}
+
+// Publishers that put the entity id in the subject: the stream stores each event under
+// its partition, and each count stage's durable is delivered its own partition's events
+// and the three-token ones only. The prices are still one processor's.
+TEST_F(PartitionedStagesTest, IdSubjectsReachOnlyTheirPartitionAndPlainSubjectsStillCount) {
+  id_subjects_ = true;
+  StartStages(2);
+  PublishEvents(1200, 5.0);
+  ExpectLiveEqualsReplay();
+  uint64_t with_id = 0, plain = 0;
+  for (const auto& m : ReadStream(*client_, "LOCATION_EVENTS", "location.>")) {
+    const auto tokens = std::count(m.subject.begin(), m.subject.end(), '.');
+    if (tokens == 2) {
+      ++plain;
+      continue;
+    }
+    ++with_id;
+    const std::string partition = m.subject.substr(m.subject.rfind('.') + 1);
+    EXPECT_EQ(partition, std::to_string(PartitionOf(EntityId(m.data), 2))) << m.subject;
+  }
+  EXPECT_EQ(with_id, 600u);
+  EXPECT_EQ(plain, 600u);
+  ASSERT_TRUE(WaitFor(
+      [&] {
+        return GetConsumerState(client_->js(), "LOCATION_EVENTS", Durable(0, 2))
+                       .ack_floor_stream_seq == published_.size() &&
+               GetConsumerState(client_->js(), "LOCATION_EVENTS", Durable(1, 2))
+                       .ack_floor_stream_seq == published_.size();
+      },
+      15000));
+  const ConsumerState p0 = GetConsumerState(client_->js(), "LOCATION_EVENTS", Durable(0, 2));
+  const ConsumerState p1 = GetConsumerState(client_->js(), "LOCATION_EVENTS", Durable(1, 2));
+  // Each plain event reaches both, each event with an id one of them.
+  EXPECT_EQ(p0.delivered_consumer_seq + p1.delivered_consumer_seq, 2 * plain + with_id)
+      << "p0 " << p0.delivered_consumer_seq << ", p1 " << p1.delivered_consumer_seq;
 }
 
 INSTANTIATE_TEST_SUITE_P(Partitions, PartitionCountTest, ::testing::Values(1, 2, 3));
