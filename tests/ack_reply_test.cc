@@ -14,6 +14,7 @@ TEST(AckReply, ReadsTheFormWithoutDomain) {
       "$JS.ACK.LOCATION_EVENTS.pricing-processor.3.1042.977.1764633600123456789.17", &m));
   EXPECT_EQ(m.delivered, 3u);
   EXPECT_EQ(m.seq, 1042u);
+  EXPECT_EQ(m.consumer_seq, 977u);
   EXPECT_EQ(m.timestamp_ms, 1764633600123);
   EXPECT_EQ(m.pending, 17u);
 }
@@ -27,6 +28,7 @@ TEST(AckReply, ReadsTheFormWithDomainAndAccountHash) {
   EXPECT_EQ(m.pending, 0u);
   ASSERT_TRUE(PullConsumer::ParseAckReply("$JS.ACK.hub.AHASH.S.C.2.9.8.1764633600000000000.4", &m));
   EXPECT_EQ(m.seq, 9u);
+  EXPECT_EQ(m.consumer_seq, 8u);
   EXPECT_EQ(m.pending, 4u);
 }
 

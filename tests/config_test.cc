@@ -89,7 +89,8 @@ TEST_F(ConfigTest, DefaultsAreThoseOfTheSpec) {
 }
 
 TEST_F(ConfigTest, ShippedNycConfigurationsLoad) {
-  for (const char* name : {"config/nyc.yaml", "config/nyc-replay.yaml", "config/nyc-kafka.yaml"}) {
+  for (const char* name : {"config/nyc.yaml", "config/nyc-replay.yaml", "config/nyc-kafka.yaml",
+                           "config/nyc-partitioned.yaml"}) {
     const Config c = LoadConfig(test::SourcePath(name), Env({}));
     EXPECT_TRUE(std::filesystem::exists(c.cities.at("nyc").zones_path)) << name;
   }

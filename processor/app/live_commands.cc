@@ -202,8 +202,10 @@ int RunGatewayCommand(const std::vector<std::string>& args) {
 }
 
 int RunSimulateCommand(const std::vector<std::string>& args) {
-  const Flags flags(args, {"config", "city", "rate", "duration", "drivers", "request-share",
-                           "hotspots", "seed", "pickups", "acked-log"});
+  const Flags flags(args,
+                    {"config", "city", "rate", "duration", "drivers", "request-share", "hotspots",
+                     "seed", "pickups", "acked-log"},
+                    {"id-subjects"});
   const Config config = LoadConfig(flags.Require("config"));
   SimulatorOptions o;
   o.city = flags.Get("city").value_or(config.cities.begin()->first);
@@ -217,6 +219,7 @@ int RunSimulateCommand(const std::vector<std::string>& args) {
   o.hotspots = static_cast<int>(flags.GetInt("hotspots", 6));
   o.seed = static_cast<uint64_t>(flags.GetInt("seed", 1));
   o.acked_log = flags.Get("acked-log").value_or("");
+  o.id_subjects = flags.Has("id-subjects");
   if (auto csv = flags.Get("pickups")) o.pickups = ReadUberPickups(*csv);
   if (o.rate <= 0 || o.drivers <= 0 || o.request_share < 0 || o.request_share > 1) {
     throw UsageError("--rate and --drivers must be > 0 and --request-share within [0, 1]");

@@ -34,10 +34,13 @@ commands:
       event).
   simulate --config FILE [--city C] [--rate N/s] [--duration S] [--drivers N]
            [--request-share F] [--hotspots N] [--seed N] [--pickups CSV] [--acked-log FILE]
+           [--id-subjects]
       Publish driver pings and ride requests at a fixed open-loop rate. --pickups
       sends the real pickups of the CSV as the requests, and the pings of a fleet of
       --drivers at the busiest hour that follows them (as convert-uber's). --acked-log
       writes a line per acknowledged event: its message id and the ack's time (ms).
+      --id-subjects publishes on location.<kind>.<city>.<driver or rider id>, which
+      partitioned pricing stores by partition.
   streams apply|info --config FILE
       Create or update the JetStream streams of the configuration / show their state.
   config send --config FILE --city C (--document JSON | --file F) [--timeout S]

@@ -331,7 +331,7 @@ void LiveProcessor::Rebuild() {
   const uint64_t delivered =
       std::max(consumer.delivered_stream_seq, replaced_.delivered_stream_seq);
   operator_.BeginRebuild({consumer.ack_floor_stream_seq, -1});
-  delivered_at_start_ = delivered;
+  consumer_seq_at_start_ = consumer.delivered_consumer_seq;
   uint64_t count = 0;
   if (delivered > 0) {
     jsSubOptions so;
@@ -370,6 +370,7 @@ void LiveProcessor::Handle(NatsPtr<natsMsg>& msg, bool* more_waiting) {
   if (stale_) return;  // left unacknowledged: the processor that is active has it again
   const PullConsumer::Meta meta = PullConsumer::MetaOf(msg.get());
   *more_waiting = meta.pending > 0;
+  max_consumer_seq_read_ = std::max(max_consumer_seq_read_, meta.consumer_seq);
   const Disposition d =
       operator_.OnInput(JetStreamRecord(msg.get(), meta), clock_.NowMs(), &actions_);
   Execute(msg.get());
@@ -438,9 +439,13 @@ bool LiveProcessor::InputsOutstanding() {
   try {
     const ConsumerState c = GetConsumerState(client_->js(), input_stream_, durable_);
     // Not yet delivered, or delivered (to a pull that had just expired, say) but not yet
-    // read here. A delivery lost with a connection comes again after the ack wait.
+    // read here: the consumer numbers its deliveries, redeliveries included, so one it
+    // made beyond the last read here (or, before any, beyond the earlier run's) is on
+    // its way. A delivery lost with a connection comes again after the ack wait. (Its
+    // delivered stream sequence would not do: a durable that filters part of the stream
+    // moves it past the messages it skips.)
     return c.num_pending > 0 ||
-           c.delivered_stream_seq > std::max(operator_.max_applied_seq(), delivered_at_start_);
+           c.delivered_consumer_seq > std::max(max_consumer_seq_read_, consumer_seq_at_start_);
   } catch (const NatsError& e) {
     // Cannot tell (an election, a lost connection): wait rather than close early.
     WarnTicksWait("the consumer's", e);

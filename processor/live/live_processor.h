@@ -167,10 +167,10 @@ class LiveProcessor {
   std::vector<std::pair<uint64_t, bool>> reported_;  // reused by ReportPublishes
 
   uint64_t config_history_seq_ = 0;  // config documents up to here were read at start
-  // What the durable had delivered when this run began (read again by the rebuild, or
-  // older than the window): a later delivered sequence above both this and the
-  // operator's applied sequence is on its way to us.
-  uint64_t delivered_at_start_ = 0;
+  // Deliveries are numbered by the durable: one numbered above both the last read here
+  // and the number it had reached when this run began is on its way to us.
+  uint64_t consumer_seq_at_start_ = 0;
+  uint64_t max_consumer_seq_read_ = 0;
   int64_t last_state_warning_ms_ = 0;
   std::vector<NatsPtr<natsMsg>> in_hand_;  // delivered by the pull that pinned this one
   ConsumerState replaced_;                 // a durable made again (stream_admin.h)

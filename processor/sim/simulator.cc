@@ -84,7 +84,7 @@ Simulator::Event Simulator::Next(int64_t now_ms) {
     // The fleet lives on the pickups' clock: a new lap starts it at the first again.
     fleet_->AdvanceTo(p.ts_ms);
     fleet_->Answer(p.lat, p.lon);
-    ev.subject = "location.request." + options_.city;
+    ev.subject = Subject("request", "rider-" + std::to_string(p.row));
     ev.msg_id = "pickup-" + std::to_string(options_.seed) + "-" + std::to_string(run_ms_) + "-" +
                 std::to_string(lap) + "-" + std::to_string(p.row);
     w.BeginObject()
@@ -108,18 +108,19 @@ Simulator::Event Simulator::Next(int64_t now_ms) {
       std::tie(lat, lon) = RandomPointInCity();
     }
     const uint64_t n = requests_++;
-    ev.subject = "location.request." + options_.city;
+    const std::string rider = "sim-u-" + std::to_string(rng.Next() % (options_.drivers * 4 + 1));
+    ev.subject = Subject("request", rider);
     ev.msg_id = "sim-r-" + std::to_string(options_.seed) + "-" + std::to_string(run_ms_) + "-" +
                 std::to_string(n);
     w.BeginObject().Key("request_id").String(ev.msg_id);
-    w.Key("rider_id").String("sim-u-" + std::to_string(rng.Next() % (options_.drivers * 4 + 1)));
+    w.Key("rider_id").String(rider);
     w.Key("lat").Double(coord(lat)).Key("lon").Double(coord(lon)).Key("ts").Int(now_ms).EndObject();
     return ev;
   }
 
   if (fleet_) {
     if (const std::optional<DriverPingRecord> ping = fleet_->NextPing()) {
-      ev.subject = "location.driver." + options_.city;
+      ev.subject = Subject("driver", ping->driver_id);
       ev.msg_id = ping->driver_id + ":" + std::to_string(now_ms) + ":" + std::to_string(sequence_);
       w.BeginObject().Key("driver_id").String(ping->driver_id);
       w.Key("lat").Double(coord(ping->lat)).Key("lon").Double(coord(ping->lon));
@@ -143,7 +144,7 @@ Simulator::Event Simulator::Next(int64_t now_ms) {
         d.status == DriverStatus::kOffline ? DriverStatus::kAvailable : DriverStatus::kOffline;
   }
   const std::string driver_id = "sim-d-" + std::to_string(id);
-  ev.subject = "location.driver." + options_.city;
+  ev.subject = Subject("driver", driver_id);
   ev.msg_id = driver_id + ":" + std::to_string(now_ms) + ":" + std::to_string(sequence_);
   w.BeginObject()
       .Key("driver_id")
@@ -154,6 +155,12 @@ Simulator::Event Simulator::Next(int64_t now_ms) {
       .Double(coord(d.lon));
   w.Key("status").String(ToString(d.status)).Key("ts").Int(now_ms).EndObject();
   return ev;
+}
+
+std::string Simulator::Subject(const char* kind, const std::string& id) const {
+  std::string subject = "location." + std::string(kind) + "." + options_.city;
+  if (options_.id_subjects) subject += "." + id;
+  return subject;
 }
 
 namespace {

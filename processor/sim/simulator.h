@@ -38,6 +38,10 @@ struct SimulatorOptions {
   // For reconciliation: a line per acknowledged event, its message id and when the
   // acknowledgement arrived (ms since the epoch), space-separated.
   std::string acked_log;
+  // Publish on location.<kind>.<city>.<driver or rider id>, the subjects partitioned
+  // pricing stores by partition (config key partitions), instead of
+  // location.<kind>.<city>.
+  bool id_subjects = false;
 };
 
 struct SimulatorReport {
@@ -77,6 +81,8 @@ class Simulator {
   };
   std::pair<double, double> RandomPointInCity();
   void MoveHotspots(int64_t now_ms);
+  // location.<kind>.<city>, or with id_subjects location.<kind>.<city>.<id>.
+  std::string Subject(const char* kind, const std::string& id) const;
 
   SimulatorOptions options_;
   std::shared_ptr<const CityZones> zones_;

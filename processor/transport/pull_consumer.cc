@@ -207,6 +207,7 @@ bool PullConsumer::ParseAckReply(std::string_view reply, Meta* out) {
   out->timestamp_ms = static_cast<int64_t>(tm / 1'000'000);
   out->delivered = delivered;
   out->pending = pending;
+  out->consumer_seq = cseq;
   return true;
 }
 

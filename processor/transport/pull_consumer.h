@@ -53,7 +53,8 @@ class PullConsumer {
     uint64_t seq = 0;          // its stream sequence
     int64_t timestamp_ms = 0;  // when the stream stored it
     uint64_t delivered = 0;
-    uint64_t pending = 0;  // messages behind this one not yet delivered to the consumer
+    uint64_t pending = 0;       // messages behind this one not yet delivered to the consumer
+    uint64_t consumer_seq = 0;  // the consumer's count of deliveries, this one included
   };
   static Meta MetaOf(natsMsg* msg);
   // The same, read from a `$JS.ACK.` reply subject (both the 9-token form and the

@@ -178,14 +178,25 @@ class ChaosTest : public ::testing::Test {
   void StartSimulator(double rate, double seconds,
                       const std::map<std::string, std::string>& env = {}) {
     ++simulations_;
-    simulator_ = std::make_unique<ChildProcess>(
-        std::vector<std::string>{
-            std::string(PRICING_BIN_DIR) + "/pricing", "simulate", "--config",
-            (dir_ / "pricing.yaml").string(), "--city", "nyc", "--rate", std::to_string(rate),
-            "--duration", std::to_string(seconds), "--drivers", "3000", "--seed",
-            std::to_string(simulations_), "--acked-log",
-            (dir_ / ("acked-" + std::to_string(simulations_) + ".log")).string()},
-        env, dir_ / "simulator.log");
+    std::vector<std::string> argv = {
+        std::string(PRICING_BIN_DIR) + "/pricing",
+        "simulate",
+        "--config",
+        (dir_ / "pricing.yaml").string(),
+        "--city",
+        "nyc",
+        "--rate",
+        std::to_string(rate),
+        "--duration",
+        std::to_string(seconds),
+        "--drivers",
+        "3000",
+        "--seed",
+        std::to_string(simulations_),
+        "--acked-log",
+        (dir_ / ("acked-" + std::to_string(simulations_) + ".log")).string()};
+    if (id_subjects_) argv.push_back("--id-subjects");
+    simulator_ = std::make_unique<ChildProcess>(argv, env, dir_ / "simulator.log");
   }
 
   void WaitSimulator(int timeout_ms) {
@@ -727,6 +738,7 @@ class ChaosTest : public ::testing::Test {
   bool readable_from_acks_ = false;          // see ReadableMs
   std::vector<Disturbance> disturbances_;
   int starts_ = 0;
+  bool id_subjects_ = false;  // the generator publishes with --id-subjects
   int simulations_ = 0;
   std::filesystem::path mounted_;  // a tmpfs to unmount at the end
   std::string netns_;              // a network namespace to delete at the end
@@ -884,6 +896,7 @@ TEST_F(ChaosTest, ActiveProcessorKilledUnderLoadTheStandbyTakesOverWithFaultFree
 // partition 0 has no processor, and the outputs are the fault-free run's.
 TEST_F(ChaosTest, PartitionedStagesKilledUnderLoadTheirStandbysTakeOverWithFaultFreeOutputs) {
   std::ofstream(dir_ / "pricing.yaml", std::ios::app) << "partitions: 2\n";
+  id_subjects_ = true;  // each partition's durable is delivered its own events only
   std::vector<std::unique_ptr<ChildProcess>> stages;
   const auto start = [&](const std::string& log, std::vector<std::string> stage, int port) {
     std::vector<std::string> argv = {std::string(PRICING_BIN_DIR) + "/pricing",
@@ -901,10 +914,16 @@ TEST_F(ChaosTest, PartitionedStagesKilledUnderLoadTheirStandbysTakeOverWithFault
   const auto logged = [&](const std::string& log, const char* line, int times = 1) {
     return WaitFor([&] { return CountLinesContaining(dir_ / log, line) >= times; }, 60000);
   };
-  const auto durable_floor = [&](int p) {
-    return GetConsumerState(client_->js(), "LOCATION_EVENTS",
-                            "pricing-processor-p" + std::to_string(p) + "of2")
-        .ack_floor_stream_seq;
+  // A durable that filters part of the stream acknowledges only its own messages: it
+  // has consumed the stream once nothing is pending or unacknowledged and its ack floor
+  // reached the last message on its subjects.
+  const auto consumed = [&](int p) {
+    const ConsumerState c = GetConsumerState(client_->js(), "LOCATION_EVENTS",
+                                             "pricing-processor-p" + std::to_string(p) + "of2");
+    const uint64_t own = std::max(
+        LastSeqOf(client_->connection(), "LOCATION_EVENTS", "location.*.*"),
+        LastSeqOf(client_->connection(), "LOCATION_EVENTS", "location.*.*." + std::to_string(p)));
+    return c.num_pending == 0 && c.num_ack_pending == 0 && c.ack_floor_stream_seq >= own;
   };
   std::unique_ptr<ChildProcess> count0 =
       start("stage-count-0.log", {"count", "--partition", "0"}, 0);
@@ -945,9 +964,8 @@ TEST_F(ChaosTest, PartitionedStagesKilledUnderLoadTheirStandbysTakeOverWithFault
   EXPECT_LT(price_takeover, 20000);
 
   WaitSimulator(120000);
-  const uint64_t last = StreamLastSeq();
-  ASSERT_TRUE(WaitFor([&] { return durable_floor(0) >= last && durable_floor(1) >= last; }, 60000))
-      << "the count stages did not consume the stream to " << last;
+  ASSERT_TRUE(WaitFor([&] { return consumed(0) && consumed(1); }, 60000))
+      << "the count stages did not consume the stream to " << StreamLastSeq();
   // The price stage prices the last counted tick once both partitions published it.
   SleepMs(3000);
   ReconcileAcknowledgedEvents();
