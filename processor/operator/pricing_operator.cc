@@ -430,6 +430,14 @@ Disposition PricingOperator::OnPartial(const InputRecord& in, bool rebuild,
     Count(counters_.applied);
   }
   while (std::optional<PartialCounts> sum = city->assembler->TakeNext()) {
+    // What the partitions read and refused for the tick: this stage's counters are the
+    // city's, as one processor's would be.
+    for (std::size_t k = 0; k < kEventKindCount; ++k) {
+      city->counters.read[k].fetch_add(sum->stats.read[k], std::memory_order_relaxed);
+    }
+    for (std::size_t r = 0; r < kRejectReasonCount; ++r) {
+      city->counters.rejected[r].fetch_add(sum->stats.rejected[r], std::memory_order_relaxed);
+    }
     std::vector<TickResult> ticks;
     ticks.push_back(engine->PriceCounts(*sum));
     EmitTicks(std::move(ticks), sum->tick, out);
