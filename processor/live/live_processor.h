@@ -27,6 +27,14 @@
 // was taken (it was frozen past the timeout) starts again in the same process
 // (common/exec_again.h), as a standby with none of its state.
 //
+// Partitioned pricing (config key partitions, `pricing run --stage`): a count stage
+// reads LOCATION_EVENTS with durable <durable>-p<P>of<N>, filtered to its partition's
+// subjects and the three-token ones, and publishes counts instead of prices (the
+// operator decides which); a price stage reads the counts (pricing.partial.> in
+// PRICING_UPDATES) with durable <durable>-price, its rebuild re-reads those stored
+// since its checkpoint, and it reports cities held for a partition (ReportHeld). Each
+// stage's durable is a priority group as above.
+//
 // A tick that falls due is closed only once nothing stored before it is still on its
 // way: the stream leader's last sequence is read once per due tick, and the tick
 // waits until that sequence was read here (the consumer's own leader answers from its

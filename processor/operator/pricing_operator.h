@@ -18,7 +18,10 @@
 // - checkpoints: a tick's checkpoint is published once every message of the tick is
 //   stored; restore, and the rebuild that re-reads a window after a restart;
 // - CONFIG_UPDATES: validation, application from the next tick, one answer per
-//   document.
+//   document;
+// - partitioned pricing's stages (OperatorOptions::stage): a count stage passes over
+//   other partitions' inputs and publishes its counts each tick; a price stage takes
+//   counts as inputs, holds a tick until every partition's are in, and prices the sums.
 //
 // Threads: not thread-safe; one thread (the driver's loop) calls every method. The
 // counters may be read from any thread (relaxed atomics).
