@@ -107,5 +107,22 @@ TEST(Readiness, EachFailingCheckMakesItNotReadyAndSaysWhy) {
   }
 }
 
+// A price stage of partitioned pricing is not ready while a partition's counts hold a
+// city, and says which; other processors have no such check.
+TEST(Readiness, AHeldCityMakesAPriceStageNotReadyNamingThePartition) {
+  HealthSnapshot s = Healthy();
+  EXPECT_THROW(Check(EvaluateReadiness(s, {100, 16}), "partitions"), std::runtime_error);
+  s.partitions_holding = "";
+  Readiness r = EvaluateReadiness(s, {100, 16});
+  EXPECT_TRUE(r.ready);
+  EXPECT_TRUE(Check(r, "partitions").ok);
+  s.partitions_holding = "nyc: tick 2026-12-05T00:36:40Z held 6 s past its close, waiting for "
+                         "the counts of partition 1";
+  r = EvaluateReadiness(s, {100, 16});
+  EXPECT_FALSE(r.ready);
+  EXPECT_FALSE(Check(r, "partitions").ok);
+  EXPECT_NE(Check(r, "partitions").detail.find("partition 1"), std::string::npos);
+}
+
 }  // namespace
 }  // namespace pricing

@@ -46,8 +46,20 @@ void HealthMonitor::SetRole(Role role, std::string detail) {
 }
 
 void HealthMonitor::SetPartitionsHolding(std::string detail) {
-  std::lock_guard<std::mutex> lock(readiness_mu_);
-  partitions_holding_ = std::move(detail);
+  bool changed = false;
+  {
+    std::lock_guard<std::mutex> lock(readiness_mu_);
+    // Held or no longer held: evaluated again at once, as for a role change (the text
+    // alone changes every second while held).
+    changed = !partitions_holding_ || partitions_holding_->empty() != detail.empty();
+    partitions_holding_ = std::move(detail);
+  }
+  if (!changed) return;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    role_changed_ = true;
+  }
+  cv_.notify_all();
 }
 
 Readiness HealthMonitor::readiness() const {

@@ -56,7 +56,8 @@ class HealthMonitor {
   void Beat() { liveness_.Beat(); }
   // Active or standing by (processors sharing one consumer); evaluated at once.
   void SetRole(Role role, std::string detail);
-  // Stage 2 of partitioned pricing: what holds a city's tick, "" when nothing does.
+  // Stage 2 of partitioned pricing: what holds a city's tick, "" when nothing does. A
+  // city becoming held, or no longer held, is evaluated at once.
   void SetPartitionsHolding(std::string detail);
 
   Readiness readiness() const;  // the last evaluation (not ready before the first)
@@ -80,7 +81,7 @@ class HealthMonitor {
   std::mutex mu_;
   std::condition_variable cv_;
   bool stop_ = false;
-  bool role_changed_ = false;  // under mu_: evaluate again now
+  bool role_changed_ = false;  // under mu_: evaluate again now (a role, or held or not)
   std::thread thread_;
 };
 
