@@ -116,8 +116,9 @@ TEST(Readiness, AHeldCityMakesAPriceStageNotReadyNamingThePartition) {
   Readiness r = EvaluateReadiness(s, {100, 16});
   EXPECT_TRUE(r.ready);
   EXPECT_TRUE(Check(r, "partitions").ok);
-  s.partitions_holding = "nyc: tick 2026-12-05T00:36:40Z held 6 s past its close, waiting for "
-                         "the counts of partition 1";
+  s.partitions_holding =
+      "nyc: tick 2026-12-05T00:36:40Z held 6 s past its close, waiting for "
+      "the counts of partition 1";
   r = EvaluateReadiness(s, {100, 16});
   EXPECT_FALSE(r.ready);
   EXPECT_FALSE(Check(r, "partitions").ok);
