@@ -117,26 +117,31 @@ int64_t PricingEngine::NextCloseMs() const {
   return next;
 }
 
-std::vector<TickResult> PricingEngine::AdvanceWatermark(int64_t watermark_ms) {
-  std::vector<TickResult> out;
-  for (auto& [key, engine] : cities_) {
-    auto ticks = engine->CloseTicks(watermark_ms);
-    std::move(ticks.begin(), ticks.end(), std::back_inserter(out));
+namespace {
+
+// What `close` closes in every city, ordered by tick, then city.
+template <class Closed, class Cities, class Close>
+std::vector<Closed> CloseEveryCity(Cities& cities, Close close) {
+  std::vector<Closed> out;
+  for (auto& [key, engine] : cities) {
+    auto closed = close(*engine);
+    std::move(closed.begin(), closed.end(), std::back_inserter(out));
   }
   std::stable_sort(out.begin(), out.end(),
-                   [](const TickResult& a, const TickResult& b) { return a.tick < b.tick; });
+                   [](const Closed& a, const Closed& b) { return a.tick < b.tick; });
   return out;
 }
 
+}  // namespace
+
+std::vector<TickResult> PricingEngine::AdvanceWatermark(int64_t watermark_ms) {
+  return CloseEveryCity<TickResult>(
+      cities_, [&](CityEngine& city) { return city.CloseTicks(watermark_ms); });
+}
+
 std::vector<PartialCounts> PricingEngine::AdvancePartials(int64_t watermark_ms) {
-  std::vector<PartialCounts> out;
-  for (auto& [key, engine] : cities_) {
-    auto partials = engine->ClosePartials(watermark_ms);
-    std::move(partials.begin(), partials.end(), std::back_inserter(out));
-  }
-  std::stable_sort(out.begin(), out.end(),
-                   [](const PartialCounts& a, const PartialCounts& b) { return a.tick < b.tick; });
-  return out;
+  return CloseEveryCity<PartialCounts>(
+      cities_, [&](CityEngine& city) { return city.ClosePartials(watermark_ms); });
 }
 
 std::vector<TickResult> PricingEngine::Finish() {
