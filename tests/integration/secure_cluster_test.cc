@@ -253,15 +253,22 @@ TEST_F(SecureClusterTest, ReadOnlyUserReadsButCannotPublish) {
   EXPECT_NO_THROW(GetStreamState(readonly->js(), "PRICING_UPDATES")) << "stream info is reading";
 }
 
-TEST_F(SecureClusterTest, ProcessorPricesEventsEndToEndOverMutualTls) {
-  std::ofstream(*dir_ / "pricing.yaml")
+// The processor's configuration for the secure cluster, as the processor user.
+void WriteProcessorConfig(const std::filesystem::path& path, const std::string& urls,
+                          const std::string& more = "") {
+  std::ofstream(path)
       << "window_seconds: 4\ninterval_seconds: 1\nallowed_lateness_ms: 500\n"
       << "http: {bind: 127.0.0.1, port: 0}\n"
-      << "nats_url: " << Urls() << "\n"
+      << "nats_url: " << urls << "\n"
       << "nats_auth: {ca: cluster/secure/ca.pem, cert: cluster/secure/processor.pem, "
       << "key: cluster/secure/processor-key.pem}\n"
       << "cities:\n  nyc:\n    zones: " << PRICING_SOURCE_DIR << "/data/nyc/taxi_zones.geojson\n"
-      << "    id_property: LocationID\n    name_property: zone\n";
+      << "    id_property: LocationID\n    name_property: zone\n"
+      << more;
+}
+
+TEST_F(SecureClusterTest, ProcessorPricesEventsEndToEndOverMutualTls) {
+  WriteProcessorConfig(*dir_ / "pricing.yaml", Urls());
   // The read-only user watches prices as a dashboard would.
   auto readonly = Connect("readonly");
   natsSubscription* raw = nullptr;
@@ -294,6 +301,48 @@ TEST_F(SecureClusterTest, ProcessorPricesEventsEndToEndOverMutualTls) {
       << "the processor did not consume every event";
   processor.Signal(SIGTERM);
   EXPECT_EQ(processor.Wait(20000), 0);
+}
+
+// Partitioned pricing as the processor user: the count stages read their partitions'
+// subjects, the price stage reads and acknowledges the counts in PRICING_UPDATES.
+TEST_F(SecureClusterTest, PartitionedStagesPriceOverMutualTlsAndAcknowledgeEverything) {
+  WriteProcessorConfig(*dir_ / "pricing.yaml", Urls(), "partitions: 2\n");
+  auto readonly = Connect("readonly");
+  natsSubscription* raw = nullptr;
+  ASSERT_EQ(natsConnection_SubscribeSync(&raw, readonly->connection(), "pricing.update.nyc.>"),
+            NATS_OK);
+  Subscription updates(readonly->connection(), raw);
+  const std::string pricing = std::string(PRICING_BIN_DIR) + "/pricing";
+  const std::string yaml = (*dir_ / "pricing.yaml").string();
+  ChildProcess count0({pricing, "run", "--config", yaml, "--stage", "count", "--partition", "0"},
+                      {}, *dir_ / "count-0.log");
+  ChildProcess count1({pricing, "run", "--config", yaml, "--stage", "count", "--partition", "1"},
+                      {}, *dir_ / "count-1.log");
+  ChildProcess price({pricing, "run", "--config", yaml, "--stage", "price"}, {},
+                     *dir_ / "price.log");
+  ASSERT_EQ(RunCommand({pricing, "simulate", "--config", yaml, "--rate", "500", "--duration", "4",
+                        "--id-subjects"},
+                       *dir_ / "simulate.log", EnvOf("publisher"), 60000),
+            0)
+      << "see " << *dir_ / "simulate.log";
+  natsMsg* m = nullptr;
+  ASSERT_EQ(natsSubscription_NextMsg(&m, updates.get(), 20000), NATS_OK)
+      << "no pricing update reached the read-only user; see " << *dir_ / "price.log";
+  natsMsg_Destroy(m);
+  auto admin = Connect("processor");
+  // Every count taken by the price stage is acknowledged (its ack is allowed).
+  EXPECT_TRUE(WaitFor(
+      [&] {
+        const ConsumerState c =
+            GetConsumerState(admin->js(), "PRICING_UPDATES", "pricing-processor-price");
+        return c.delivered_consumer_seq > 0 && c.num_pending == 0 && c.num_ack_pending == 0;
+      },
+      30000))
+      << "the price stage left counts unacknowledged; see " << *dir_ / "price.log";
+  for (ChildProcess* p : {&count0, &count1, &price}) {
+    p->Signal(SIGTERM);
+    EXPECT_EQ(p->Wait(20000), 0);
+  }
 }
 
 }  // namespace
