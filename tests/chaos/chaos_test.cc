@@ -839,11 +839,8 @@ TEST_F(ChaosTest, ProcessorKilledMidWindowRestartsToTheFaultFreeOutputs) {
 TEST_F(ChaosTest, ActiveProcessorKilledUnderLoadTheStandbyTakesOverWithFaultFreeOutputs) {
   const auto second_log = dir_ / "processor-second.log";
   const auto start_second = [&] {
-    return std::make_unique<ChildProcess>(
-        std::vector<std::string>{std::string(PRICING_BIN_DIR) + "/pricing", "run", "--config",
-                                 (dir_ / "pricing.yaml").string(), "--http-port",
-                                 std::to_string(FreePort()), "--log-level", "debug"},
-        std::map<std::string, std::string>{}, second_log);
+    return std::make_unique<ChildProcess>(PricingRunArgs(dir_ / "pricing.yaml", FreePort()),
+                                          std::map<std::string, std::string>{}, second_log);
   };
   const auto logged = [](const std::filesystem::path& log, const char* line, int times) {
     return WaitFor([&] { return CountLinesContaining(log, line) >= times; }, 60000);
@@ -898,18 +895,9 @@ TEST_F(ChaosTest, PartitionedStagesKilledUnderLoadTheirStandbysTakeOverWithFault
   std::ofstream(dir_ / "pricing.yaml", std::ios::app) << "partitions: 2\n";
   id_subjects_ = true;  // each partition's durable is delivered its own events only
   std::vector<std::unique_ptr<ChildProcess>> stages;
-  const auto start = [&](const std::string& log, std::vector<std::string> stage, int port) {
-    std::vector<std::string> argv = {std::string(PRICING_BIN_DIR) + "/pricing",
-                                     "run",
-                                     "--config",
-                                     (dir_ / "pricing.yaml").string(),
-                                     "--http-port",
-                                     std::to_string(port),
-                                     "--log-level",
-                                     "debug",
-                                     "--stage"};
-    argv.insert(argv.end(), stage.begin(), stage.end());
-    return std::make_unique<ChildProcess>(argv, std::map<std::string, std::string>{}, dir_ / log);
+  const auto start = [&](const std::string& log, const std::vector<std::string>& stage, int port) {
+    return std::make_unique<ChildProcess>(PricingRunArgs(dir_ / "pricing.yaml", port, stage),
+                                          std::map<std::string, std::string>{}, dir_ / log);
   };
   const auto logged = [&](const std::string& log, const char* line, int times = 1) {
     return WaitFor([&] { return CountLinesContaining(dir_ / log, line) >= times; }, 60000);

@@ -51,6 +51,26 @@ std::string DefaultSyncInterval();
 // gives outgoing connections, and never the same one twice in a process.
 int FreePort();
 
+// `pricing run` on `config`, HTTP on `http_port` (0: any free port), logging at debug,
+// as stage `stage` of partitioned pricing (for example {"count", "--partition", "0"};
+// empty: the whole processor).
+inline std::vector<std::string> PricingRunArgs(const std::filesystem::path& config, int http_port,
+                                               const std::vector<std::string>& stage = {}) {
+  std::vector<std::string> argv = {std::string(PRICING_BIN_DIR) + "/pricing",
+                                   "run",
+                                   "--config",
+                                   config.string(),
+                                   "--http-port",
+                                   std::to_string(http_port),
+                                   "--log-level",
+                                   "debug"};
+  if (!stage.empty()) {
+    argv.push_back("--stage");
+    argv.insert(argv.end(), stage.begin(), stage.end());
+  }
+  return argv;
+}
+
 // The last `lines` lines of a file, each indented "  | " (for failure messages).
 std::string TailLines(const std::filesystem::path& path, int lines);
 

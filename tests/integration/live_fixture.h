@@ -111,9 +111,7 @@ class LiveProcessorTest : public ::testing::Test {
   // processor-second.log. Returns once it logged `line`.
   void StartSecond(const std::string& line) {
     second_ = std::make_unique<ChildProcess>(
-        std::vector<std::string>{std::string(PRICING_BIN_DIR) + "/pricing", "run", "--config",
-                                 (dir_ / "pricing.yaml").string(), "--http-port",
-                                 std::to_string(second_http_port_), "--log-level", "debug"},
+        PricingRunArgs(dir_ / "pricing.yaml", second_http_port_),
         std::map<std::string, std::string>{}, dir_ / "processor-second.log");
     ASSERT_TRUE(WaitFor(
         [&] { return CountLinesContaining(dir_ / "processor-second.log", line) > 0; }, 30000))
@@ -130,20 +128,11 @@ class LiveProcessorTest : public ::testing::Test {
   // Returns its index in stages_ once it logged `line` (once more than before).
   std::size_t StartStage(const std::string& name, const std::vector<std::string>& stage_args,
                          int http_port, const std::string& line = "processing ") {
-    std::vector<std::string> argv = {std::string(PRICING_BIN_DIR) + "/pricing",
-                                     "run",
-                                     "--config",
-                                     (dir_ / "pricing.yaml").string(),
-                                     "--http-port",
-                                     std::to_string(http_port),
-                                     "--log-level",
-                                     "debug",
-                                     "--stage"};
-    argv.insert(argv.end(), stage_args.begin(), stage_args.end());
     const std::filesystem::path log = dir_ / ("stage-" + name + ".log");
     const int before = CountLinesContaining(log, line);
-    stages_.push_back(
-        {log, std::make_unique<ChildProcess>(argv, std::map<std::string, std::string>{}, log)});
+    stages_.push_back({log, std::make_unique<ChildProcess>(
+                                PricingRunArgs(dir_ / "pricing.yaml", http_port, stage_args),
+                                std::map<std::string, std::string>{}, log)});
     const bool started = WaitFor([&] { return CountLinesContaining(log, line) > before; }, 30000);
     EXPECT_TRUE(started) << name << " never logged '" << line << "'; see " << log;
     return stages_.size() - 1;

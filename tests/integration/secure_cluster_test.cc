@@ -267,14 +267,20 @@ void WriteProcessorConfig(const std::filesystem::path& path, const std::string& 
       << more;
 }
 
+// NYC's price updates, as the read-only user sees them (a dashboard): `client` outlives
+// the subscription.
+Subscription WatchPrices(NatsClient& client) {
+  natsSubscription* raw = nullptr;
+  CheckNats(natsConnection_SubscribeSync(&raw, client.connection(), "pricing.update.nyc.>"),
+            "subscribing to pricing.update.nyc.>");
+  return Subscription(client.connection(), raw);
+}
+
 TEST_F(SecureClusterTest, ProcessorPricesEventsEndToEndOverMutualTls) {
   WriteProcessorConfig(*dir_ / "pricing.yaml", Urls());
   // The read-only user watches prices as a dashboard would.
   auto readonly = Connect("readonly");
-  natsSubscription* raw = nullptr;
-  ASSERT_EQ(natsConnection_SubscribeSync(&raw, readonly->connection(), "pricing.update.nyc.>"),
-            NATS_OK);
-  Subscription updates(readonly->connection(), raw);
+  Subscription updates = WatchPrices(*readonly);
   const std::string pricing = std::string(PRICING_BIN_DIR) + "/pricing";
   ChildProcess processor({pricing, "run", "--config", (*dir_ / "pricing.yaml").string()}, {},
                          *dir_ / "processor.log");
@@ -308,10 +314,7 @@ TEST_F(SecureClusterTest, ProcessorPricesEventsEndToEndOverMutualTls) {
 TEST_F(SecureClusterTest, PartitionedStagesPriceOverMutualTlsAndAcknowledgeEverything) {
   WriteProcessorConfig(*dir_ / "pricing.yaml", Urls(), "partitions: 2\n");
   auto readonly = Connect("readonly");
-  natsSubscription* raw = nullptr;
-  ASSERT_EQ(natsConnection_SubscribeSync(&raw, readonly->connection(), "pricing.update.nyc.>"),
-            NATS_OK);
-  Subscription updates(readonly->connection(), raw);
+  Subscription updates = WatchPrices(*readonly);
   const std::string pricing = std::string(PRICING_BIN_DIR) + "/pricing";
   const std::string yaml = (*dir_ / "pricing.yaml").string();
   ChildProcess count0({pricing, "run", "--config", yaml, "--stage", "count", "--partition", "0"},
