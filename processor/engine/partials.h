@@ -81,7 +81,6 @@ class PartialAssembler {
   // The partitions that have not reported `tick`.
   std::vector<int32_t> MissingAt(int64_t tick) const;
   std::optional<int64_t> held_tick() const;
-  int64_t handed_through() const { return handed_through_; }
 
  private:
   int32_t partitions_;
