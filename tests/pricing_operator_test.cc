@@ -271,6 +271,45 @@ TEST(PricingOperator, ABacklogIsPricedOnStoredTimesNotOnTheWallClock) {
   EXPECT_EQ(Field(updates.at({kT + 20000, "1"}), "demand"), "20");
 }
 
+// A backlog read in two partitions comes partition by partition: partition 0's whole
+// 20 s, then partition 1's. Ticks close only as far as the other partition with more
+// waiting has read (others_stored_ms), so each counts both partitions' events, as the
+// same backlog read in stored order does.
+TEST(PricingOperator, ABacklogOfTwoPartitionsClosesTicksOnlyAsFarAsBothWereRead) {
+  const int64_t late_wall = kT + 80'000;
+  std::vector<Stored> events[2];
+  for (int i = 0; i < 40; ++i) {
+    const int64_t ts = kT + 250 + i * 500;
+    events[i % 2].push_back(
+        {"location.request.demo", Request("r" + std::to_string(i), 0.005, 0.005, ts), ts + 50, {}});
+  }
+  const auto run = [&](bool hold) {
+    Harness h;
+    h.op().Restore("demo", std::nullopt, kT);
+    for (int p = 0; p < 2; ++p) {
+      for (std::size_t i = 0; i < events[p].size(); ++i) {
+        InputRecord r = h.Record(events[p][i], i + 1, 1, events[p].size() - i);
+        r.position.partition = p;
+        // The other partition: not read yet (0) while 0 is read; then read to its end,
+        // with nothing waiting (no bound).
+        if (hold) r.others_stored_ms = p == 0 ? 0 : INT64_MAX;
+        EXPECT_EQ(h.op().OnInput(r, late_wall, &h.actions()), Disposition::kAcked)
+            << "partition " << p << " event " << i;
+      }
+    }
+    h.op().OnTime(late_wall, true, &h.actions());
+    return Updates(h.actions());
+  };
+  const auto held = run(true);
+  EXPECT_EQ(Field(held.at({kT + 5000, "1"}), "demand"), "10");
+  EXPECT_EQ(Field(held.at({kT + 10000, "1"}), "demand"), "20");
+  EXPECT_EQ(Field(held.at({kT + 20000, "1"}), "demand"), "40");
+  // Without the hold, partition 0's stored times close the ticks before partition 1's
+  // events are read (its events then come late): this is what the hold prevents.
+  const auto unheld = run(false);
+  EXPECT_NE(Field(unheld.at({kT + 5000, "1"}), "demand"), "10");
+}
+
 TEST(PricingOperator, LateAndFutureEventsAreDeadLetteredWithTheirReason) {
   Harness h;
   h.op().Restore("demo", std::nullopt, kT);
@@ -655,6 +694,36 @@ TEST(PartitionedStages, AnInputOnItsPartitionsSubjectIsThatPartitionsToRefuse) {
     says_why |= k == "Pricing-Reject-Reason" && v == "schema";
   EXPECT_TRUE(says_why);
   EXPECT_EQ(p1.op().counters().foreign.load(), 2u);
+}
+
+// A routed source (a partition of a keyed Kafka topic) hands each input to one
+// partition: whatever its subject, an input read here is this partition's to count or
+// refuse, and one whose id belongs elsewhere is dead-lettered, never passed over.
+TEST(PartitionedStages, FromARoutedSourceEveryInputIsTheReadingPartitions) {
+  std::string other;  // a driver of partition 0
+  for (int i = 0; other.empty(); ++i) {
+    if (PartitionOf("d" + std::to_string(i), 2) == 0) other = "d" + std::to_string(i);
+  }
+  OperatorOptions o = StageOptions(PricingStage::kCount, 1, 2);
+  o.routed_source = true;
+  Harness p1(o);
+  p1.op().Restore("demo", std::nullopt, kT);
+  EXPECT_EQ(p1.Deliver({"location.driver.demo", "{not json", kT + 10, {}}, 1, kT + 10),
+            Disposition::kHeld);
+  EXPECT_EQ(p1.Deliver({"location.driver.demo", Ping(other, 0.005, 0.005, kT + 5), kT + 10, {}}, 2,
+                       kT + 10),
+            Disposition::kHeld);
+  EXPECT_EQ(
+      p1.Deliver({"location.driver.elsewhere", Ping(other, 0.005, 0.005, kT + 5), kT + 10, {}}, 3,
+                 kT + 10),
+      Disposition::kHeld);
+  const auto letters = p1.Publishes(PublishKind::kDeadLetter);
+  ASSERT_EQ(letters.size(), 3u);
+  bool says_why = false;
+  for (const auto& [k, v] : letters[1].headers)
+    says_why |= k == "Pricing-Reject-Detail" && v.find("partition FNV-1a") != std::string::npos;
+  EXPECT_TRUE(says_why);
+  EXPECT_EQ(p1.op().counters().foreign.load(), 0u);
 }
 
 TEST(PartitionedStages, StageTwoBeginsAtTheFirstTickEveryPartitionCountedAndNeverSkipsAfter) {

@@ -28,8 +28,9 @@ CityEngine* PricingEngine::city(std::string_view key) {
   return it == cities_.end() ? nullptr : it->second.get();
 }
 
-void PricingEngine::CountPartition(int32_t partition, int32_t partitions) {
+void PricingEngine::CountPartition(int32_t partition, int32_t partitions, bool routed_source) {
   counted_partition_ = partition;
+  routed_source_ = routed_source;
   for (auto& [key, engine] : cities_) engine->CountPartition(partition, partitions);
 }
 
@@ -40,9 +41,10 @@ IngestOutcome PricingEngine::Ingest(std::string_view subject, std::string_view p
   // alone (LOCATION_EVENTS's subject transform made the fourth token the partition of
   // the id the publisher put there), so it is this partition's to refuse, whatever its
   // entity. An input on a subject of three tokens reaches every partition: refused
-  // before its entity is known, it is partition 0's.
-  const bool routed_here =
-      counted_partition_ >= 0 && std::count(subject.begin(), subject.end(), '.') == 3;
+  // before its entity is known, it is partition 0's. From a routed source (a Kafka
+  // partition) every input came here alone.
+  const bool routed_here = counted_partition_ >= 0 &&
+                           (routed_source_ || std::count(subject.begin(), subject.end(), '.') == 3);
   const bool others_refuse = counted_partition_ > 0 && !routed_here;
   const auto parsed = ParseInputSubject(subject);
   if (!parsed && others_refuse) {
@@ -84,11 +86,15 @@ IngestOutcome PricingEngine::Ingest(std::string_view subject, std::string_view p
       out.foreign = true;
       return out;
     }
-    // Its id is not the one its subject was partitioned by: no partition would count it.
+    // Its id is not the one it was partitioned by: no partition would count it.
     static_cast<Verdict&>(out) = Verdict::Refused(
         RejectReason::kSchema,
-        "its id belongs to another partition than its subject's: the fourth token of "
-        "location.<kind>.<city>.<id> must be its driver_id or rider_id");
+        routed_source_
+            ? "its id belongs to another partition than the one it was read from: a "
+              "partitioned topic takes each event in partition FNV-1a(driver_id or "
+              "rider_id) modulo the partition count"
+            : "its id belongs to another partition than its subject's: the fourth token of "
+              "location.<kind>.<city>.<id> must be its driver_id or rider_id");
     engine->CountRejected(out.kind, out.reason);
     return out;
   }

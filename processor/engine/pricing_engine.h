@@ -39,8 +39,10 @@ class PricingEngine {
                const ModelParams& model, const std::map<std::string, ZoneOverride>& overrides = {});
 
   // Stage 1 of partitioned pricing (engine/partials.h): every city counts only the
-  // entities of `partition`. Before the first input.
-  void CountPartition(int32_t partition, int32_t partitions);
+  // entities of `partition`. Before the first input. `routed_source`: the source hands
+  // every input to one partition only (a partition of a keyed Kafka topic), so every
+  // input is this partition's to count or refuse, whatever its subject.
+  void CountPartition(int32_t partition, int32_t partitions, bool routed_source = false);
   // The partition counted here; -1 when this engine prices every input itself.
   int32_t counted_partition() const { return counted_partition_; }
 
@@ -78,6 +80,7 @@ class PricingEngine {
   std::optional<int64_t> max_event_ts_;
   RejectCounts unrouted_rejects_{};
   int32_t counted_partition_ = -1;
+  bool routed_source_ = false;  // CountPartition: every input came to this partition alone
 };
 
 }  // namespace pricing

@@ -41,7 +41,7 @@ PricingOperator::PricingOperator(PricingEngine& engine, OperatorOptions options,
     }
   }
   if (options_.stage == PricingStage::kCount) {
-    engine_.CountPartition(options_.partition, options_.partitions);
+    engine_.CountPartition(options_.partition, options_.partitions, options_.routed_source);
   }
   if (!options_.failpoint_ingest.empty()) {
     PRICING_LOG(kWarn) << "FAULT INJECTION ON: events containing '" << options_.failpoint_ingest
@@ -130,7 +130,7 @@ void PricingOperator::Rebuild(const InputRecord& in, int64_t now_ms, std::vector
   progress.max_read = std::max(progress.max_read, seq);
   if (progress.Applied(seq)) return;
   if (in.stored_ms > 0) now_ms = std::min(now_ms, in.stored_ms);
-  CloseTicks(now_ms, out);
+  CloseTicks(std::min(now_ms, in.others_stored_ms), out);
   IngestOutcome outcome;
   std::string what;
   if (!Apply(in, now_ms, &outcome, &what)) {
@@ -183,7 +183,7 @@ Disposition PricingOperator::OnInput(const InputRecord& in, int64_t now_ms,
   // close as they did, or would have, live. Otherwise the wall clock.
   if (in.pending > 0 && in.stored_ms > 0) {
     now_ms = std::min(now_ms, in.stored_ms);
-    CloseTicks(now_ms, out);
+    CloseTicks(std::min(now_ms, in.others_stored_ms), out);
   }
   IngestOutcome outcome;
   std::string what;

@@ -60,7 +60,12 @@ struct InputRecord {
   std::string_view subject;
   std::string_view payload;
   Position position;
-  int64_t stored_ms = 0;   // when the source stored it (0: unknown)
+  int64_t stored_ms = 0;  // when the source stored it (0: unknown)
+  // A source read in several partitions (Kafka) hands them over partition by partition,
+  // not in stored-time order: reading a backlog (or rebuilding), ticks may close only up
+  // to the earliest stored time another partition with more waiting has reached. 0: one
+  // of them was not read yet, so no tick closes on this input.
+  int64_t others_stored_ms = INT64_MAX;
   uint64_t delivered = 1;  // deliveries so far, this one included
   uint64_t pending = 0;    // inputs waiting behind this one in the source
   uint64_t token = 0;      // the driver's handle for acknowledging this input
@@ -121,6 +126,9 @@ struct OperatorOptions {
   PricingStage stage = PricingStage::kWhole;
   int32_t partition = 0;   // kCount: the partition counted here
   int32_t partitions = 1;  // kCount, kPrice
+  // kCount: the source hands each input to one partition only (a partition of a keyed
+  // Kafka topic): every input read is this partition's to count or to refuse.
+  bool routed_source = false;
 };
 
 // Per city; incremented by the operator's thread, read by any.
