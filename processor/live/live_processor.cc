@@ -109,6 +109,7 @@ LiveProcessor::LiveProcessor(const Config& config, const Clock& clock)
       operator_(engine_, OptionsOf(config), &listener_),
       publisher_(config.publish.ack_wait_ms),
       health_(config, clock, metrics_),
+      held_ticks_(metrics_, health_),
       input_stream_(config.stage == PricingStage::kPrice ? kPricingStream : kEventsStream),
       input_filter_(config.stage == PricingStage::kPrice ? "pricing.partial.>" : "location.>"),
       durable_filters_(DurableFiltersOf(config)),
@@ -453,39 +454,6 @@ bool LiveProcessor::InputsOutstanding() {
   }
 }
 
-void LiveProcessor::ReportHeld() {
-  if (config_.stage != PricingStage::kPrice) return;
-  const int64_t now = clock_.NowMs();
-  if (now - last_held_report_ms_ < 1000) return;
-  last_held_report_ms_ = now;
-  std::string detail;
-  std::set<std::string, std::less<>> held;
-  for (const PricingOperator::HeldTick& h : operator_.Held(now)) {
-    std::string missing;
-    for (int32_t p : h.missing) missing += (missing.empty() ? "" : ", ") + std::to_string(p);
-    char seconds[32];
-    std::snprintf(seconds, sizeof seconds, "%.0f", static_cast<double>(h.overdue_ms) / 1000.0);
-    detail += (detail.empty() ? "" : "; ") + h.city + ": tick " + FormatUtc(h.tick) + " held " +
-              seconds + " s past its close, waiting for the counts of partition " +
-              (missing.empty() ? "?" : missing);
-    metrics_.TickHeld(h.city, static_cast<int>(h.missing.size()),
-                      static_cast<double>(h.overdue_ms) / 1000.0);
-    held.insert(h.city);
-  }
-  for (const auto& [key, engine] : engine_.cities()) {
-    if (!held.contains(key)) metrics_.TickHeld(key, 0, 0);
-  }
-  health_.SetPartitionsHolding(detail);
-  if (detail.empty() != held_detail_.empty()) {
-    if (detail.empty()) {
-      PRICING_LOG(kInfo) << "every partition's counts are in again: pricing caught up";
-    } else {
-      PRICING_LOG(kWarn) << "holding " << detail;
-    }
-  }
-  held_detail_ = detail;
-}
-
 void LiveProcessor::WarnTicksWait(const char* whose, const NatsError& e) {
   const int64_t now = clock_.NowMs();
   if (now - last_state_warning_ms_ < 5000) return;
@@ -617,7 +585,7 @@ void LiveProcessor::Run(const std::atomic<bool>& stop) {
                           << " handled in the last fetch: " << (caught_up ? "closing" : "waiting");
     }
     PollConfigUpdates(true);
-    ReportHeld();
+    if (config_.stage == PricingStage::kPrice) held_ticks_.Report(operator_, clock_.NowMs());
     // With a backlog still waiting, ticks wait for it (the operator closed what it could).
     operator_.OnTime(checked_at, caught_up, &actions_);
     Execute(nullptr);

@@ -32,7 +32,7 @@
 // subjects and the three-token ones, and publishes counts instead of prices (the
 // operator decides which); a price stage reads the counts (pricing.partial.> in
 // PRICING_UPDATES) with durable <durable>-price, its rebuild re-reads those stored
-// since its checkpoint, and it reports cities held for a partition (ReportHeld). Each
+// since its checkpoint, and it reports cities held for a partition (held_ticks.h). Each
 // stage's durable is a priority group as above.
 //
 // A tick that falls due is closed only once nothing stored before it is still on its
@@ -61,6 +61,7 @@
 #include "config/config.h"
 #include "engine/pricing_engine.h"
 #include "observe/health_monitor.h"
+#include "observe/held_ticks.h"
 #include "observe/metrics.h"
 #include "observe/operator_metrics.h"
 #include "operator/pricing_operator.h"
@@ -142,9 +143,6 @@ class LiveProcessor {
   // True once every event the stream had acknowledged when the due tick's close time
   // came has been read here.
   bool StoredEventsRead();
-  // Stage 2: which cities' ticks wait for a partition's counts, to /readyz, the metrics
-  // and the log (once a second).
-  void ReportHeld();
   // "ticks wait: cannot read <whose> state", at most every 5 s.
   void WarnTicksWait(const char* whose, const NatsError& e);
 
@@ -159,6 +157,7 @@ class LiveProcessor {
   Subscription configs_;  // ordered consumer on config.pricing.>
   std::unique_ptr<PullConsumer> puller_;
   HealthMonitor health_;
+  HeldTicksReporter held_ticks_;  // stage 2: cities held for a partition's counts
   // What this process reads: LOCATION_EVENTS (location.>), or for stage 2 of partitioned
   // pricing the partitions' counts (PRICING_UPDATES, pricing.partial.>); and its durable.
   const char* const input_stream_;
@@ -190,8 +189,6 @@ class LiveProcessor {
   std::string suspected_holder_;   // AnotherPinned: the pin seen at the last look
   int64_t barrier_close_ms_ = -1;  // the close time the barrier below was taken for
   uint64_t barrier_seq_ = 0;       // the stream's last sequence then
-  int64_t last_held_report_ms_ = 0;
-  std::string held_detail_;  // ReportHeld: what it said last
 };
 
 }  // namespace pricing
