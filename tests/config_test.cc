@@ -90,7 +90,7 @@ TEST_F(ConfigTest, DefaultsAreThoseOfTheSpec) {
 
 TEST_F(ConfigTest, ShippedNycConfigurationsLoad) {
   for (const char* name : {"config/nyc.yaml", "config/nyc-replay.yaml", "config/nyc-kafka.yaml",
-                           "config/nyc-partitioned.yaml"}) {
+                           "config/nyc-partitioned.yaml", "config/nyc-kafka-partitioned.yaml"}) {
     const Config c = LoadConfig(test::SourcePath(name), Env({}));
     EXPECT_TRUE(std::filesystem::exists(c.cities.at("nyc").zones_path)) << name;
   }
@@ -402,6 +402,25 @@ TEST_F(ConfigTest, PartitionsSplitLocationEventsByIdAndAreBounded) {
             Prefix() + "key 'partitions': value 0 is not allowed; must be >= 1");
   EXPECT_EQ(ErrorOf(std::string(kCity) + "partitions: 300\n"),
             Prefix() + "key 'partitions': value 300 is not allowed; must be 1 to 256");
+}
+
+// On Kafka a stage-1 partition is a partition of location-events: `partitions` sets
+// their number, and a kafka.partitions that says otherwise is refused.
+TEST_F(ConfigTest, PartitionsAreTheKafkaInputTopicsPartitions) {
+  const Config three = LoadConfig(Write(std::string(kCity) + "partitions: 3\n"), Env({}));
+  EXPECT_EQ(three.kafka.partitions, 3);
+  const Config same =
+      LoadConfig(Write(std::string(kCity) + "partitions: 3\nkafka: {partitions: 3}\n"), Env({}));
+  EXPECT_EQ(same.kafka.partitions, 3);
+  const Config whole = LoadConfig(Write(std::string(kCity) + "kafka: {partitions: 4}\n"), Env({}));
+  EXPECT_EQ(whole.kafka.partitions, 4);
+  EXPECT_EQ(ErrorOf(std::string(kCity) + "partitions: 3\nkafka: {partitions: 4}\n"),
+            Prefix() +
+                "key 'kafka.partitions': value 4 is not allowed with partitions: 3; "
+                "location-events then has one partition per stage-1 partition: leave it out or "
+                "set it to 3");
+  EXPECT_EQ(ErrorOf(std::string(kCity) + "kafka: {partials_topic: \"\"}\n"),
+            Prefix() + "key 'kafka.partials_topic': value '' is not a non-empty string");
 }
 
 }  // namespace

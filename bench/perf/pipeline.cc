@@ -204,7 +204,7 @@ void CreateKafkaTopics(const Endpoints& e) {
   auto admin = conf.Client(RD_KAFKA_PRODUCER);
   for (const char* topic :
        {"location-events", "pricing-updates", "websocket-events", "analytics-events",
-        "config-updates", "dead-letters", "pricing-state"}) {
+        "config-updates", "dead-letters", "pricing-state", "pricing-leases"}) {
     std::string err = e.kafka_create_topic
                           ? e.kafka_create_topic(topic, 1, e.kafka_replication)
                           : KafkaAdminTopic(admin.get(), topic, 1, e.kafka_replication, true);

@@ -22,6 +22,7 @@
 #include "http/http_server.h"
 #include "kafka/kafka_processor.h"
 #include "live/live_processor.h"
+#include "sim/kafka_event_sink.h"
 #include "sim/simulator.h"
 #include "transport/kafka_admin.h"
 #include "transport/kafka_handles.h"
@@ -152,9 +153,6 @@ int RunLiveCommand(const std::vector<std::string>& args) {
   if (config.stage != PricingStage::kCount && flags.Get("partition")) {
     throw UsageError("--partition goes with --stage count");
   }
-  if (config.stage != PricingStage::kWhole && config.backend != "nats") {
-    throw UsageError("--stage count and --stage price run on the nats backend only");
-  }
   // A second processor on the same machine (a standby) needs a port of its own.
   if (flags.Get("http-port")) {
     const int64_t port = flags.GetInt("http-port", config.http.port);
@@ -227,14 +225,21 @@ int RunSimulateCommand(const std::vector<std::string>& args) {
   InstallStopHandlers();  // before the slow parts: a stop while starting is clean too
   SystemClock clock;
   Simulator sim(o, CityZones::Load(city->second), clock);
-  JsPublisher publisher(config.publish.ack_wait_ms);
-  NatsSettings settings = CommandNatsSettings(config, "pricing-simulator");
-  settings.publish_max_pending = config.publish.max_pending;
-  settings.ack_handler = &JsPublisher::AckHandler;
-  settings.ack_handler_closure = &publisher;
-  auto client = NatsClient::Connect(settings);
-  publisher.Attach(client->js());
-  const SimulatorReport r = sim.Run(publisher, StopRequested());
+  SimulatorReport r;
+  if (config.backend == "kafka") {
+    KafkaEventSink sink(config);
+    r = sim.Run(sink, StopRequested());
+  } else {
+    JsPublisher publisher(config.publish.ack_wait_ms);
+    NatsSettings settings = CommandNatsSettings(config, "pricing-simulator");
+    settings.publish_max_pending = config.publish.max_pending;
+    settings.ack_handler = &JsPublisher::AckHandler;
+    settings.ack_handler_closure = &publisher;
+    auto client = NatsClient::Connect(settings);
+    publisher.Attach(client->js());
+    JsEventSink sink(publisher);
+    r = sim.Run(sink, StopRequested());
+  }
   std::printf(
       "simulate: sent %llu events in %.1f s (%.0f/s achieved of %.0f/s asked), %llu acknowledged, "
       "%llu "

@@ -27,7 +27,9 @@ commands:
       Partitioned (config key partitions: N): `--stage count --partition P` counts
       the drivers and riders of partition P and publishes the counts every tick;
       `--stage price` prices each tick from every partition's counts, holding it
-      until all are in. Each stage takes a hot standby the same way.
+      until all are in. Each stage takes a hot standby the same way. On Kafka
+      (backend: kafka) partition P is partition P of location-events, and each
+      stage's consumer group picks its active process.
   gateway --config FILE [--port N]
       Only the WebSocket push channel (/ws?city=C[&zones=ID,ID]) and the live map
       (/map): follows the cluster's outputs; run as many as needed (each gets every
@@ -40,7 +42,9 @@ commands:
       --drivers at the busiest hour that follows them (as convert-uber's). --acked-log
       writes a line per acknowledged event: its message id and the ack's time (ms).
       --id-subjects publishes on location.<kind>.<city>.<driver or rider id>, which
-      partitioned pricing stores by partition.
+      partitioned pricing stores by partition. With backend: kafka it produces to
+      location-events instead, keyed by the city (by the id on id subjects); with
+      partitions: N, keyed by the driver or rider id, in that id's partition.
   streams apply|info --config FILE
       Create or update the JetStream streams of the configuration / show their state.
   config send --config FILE --city C (--document JSON | --file F) [--timeout S]

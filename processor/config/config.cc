@@ -495,6 +495,8 @@ Config LoadConfigFile(const std::filesystem::path& path, const EnvLookup& env) {
       AtLeast("partitions", &KafkaConfig::partitions, 1),
       AtLeast("session_timeout_ms", &KafkaConfig::session_timeout_ms, 6000),
       Text("checkpoint_topic", &KafkaConfig::checkpoint_topic),
+      Text("partials_topic", &KafkaConfig::partials_topic),
+      Text("lease_topic", &KafkaConfig::lease_topic),
   };
   std::vector<std::string> top_keys = KeysOf(kTop);
   for (const char* section : {"model", "cities", "streams", "consumer", "publish", "nats_auth",
@@ -546,6 +548,18 @@ Config LoadConfigFile(const std::filesystem::path& path, const EnvLookup& env) {
   }
   if (c.kafka.group_id.empty()) r.Fail("kafka.group_id", "must not be empty");
   if (c.kafka.checkpoint_topic.empty()) r.Fail("kafka.checkpoint_topic", "must not be empty");
+  if (c.partitions > 1) {
+    // On Kafka a stage-1 partition is a partition of location-events.
+    if (c.kafka.partitions != 1 && c.kafka.partitions != c.partitions) {
+      r.Fail("kafka.partitions",
+             "value " + std::to_string(c.kafka.partitions) +
+                 " is not allowed with partitions: " + std::to_string(c.partitions) +
+                 "; location-events then has one partition per stage-1 partition: leave it "
+                 "out or set it to " +
+                 std::to_string(c.partitions));
+    }
+    c.kafka.partitions = c.partitions;
+  }
 
   if (c.interval_seconds <= 0) {
     r.Fail("interval_seconds",

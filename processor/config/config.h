@@ -90,13 +90,20 @@ struct KafkaConfig {
   // Where a new consumer group starts: at the end (latest) or at the oldest retained
   // event (earliest: for a fresh topic, or to read a backlog on purpose).
   std::string auto_offset_reset = "latest";
-  int64_t partitions = 1;  // of location-events (`pricing streams apply`)
+  // Of location-events (`pricing streams apply`). With the top-level `partitions` above
+  // 1 it is that number: each partition of the topic is one stage-1 partition.
+  int64_t partitions = 1;
   // How long the group waits for a member that stopped heartbeating (a killed
   // processor) before it gives its partitions to another, or to the restarted one.
   int64_t session_timeout_ms = 10000;
   // The compacted topic of the checkpoints, keyed by city (the last one per city is
   // what a restart reads).
   std::string checkpoint_topic = "pricing-state";
+  // Partitioned pricing (top-level `partitions` above 1): the counts stage 1 publishes
+  // every tick for stage 2, and the one-partition topic whose holder, in each count
+  // stage's consumer group, is the active process of that partition.
+  std::string partials_topic = "pricing-partials";
+  std::string lease_topic = "pricing-leases";
 };
 
 struct Config {

@@ -3,12 +3,7 @@
 #include <algorithm>
 #include <map>
 
-#include "transport/kafka_admin.h"
-
 namespace pricing {
-namespace {
-constexpr const char* kEventsStream = "LOCATION_EVENTS";
-}  // namespace
 
 KafkaHealthProbe::KafkaHealthProbe(const Config& config)
     : config_(config),
@@ -16,12 +11,12 @@ KafkaHealthProbe::KafkaHealthProbe(const Config& config)
       // with the brokers gone, so readiness follows the cluster.
       timeout_ms_(static_cast<int>(
           std::clamp<int64_t>(config.health_check_interval_seconds * 1000, 200, 1000))),
-      input_topic_(TopicForStream(kEventsStream)) {
+      input_(KafkaStageInputOf(config)) {
   for (const TopicSpec& t : KafkaTopicSpecs(config)) topics_.push_back(t.name);
   KafkaConf c;
   c.Set("bootstrap.servers", config.kafka.brokers)
       .Set("client.id", "pricing-health")
-      .Set("group.id", config.kafka.group_id)  // to read its committed offsets
+      .Set("group.id", input_.group)  // to read its committed offsets
       .Set("enable.auto.commit", "false")
       .Set("socket.nagle.disable", "true");
   client_ = c.Client(RD_KAFKA_CONSUMER);
@@ -46,9 +41,9 @@ void KafkaHealthProbe::Probe(HealthSnapshot* s) {
   rd_kafka_metadata_destroy(md);
   for (const std::string& t : topics_)
     if (!partitions.contains(t)) s->missing_streams.push_back(t);
-  const auto input = partitions.find(input_topic_);
+  const auto input = partitions.find(input_.topic);
   if (input == partitions.end()) {
-    s->consumer_error = input_topic_ + " is missing";
+    s->consumer_error = input_.topic + " is missing";
     return;
   }
   uint64_t lag = 0;
@@ -57,22 +52,25 @@ void KafkaHealthProbe::Probe(HealthSnapshot* s) {
 
 bool KafkaHealthProbe::GroupLag(int partitions, uint64_t* lag, std::string* error) {
   KafkaPtr<rd_kafka_topic_partition_list_t> list(rd_kafka_topic_partition_list_new(partitions));
-  for (int p = 0; p < partitions; ++p)
-    rd_kafka_topic_partition_list_add(list.get(), input_topic_.c_str(), p);
+  for (int p = 0; p < partitions; ++p) {
+    // A count stage's lag is on its own partition.
+    if (input_.partition < 0 || input_.partition == p)
+      rd_kafka_topic_partition_list_add(list.get(), input_.topic.c_str(), p);
+  }
   rd_kafka_resp_err_t err = rd_kafka_committed(client_.get(), list.get(), timeout_ms_);
   if (err != RD_KAFKA_RESP_ERR_NO_ERROR) {
-    *error = std::string("group ") + config_.kafka.group_id + ": " + rd_kafka_err2str(err);
+    *error = "group " + input_.group + ": " + rd_kafka_err2str(err);
     return false;
   }
   *lag = 0;
   for (int i = 0; i < list->cnt; ++i) {
     const rd_kafka_topic_partition_t& p = list->elems[i];
     int64_t low = 0, high = 0;
-    err = rd_kafka_query_watermark_offsets(client_.get(), input_topic_.c_str(), p.partition, &low,
+    err = rd_kafka_query_watermark_offsets(client_.get(), input_.topic.c_str(), p.partition, &low,
                                            &high, timeout_ms_);
     if (err != RD_KAFKA_RESP_ERR_NO_ERROR) {
       *error =
-          input_topic_ + " partition " + std::to_string(p.partition) + ": " + rd_kafka_err2str(err);
+          input_.topic + " partition " + std::to_string(p.partition) + ": " + rd_kafka_err2str(err);
       return false;
     }
     // Without a committed offset the group starts where auto_offset_reset says.

@@ -1,5 +1,6 @@
 // What the health checks ask of Kafka: whether a broker answers, whether every topic
-// of the configuration is there, and the group's lag on location-events (what
+// of the configuration is there, and the group's lag on what its stage reads
+// (KafkaStageInputOf: location-events, one partition of it, or the partials; what
 // kafka-consumer-groups reports: each partition's high watermark less the group's
 // committed offset, summed).
 //
@@ -12,6 +13,7 @@
 
 #include "config/config.h"
 #include "observe/health_monitor.h"
+#include "transport/kafka_admin.h"
 #include "transport/kafka_handles.h"
 
 namespace pricing {
@@ -28,7 +30,7 @@ class KafkaHealthProbe : public HealthProbe {
   const Config& config_;
   const int timeout_ms_;
   std::vector<std::string> topics_;  // every topic of the configuration
-  std::string input_topic_;
+  KafkaStageInput input_;
   KafkaPtr<rd_kafka_t> client_;
 };
 

@@ -16,8 +16,9 @@
 namespace pricing {
 namespace {
 
-constexpr const char* kEventsStream = "LOCATION_EVENTS";
 constexpr const char* kDeadLetterStream = "DEAD_LETTERS";
+constexpr std::string_view kStatePrefix = "pricing.state.";
+constexpr int kMetadataTimeoutMs = 5000;
 
 // NATS subject matching: `*` matches one token, `>` the rest.
 bool SubjectMatches(std::string_view pattern, std::string_view subject) {
@@ -98,12 +99,23 @@ Headers KafkaHeaders(const void* source) {
   return out;
 }
 
-OperatorOptions KafkaOptions() {
+OperatorOptions KafkaOptions(const Config& config) {
   OperatorOptions o;
   // Kafka cannot deliver one message again without holding back its partition: an
   // input whose handling fails is dead-lettered as poison at once.
   o.max_deliver = 1;
-  o.input_stream = TopicForStream(kEventsStream);
+  o.max_catch_up_seconds = config.max_catch_up_seconds;
+  o.input_stream = KafkaStageInputOf(config).topic;
+  o.stage = config.stage;
+  o.partition = static_cast<int32_t>(config.partition);
+  o.partitions = static_cast<int32_t>(config.partitions);
+  // A count stage reads one partition of location-events, which holds the events of its
+  // drivers and riders only: any other event in it was put there by a producer that
+  // did not key it by its id, and is dead-lettered rather than passed over.
+  o.routed_source = config.stage == PricingStage::kCount;
+  // Stage 2 holds a city until every partition counted its tick: stage 1 counts every
+  // tick it missed, as far back as location-events holds the events.
+  if (config.stage == PricingStage::kCount) o.max_catch_up_seconds = INT32_MAX;
   return o;
 }
 
@@ -133,9 +145,11 @@ KafkaProcessor::KafkaProcessor(const Config& config, const Clock& clock)
       metrics_(MetricsOptions{config.http.zone_metrics,
                               static_cast<std::size_t>(config.http.max_zone_metrics)}),
       listener_(metrics_),
-      operator_(engine_, KafkaOptions(), &listener_),
+      operator_(engine_, KafkaOptions(config), &listener_),
       health_(config, clock, metrics_),
-      input_topic_(TopicForStream(kEventsStream)) {
+      held_(metrics_, health_),
+      input_(KafkaStageInputOf(config)),
+      input_topic_(input_.topic) {
   metrics_.AddScrapeHook([this] {
     metrics_.PublishTotals(
         produced_.load(), produce_errors_.load(), 0, 0, produce_errors_.load(),
@@ -164,7 +178,7 @@ void KafkaProcessor::Connect() {
   KafkaConf cc;
   cc.Set("bootstrap.servers", config_.kafka.brokers)
       .Set("client.id", "pricing-processor")
-      .Set("group.id", config_.kafka.group_id)
+      .Set("group.id", input_.group)
       // An event's offset is stored once it is applied; stored offsets are committed
       // every second: at least once.
       .Set("enable.auto.offset.store", "false")
@@ -182,18 +196,57 @@ void KafkaProcessor::Connect() {
   rd_kafka_conf_set_opaque(cc.get(), this);
   consumer_ = cc.Client(RD_KAFKA_CONSUMER);
   rd_kafka_poll_set_consumer(consumer_.get());
-  const std::string topic = TopicForStream(kEventsStream);
+  input_partitions_ = PartitionsOf(input_topic_);
+  // The group gives out the lease topic's one partition; its holder reads the stage's
+  // partitions (Rebalanced).
+  PartitionsOf(input_.lease_topic);
+  if (input_.partition >= 0 && input_partitions_ != config_.partitions) {
+    // Stage-1 partition P is partition P of location-events: with another number of
+    // partitions, events would be counted by the wrong stage, or by none.
+    throw ConfigError(config_.source.string() + ": partitions is " +
+                      std::to_string(config_.partitions) + ", but the topic " + input_topic_ +
+                      " has " + std::to_string(input_partitions_) +
+                      " partitions; each stage-1 partition is one of them: run `pricing streams "
+                      "apply --config " +
+                      config_.source.string() + "` (Kafka can add partitions, never remove them)");
+  }
+  const std::string& topic = input_.lease_topic;
   rd_kafka_topic_partition_list_t* topics = rd_kafka_topic_partition_list_new(1);
   rd_kafka_topic_partition_list_add(topics, topic.c_str(), RD_KAFKA_PARTITION_UA);
   const rd_kafka_resp_err_t err = rd_kafka_subscribe(consumer_.get(), topics);
   rd_kafka_topic_partition_list_destroy(topics);
   if (err != RD_KAFKA_RESP_ERR_NO_ERROR)
     throw std::runtime_error("kafka: subscribing to " + topic + ": " + rd_kafka_err2str(err));
-  PRICING_LOG(kInfo) << "kafka: consuming " << topic << " as group " << config_.kafka.group_id
-                     << " from " << config_.kafka.brokers;
+  PRICING_LOG(kInfo) << "kafka: consuming " << input_topic_
+                     << (input_.partition >= 0 ? " [" + std::to_string(input_.partition) + "]"
+                                               : std::string())
+                     << " while holding " << topic << " in group " << input_.group << " from "
+                     << config_.kafka.brokers;
+}
+
+int32_t KafkaProcessor::PartitionsOf(const std::string& topic) {
+  const rd_kafka_metadata_t* md = nullptr;
+  KafkaPtr<rd_kafka_topic_t> t(rd_kafka_topic_new(consumer_.get(), topic.c_str(), nullptr));
+  int found = -1;
+  for (int attempt = 0; attempt < 30 && found < 0; ++attempt) {
+    if (rd_kafka_metadata(consumer_.get(), 0, t.get(), &md, kMetadataTimeoutMs) ==
+        RD_KAFKA_RESP_ERR_NO_ERROR) {
+      if (md->topic_cnt == 1 && md->topics[0].err == RD_KAFKA_RESP_ERR_NO_ERROR)
+        found = md->topics[0].partition_cnt;
+      rd_kafka_metadata_destroy(md);
+    }
+    if (found < 0) std::this_thread::sleep_for(std::chrono::milliseconds(500));
+  }
+  if (found <= 0)
+    throw std::runtime_error(
+        "kafka: the topic " + topic +
+        " is missing or unreadable (for 15 s); `pricing streams apply --config " +
+        config_.source.string() + "` makes it");
+  return found;
 }
 
 std::string KafkaProcessor::TopicFor(const std::string& subject) const {
+  if (subject.starts_with("pricing.partial.")) return config_.kafka.partials_topic;
   for (const StreamConfig& s : config_.streams) {
     for (const std::string& pattern : s.subjects)
       if (SubjectMatches(pattern, subject)) return TopicForStream(s.name);
@@ -203,7 +256,11 @@ std::string KafkaProcessor::TopicFor(const std::string& subject) const {
 
 void KafkaProcessor::Produce(const Action& a, const std::string& topic) {
   const uint64_t publish = a.publish;
-  const std::string key = LastToken(a.subject);  // a zone, or a city
+  // A zone, or a city; a checkpoint's is its city and, for stage 1, its partition: the
+  // compacted topic keeps the last one per key.
+  const std::string key = a.what == PublishKind::kCheckpoint && a.subject.starts_with(kStatePrefix)
+                              ? a.subject.substr(kStatePrefix.size())
+                              : LastToken(a.subject);
   while (true) {
     rd_kafka_headers_t* headers = rd_kafka_headers_new(2 + a.headers.size());
     rd_kafka_header_add(headers, "subject", -1, a.subject.data(),
@@ -360,28 +417,31 @@ void KafkaProcessor::RestoreConfigs() {
 }
 
 void KafkaProcessor::PollConfigs() {
+  if (!configs_) return;  // stage 1: no configuration to follow
   while (KafkaPtr<rd_kafka_message_t> m = configs_->Poll(0)) HandleConfig(*m);
 }
 
 void KafkaProcessor::RestoreCheckpoints() {
   KafkaReader reader(config_.kafka.brokers, config_.kafka.checkpoint_topic,
                      "pricing-processor-recovery");
-  std::map<std::string, std::string, std::less<>> last;  // by city
+  std::map<std::string, std::string, std::less<>> last;  // by subject
   if (!reader.Read(
           reader.Retained(kRecoveryTimeoutMs),
           [&](const rd_kafka_message_t& m) {
-            const std::string subject = SubjectOf(m, "pricing.state.");
-            if (!subject.starts_with("pricing.state.")) return;
+            const std::string subject = SubjectOf(m, std::string(kStatePrefix));
+            if (!subject.starts_with(kStatePrefix)) return;
             if (m.payload == nullptr) {
-              last.erase(subject.substr(14));  // a tombstone: no checkpoint
+              last.erase(subject);  // a tombstone: no checkpoint
             } else {
-              last[subject.substr(14)] = std::string(Payload(m));
+              last[subject] = std::string(Payload(m));
             }
           },
           kRecoveryTimeoutMs))
     throw std::runtime_error("kafka: reading " + reader.topic() + " stalled for 15 s");
   for (const auto& [key, engine] : engine_.cities()) {
-    const auto it = last.find(key);
+    // Stage 1's checkpoints are its partition's (pricing.state.<city>.p<P>).
+    const auto it = last.find(CheckpointSubject(
+        key, config_.stage == PricingStage::kCount ? static_cast<int32_t>(config_.partition) : -1));
     operator_.Restore(key,
                       it == last.end() ? std::nullopt : std::optional<std::string_view>(it->second),
                       clock_.NowMs());
@@ -392,6 +452,9 @@ void KafkaProcessor::Rebuild() {
   const int64_t started_ms = clock_.NowMs();
   KafkaReader reader(config_.kafka.brokers, input_topic_, "pricing-processor-rebuild");
   std::vector<PartitionRange> ranges = reader.Retained(kRecoveryTimeoutMs);
+  // A count stage's window holds one partition's events.
+  if (input_.partition >= 0)
+    std::erase_if(ranges, [&](const PartitionRange& r) { return r.partition != input_.partition; });
   // What the group committed: everything before it was handled by an earlier run.
   rd_kafka_topic_partition_list_t* list =
       rd_kafka_topic_partition_list_new(static_cast<int>(ranges.size()));
@@ -405,14 +468,14 @@ void KafkaProcessor::Rebuild() {
         err != RD_KAFKA_RESP_ERR_COORDINATOR_LOAD_IN_PROGRESS &&
         err != RD_KAFKA_RESP_ERR_COORDINATOR_NOT_AVAILABLE && err != RD_KAFKA_RESP_ERR__TIMED_OUT)
       break;
-    PRICING_LOG(kInfo) << "kafka: the committed offsets of group " << config_.kafka.group_id
+    PRICING_LOG(kInfo) << "kafka: the committed offsets of group " << input_.group
                        << " are not readable yet (" << rd_kafka_err2str(err) << "); retrying";
     std::this_thread::sleep_for(std::chrono::milliseconds(500));
   }
   if (err != RD_KAFKA_RESP_ERR_NO_ERROR) {
     rd_kafka_topic_partition_list_destroy(list);
-    throw std::runtime_error("kafka: reading the committed offsets of group " +
-                             config_.kafka.group_id + ": " + rd_kafka_err2str(err));
+    throw std::runtime_error("kafka: reading the committed offsets of group " + input_.group +
+                             ": " + rd_kafka_err2str(err));
   }
   bool any = false;
   for (PartitionRange& r : ranges) {
@@ -431,11 +494,22 @@ void KafkaProcessor::Rebuild() {
   uint64_t count = 0;
   if (any) {
     ranges = reader.From(ranges, operator_.RebuildFromMs(), kRecoveryTimeoutMs);
+    // Where the re-reading of each partition is, and where it ends.
+    std::map<int32_t, std::pair<int64_t, int64_t>> reading;
+    for (const PartitionRange& r : ranges) reading[r.partition] = {r.from, r.until};
+    const auto waiting = [&](int32_t q) {
+      const auto it = reading.find(q);
+      return it != reading.end() && it->second.first < it->second.second;
+    };
     const bool complete = reader.Read(
         ranges,
         [&](const rd_kafka_message_t& m) {
           std::string subject;
-          operator_.Rebuild(RecordOf(m, &subject), clock_.NowMs(), &actions_);
+          InputRecord record = RecordOf(m, &subject);
+          reading[m.partition].first = m.offset + 1;
+          read_stored_ms_[m.partition] = record.stored_ms;
+          record.others_stored_ms = OthersStoredMs(m.partition, waiting);
+          operator_.Rebuild(record, clock_.NowMs(), &actions_);
           Execute();
           ++count;
         },
@@ -463,8 +537,36 @@ void KafkaProcessor::Handle(rd_kafka_message_t* msg) {
   r.pending = lag_known ? static_cast<uint64_t>(std::max<int64_t>(0, high - msg->offset - 1)) : 1;
   offsets_.Received(msg->partition, msg->offset);
   next_offset_[msg->partition] = msg->offset + 1;
+  read_stored_ms_[msg->partition] = r.stored_ms;
+  if (r.pending > 0) {
+    r.others_stored_ms = OthersStoredMs(msg->partition, [&](int32_t q) {
+      int64_t lo = 0, hi = 0;
+      if (rd_kafka_get_watermark_offsets(consumer_.get(), input_topic_.c_str(), q, &lo, &hi) !=
+              RD_KAFKA_RESP_ERR_NO_ERROR ||
+          hi < 0)
+        return true;  // cannot tell: it may have more
+      const auto it = next_offset_.find(q);
+      const int64_t position = it != next_offset_.end()
+                                   ? it->second
+                                   : (config_.kafka.auto_offset_reset == "earliest" ? lo : hi);
+      return hi > position;
+    });
+  }
   operator_.OnInput(r, clock_.NowMs(), &actions_);
   Execute();
+}
+
+int64_t KafkaProcessor::OthersStoredMs(int32_t partition,
+                                       const std::function<bool(int32_t)>& waiting) const {
+  int64_t low = INT64_MAX;
+  if (input_.partition >= 0) return low;  // one partition: its own order is stored order
+  for (int32_t q = 0; q < input_partitions_; ++q) {
+    if (q == partition || !waiting(q)) continue;
+    const auto it = read_stored_ms_.find(q);
+    if (it == read_stored_ms_.end()) return 0;  // not read yet: no tick may close
+    low = std::min(low, it->second);
+  }
+  return low;
 }
 
 bool KafkaProcessor::CaughtUp() {
@@ -524,9 +626,19 @@ void KafkaProcessor::OnRebalance(rd_kafka_t*, rd_kafka_resp_err_t err,
   static_cast<KafkaProcessor*>(opaque)->Rebalanced(err, parts);
 }
 
-void KafkaProcessor::Rebalanced(rd_kafka_resp_err_t err, rd_kafka_topic_partition_list_t* parts) {
+void KafkaProcessor::Rebalanced(rd_kafka_resp_err_t err, rd_kafka_topic_partition_list_t* given) {
   const bool cooperative =
       std::string_view(rd_kafka_rebalance_protocol(consumer_.get())) == "COOPERATIVE";
+  // The group gives out the lease: its holder reads the stage's partitions (a count
+  // stage's one, or every one), and gives them up with the lease.
+  KafkaPtr<rd_kafka_topic_partition_list_t> work(
+      rd_kafka_topic_partition_list_new(std::max(1, input_partitions_)));
+  if (given->cnt > 0) {
+    for (int32_t p = 0; p < input_partitions_; ++p)
+      if (input_.partition < 0 || input_.partition == p)
+        rd_kafka_topic_partition_list_add(work.get(), input_topic_.c_str(), p);
+  }
+  rd_kafka_topic_partition_list_t* parts = work.get();
   if (err == RD_KAFKA_RESP_ERR__ASSIGN_PARTITIONS) {
     // Assigned after the rebuild: still this processor's only if nobody committed
     // anything of it since (else another processor went on from there).
@@ -576,10 +688,14 @@ void KafkaProcessor::Rebalanced(rd_kafka_resp_err_t err, rd_kafka_topic_partitio
     held = now->cnt;
     rd_kafka_topic_partition_list_destroy(now);
   }
+  if (demoted_) {
+    health_.SetRole(Role::kStandby, "starting again: another processor went on meanwhile");
+    return;
+  }
   health_.SetRole(held > 0 ? Role::kActive : Role::kStandby,
                   held > 0 ? ""
-                           : "standby: the consumer group " + config_.kafka.group_id +
-                                 " gave this processor no partition of " + input_topic_);
+                           : "standby: another member of the consumer group " + input_.group +
+                                 " holds " + input_.lease_topic + " and reads " + input_topic_);
   PRICING_LOG(kInfo) << "kafka: " << (held > 0 ? "active" : "standby") << ", " << held
                      << " partitions of " << input_topic_;
 }
@@ -590,11 +706,18 @@ void KafkaProcessor::Run(const std::atomic<bool>& stop) {
   for (const auto& [key, engine] : engine_.cities())
     last_ticks.emplace_back(key, &operator_.city_counters(key)->last_stored_tick);
   health_.Start(std::make_unique<KafkaHealthProbe>(config_), std::move(last_ticks));
-  RestoreConfigs();
+  // Stage 1 only counts: the model, and so config-updates, are stage 2's.
+  if (config_.stage != PricingStage::kCount) RestoreConfigs();
   RestoreCheckpoints();
   Rebuild();
   rebuilt_ = true;
-  PRICING_LOG(kInfo) << "processing " << input_topic_;
+  if (config_.stage == PricingStage::kPrice) health_.SetPartitionsHolding("");
+  PRICING_LOG(kInfo) << "processing " << input_topic_ << " (stage " << ToString(config_.stage)
+                     << (config_.stage == PricingStage::kCount
+                             ? " of partition " + std::to_string(config_.partition) + "/" +
+                                   std::to_string(config_.partitions)
+                             : std::string())
+                     << ", group " << input_.group << ")";
   health_.Processing();
   int64_t last_error_log = 0;
   while (!stop.load() && !demoted_) {
@@ -605,6 +728,10 @@ void KafkaProcessor::Run(const std::atomic<bool>& stop) {
     const int wait =
         static_cast<int>(std::clamp<int64_t>(engine_.NextCloseMs() - now, kDueTickPollMs, 50));
     KafkaPtr<rd_kafka_message_t> msg(rd_kafka_consumer_poll(consumer_.get(), wait));
+    // The poll ran the rebalance callback, which found this processor's state stale: not
+    // one more tick from it, nor the message the same poll brought (it stays
+    // uncommitted; the start again reads it).
+    if (demoted_) break;
     if (!msg) {
       // Nothing came: ticks close on the wall clock, once nothing is on its way.
       if (operator_.TickDue(clock_.NowMs())) {
@@ -620,6 +747,7 @@ void KafkaProcessor::Run(const std::atomic<bool>& stop) {
     rd_kafka_poll(producer_.get(), 0);  // delivery reports
     ReportDeliveries();
     PollConfigs();
+    if (config_.stage == PricingStage::kPrice) held_.Report(operator_, clock_.NowMs());
   }
   if (demoted_) {
     // Nothing more is produced or committed: the state is stale. Leaving the group now

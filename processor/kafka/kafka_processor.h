@@ -34,6 +34,25 @@
 //   offset starts at kafka.auto_offset_reset and rebuilds nothing.
 // Then the loop, which also follows config-updates from its end.
 //
+// Partitioned pricing (config key partitions: N, `pricing run --stage`), the stages of
+// the JetStream processor with Kafka's own means (KafkaStageInputOf):
+// - stage-1 partition P is partition P of location-events (N partitions), which holds
+//   the events of the drivers and riders whose id hashes to P (PartitionOf; a producer
+//   keys each event by its id and puts it there, as `pricing simulate` does). The count
+//   stage reads that partition alone, so every event in it is its to count or refuse: one
+//   whose id belongs to another partition is dead-lettered (schema), never passed over.
+//   Its group is <group_id>-p<P>of<N>. It publishes its counts to the partials topic
+//   and checkpoints as pricing.state.<city>.p<P> (keyed by city and partition in the
+//   compacted topic);
+// - the price stage reads the partials topic in the group <group_id>-price.
+//
+// Active and standby: every stage's group subscribes to the one-partition lease topic
+// (kafka.lease_topic), never to what it reads. The member the group gives the lease is
+// active and assigns itself the stage's partitions (Rebalanced); the others stand by. A
+// group subscribed to a topic of several partitions would share them out: a standby
+// would take part of the work, and two processors would each price a city from part
+// of its events.
+//
 // Outputs carry the message id as a `msg-id` header. Kafka has no broker-side
 // de-duplication by id: after a crash, the ticks between the last checkpoint and the
 // crash are published again, with the same ids and values (their `computed_at`
@@ -49,6 +68,7 @@
 
 #include <atomic>
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <memory>
 #include <set>
@@ -60,9 +80,11 @@
 #include "config/config.h"
 #include "engine/pricing_engine.h"
 #include "observe/health_monitor.h"
+#include "observe/held_ticks.h"
 #include "observe/metrics.h"
 #include "observe/operator_metrics.h"
 #include "operator/pricing_operator.h"
+#include "transport/kafka_admin.h"
 #include "transport/kafka_handles.h"
 #include "transport/kafka_reader.h"
 
@@ -106,6 +128,9 @@ class KafkaProcessor {
 
  private:
   void Connect();
+  // The partitions of `topic`, asked of the cluster for up to 15 s; throws when it has
+  // none (missing: `pricing streams apply` makes it).
+  int32_t PartitionsOf(const std::string& topic);
   void RestoreConfigs();
   void RestoreCheckpoints();
   void Rebuild();
@@ -116,6 +141,10 @@ class KafkaProcessor {
   void Handle(rd_kafka_message_t* msg);
   void Execute();
   void ReportDeliveries();
+  // Several partitions come in batches, not in stored-time order: the earliest stored
+  // time read in any other partition that `waiting` says has more (0: one of them was
+  // not read yet; INT64_MAX: none, or one partition read). InputRecord::others_stored_ms.
+  int64_t OthersStoredMs(int32_t partition, const std::function<bool(int32_t)>& waiting) const;
   // True when the consumer has its partitions and has read each to the high watermark
   // its leader gave when the due tick fell due: nothing stored before then is still on
   // its way. Before the group assigned partitions it is not.
@@ -138,6 +167,7 @@ class KafkaProcessor {
   OperatorMetrics listener_;
   PricingOperator operator_;
   HealthMonitor health_;
+  HeldTicksReporter held_;  // stage 2's cities held for a partition's counts
   OffsetTracker offsets_;
   std::vector<Action> actions_;
   std::vector<std::pair<uint64_t, bool>> deliveries_;  // queued by OnDelivery
@@ -145,11 +175,14 @@ class KafkaProcessor {
   std::atomic<uint64_t> produce_errors_{0};
   KafkaPtr<rd_kafka_t> consumer_;
   KafkaPtr<rd_kafka_t> producer_;
-  std::string input_topic_;
-  std::unique_ptr<KafkaReader> configs_;    // follows config-updates
-  int64_t barrier_close_ms_ = -1;           // the close time the barrier was taken for
-  std::map<int32_t, int64_t> barrier_;      // per partition: its high watermark then
-  std::map<int32_t, int64_t> next_offset_;  // per partition: the next offset to read
+  const KafkaStageInput input_;  // what this stage reads, in which group
+  const std::string input_topic_;
+  int32_t input_partitions_ = 0;               // of input_topic_, read at start
+  std::unique_ptr<KafkaReader> configs_;       // follows config-updates
+  int64_t barrier_close_ms_ = -1;              // the close time the barrier was taken for
+  std::map<int32_t, int64_t> barrier_;         // per partition: its high watermark then
+  std::map<int32_t, int64_t> next_offset_;     // per partition: the next offset to read
+  std::map<int32_t, int64_t> read_stored_ms_;  // per partition: the last read's stored time
   // Per partition: what the group had committed when the rebuild read it (-1: nothing).
   // A partition assigned later with another committed offset was processed by another
   // processor meanwhile: this one's window and checkpoint are stale.

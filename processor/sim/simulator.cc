@@ -84,7 +84,7 @@ Simulator::Event Simulator::Next(int64_t now_ms) {
     // The fleet lives on the pickups' clock: a new lap starts it at the first again.
     fleet_->AdvanceTo(p.ts_ms);
     fleet_->Answer(p.lat, p.lon);
-    ev.subject = Subject("request", "rider-" + std::to_string(p.row));
+    Route(ev, "request", "rider-" + std::to_string(p.row));
     ev.msg_id = "pickup-" + std::to_string(options_.seed) + "-" + std::to_string(run_ms_) + "-" +
                 std::to_string(lap) + "-" + std::to_string(p.row);
     w.BeginObject()
@@ -109,7 +109,7 @@ Simulator::Event Simulator::Next(int64_t now_ms) {
     }
     const uint64_t n = requests_++;
     const std::string rider = "sim-u-" + std::to_string(rng.Next() % (options_.drivers * 4 + 1));
-    ev.subject = Subject("request", rider);
+    Route(ev, "request", rider);
     ev.msg_id = "sim-r-" + std::to_string(options_.seed) + "-" + std::to_string(run_ms_) + "-" +
                 std::to_string(n);
     w.BeginObject().Key("request_id").String(ev.msg_id);
@@ -120,7 +120,7 @@ Simulator::Event Simulator::Next(int64_t now_ms) {
 
   if (fleet_) {
     if (const std::optional<DriverPingRecord> ping = fleet_->NextPing()) {
-      ev.subject = Subject("driver", ping->driver_id);
+      Route(ev, "driver", ping->driver_id);
       ev.msg_id = ping->driver_id + ":" + std::to_string(now_ms) + ":" + std::to_string(sequence_);
       w.BeginObject().Key("driver_id").String(ping->driver_id);
       w.Key("lat").Double(coord(ping->lat)).Key("lon").Double(coord(ping->lon));
@@ -144,7 +144,7 @@ Simulator::Event Simulator::Next(int64_t now_ms) {
         d.status == DriverStatus::kOffline ? DriverStatus::kAvailable : DriverStatus::kOffline;
   }
   const std::string driver_id = "sim-d-" + std::to_string(id);
-  ev.subject = Subject("driver", driver_id);
+  Route(ev, "driver", driver_id);
   ev.msg_id = driver_id + ":" + std::to_string(now_ms) + ":" + std::to_string(sequence_);
   w.BeginObject()
       .Key("driver_id")
@@ -157,10 +157,10 @@ Simulator::Event Simulator::Next(int64_t now_ms) {
   return ev;
 }
 
-std::string Simulator::Subject(const char* kind, const std::string& id) const {
-  std::string subject = "location." + std::string(kind) + "." + options_.city;
-  if (options_.id_subjects) subject += "." + id;
-  return subject;
+void Simulator::Route(Event& ev, const char* kind, const std::string& id) const {
+  ev.subject = "location." + std::string(kind) + "." + options_.city;
+  if (options_.id_subjects) ev.subject += "." + id;
+  ev.entity = id;
 }
 
 namespace {
@@ -174,7 +174,7 @@ struct AckedLog {
 
 }  // namespace
 
-SimulatorReport Simulator::Run(JsPublisher& publisher, const std::atomic<bool>& stop) {
+SimulatorReport Simulator::Run(EventSink& sink, const std::atomic<bool>& stop) {
   SimulatorReport report;
   auto acked_log = std::make_shared<AckedLog>();
   if (!options_.acked_log.empty()) acked_log->out.open(options_.acked_log, std::ios::trunc);
@@ -195,7 +195,7 @@ SimulatorReport Simulator::Run(JsPublisher& publisher, const std::atomic<bool>& 
           std::max(report.max_lag_ms, std::chrono::duration<double, std::milli>(now - due).count());
     }
     Event ev = Next(clock_.NowMs());
-    JsPublisher::OnStored on_stored;
+    EventSink::OnStored on_stored;
     if (acked_log->out.is_open()) {
       // The wall clock, not clock_: the line may be written after Run returned.
       on_stored = [acked_log, id = ev.msg_id] {
@@ -204,27 +204,28 @@ SimulatorReport Simulator::Run(JsPublisher& publisher, const std::atomic<bool>& 
         acked_log->out << id << ' ' << at << '\n';
       };
     }
-    publisher.Publish(ev.subject, ev.msg_id, ev.payload, {}, std::move(on_stored));
+    sink.Send(ev, std::move(on_stored));
     ++report.sent;
-    publisher.Pump();
+    sink.Pump();
     now = std::chrono::steady_clock::now();
     if (now - last_report >= std::chrono::seconds(1)) {
       const double secs = std::chrono::duration<double>(now - last_report).count();
+      const EventSink::Counts c = sink.counts();
       std::fprintf(
           stderr, "simulate: %.0f events/s, %llu sent, %llu acked, %llu errors, %llu in flight\n",
           (report.sent - sent_at_last_report) / secs, static_cast<unsigned long long>(report.sent),
-          static_cast<unsigned long long>(publisher.stats().acked.load()),
-          static_cast<unsigned long long>(publisher.stats().errors.load()),
-          static_cast<unsigned long long>(publisher.in_flight()));
+          static_cast<unsigned long long>(c.acked), static_cast<unsigned long long>(c.errors),
+          static_cast<unsigned long long>(c.in_flight));
       last_report = now;
       sent_at_last_report = report.sent;
     }
   }
   report.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
-  publisher.Flush(30000);
-  report.acked = publisher.stats().acked.load();
-  report.errors = publisher.stats().errors.load();
-  report.retries = publisher.stats().retries.load();
+  sink.Flush(30000);
+  const EventSink::Counts c = sink.counts();
+  report.acked = c.acked;
+  report.errors = c.errors;
+  report.retries = c.retries;
   report.achieved_rate = report.seconds > 0 ? report.sent / report.seconds : 0;
   return report;
 }

@@ -10,6 +10,7 @@
 
 #include <atomic>
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <string>
@@ -44,6 +45,53 @@ struct SimulatorOptions {
   bool id_subjects = false;
 };
 
+// One generated event.
+struct SimEvent {
+  std::string subject;
+  std::string msg_id;
+  std::string payload;
+  std::string entity;  // its driver_id or rider_id
+};
+
+// Where the generator's events go: JetStream (JsEventSink) or Kafka (kafka_event_sink.h).
+// Called on Run()'s thread only.
+class EventSink {
+ public:
+  // Runs once the broker stored the event; may run on another thread.
+  using OnStored = std::function<void()>;
+  struct Counts {
+    uint64_t acked = 0;
+    uint64_t errors = 0;
+    uint64_t retries = 0;
+    uint64_t in_flight = 0;
+  };
+  virtual ~EventSink() = default;
+  virtual void Send(const SimEvent& event, OnStored on_stored) = 0;
+  // Retries and delivery reports; called after every send.
+  virtual void Pump() = 0;
+  // Until nothing is in flight or `timeout_ms` passed; true when all are stored.
+  virtual bool Flush(int64_t timeout_ms) = 0;
+  virtual Counts counts() const = 0;
+};
+
+// To LOCATION_EVENTS, through a JetStream publisher attached to a connection.
+class JsEventSink final : public EventSink {
+ public:
+  explicit JsEventSink(JsPublisher& publisher) : publisher_(publisher) {}
+  void Send(const SimEvent& event, OnStored on_stored) override {
+    publisher_.Publish(event.subject, event.msg_id, event.payload, {}, std::move(on_stored));
+  }
+  void Pump() override { publisher_.Pump(); }
+  bool Flush(int64_t timeout_ms) override { return publisher_.Flush(timeout_ms); }
+  Counts counts() const override {
+    return {publisher_.stats().acked.load(), publisher_.stats().errors.load(),
+            publisher_.stats().retries.load(), publisher_.in_flight()};
+  }
+
+ private:
+  JsPublisher& publisher_;
+};
+
 struct SimulatorReport {
   uint64_t sent = 0;
   uint64_t acked = 0;
@@ -59,16 +107,11 @@ class Simulator {
   Simulator(SimulatorOptions options, std::shared_ptr<const CityZones> zones, const Clock& clock);
 
   // Publishes until the duration is over or `stop` is set; prints progress every second
-  // to stderr. The publisher must be attached to a connection.
-  SimulatorReport Run(JsPublisher& publisher, const std::atomic<bool>& stop);
+  // to stderr.
+  SimulatorReport Run(EventSink& sink, const std::atomic<bool>& stop);
 
-  // The next event as (subject, msg id, payload) for wall-clock time `now_ms`; exposed
-  // for tests.
-  struct Event {
-    std::string subject;
-    std::string msg_id;
-    std::string payload;
-  };
+  // The next event for wall-clock time `now_ms`; exposed for tests.
+  using Event = SimEvent;
   Event Next(int64_t now_ms);
 
  private:
@@ -81,8 +124,9 @@ class Simulator {
   };
   std::pair<double, double> RandomPointInCity();
   void MoveHotspots(int64_t now_ms);
-  // location.<kind>.<city>, or with id_subjects location.<kind>.<city>.<id>.
-  std::string Subject(const char* kind, const std::string& id) const;
+  // Sets the event's subject (location.<kind>.<city>, or with id_subjects
+  // location.<kind>.<city>.<id>) and entity.
+  void Route(Event& ev, const char* kind, const std::string& id) const;
 
   SimulatorOptions options_;
   std::shared_ptr<const CityZones> zones_;

@@ -195,7 +195,49 @@ std::vector<TopicSpec> KafkaTopicSpecs(const Config& config) {
   checkpoints.configs["cleanup.policy"] = "compact";
   checkpoints.configs["retention.ms"] = "-1";
   out.push_back(std::move(checkpoints));
+  if (config.partitions > 1) {
+    // Stage 1's counts, read by stage 2 (and again by its rebuild): kept as long as the
+    // events they count, in one partition, in the order they were published.
+    TopicSpec partials;
+    partials.name = config.kafka.partials_topic;
+    partials.replication = replication;
+    partials.configs["cleanup.policy"] = "delete";
+    for (const TopicSpec& t : out)
+      if (t.name == TopicForStream("LOCATION_EVENTS"))
+        partials.configs["retention.ms"] = t.configs.at("retention.ms");
+    out.push_back(std::move(partials));
+  }
+  // Never written: each stage's consumer group hands its one partition to one process
+  // at a time, the active one (KafkaStageInputOf).
+  TopicSpec leases;
+  leases.name = config.kafka.lease_topic;
+  leases.replication = replication;
+  leases.configs["cleanup.policy"] = "delete";
+  leases.configs["retention.ms"] = "3600000";
+  out.push_back(std::move(leases));
   return out;
+}
+
+KafkaStageInput KafkaStageInputOf(const Config& config) {
+  KafkaStageInput in;
+  in.lease_topic = config.kafka.lease_topic;
+  switch (config.stage) {
+    case PricingStage::kWhole:
+      in.group = config.kafka.group_id;
+      in.topic = TopicForStream("LOCATION_EVENTS");
+      break;
+    case PricingStage::kCount:
+      in.group = config.kafka.group_id + "-p" + std::to_string(config.partition) + "of" +
+                 std::to_string(config.partitions);
+      in.topic = TopicForStream("LOCATION_EVENTS");
+      in.partition = static_cast<int32_t>(config.partition);
+      break;
+    case PricingStage::kPrice:
+      in.group = config.kafka.group_id + "-price";
+      in.topic = config.kafka.partials_topic;
+      break;
+  }
+  return in;
 }
 
 std::string_view ToString(TopicApplyResult::Action action) {

@@ -18,6 +18,7 @@ struct KafkaDeleter {
   void operator()(rd_kafka_topic_partition_list_t* l) const {
     rd_kafka_topic_partition_list_destroy(l);
   }
+  void operator()(rd_kafka_topic_t* t) const { rd_kafka_topic_destroy(t); }
 };
 template <typename T>
 using KafkaPtr = std::unique_ptr<T, KafkaDeleter>;

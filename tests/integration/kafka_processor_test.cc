@@ -21,6 +21,7 @@
 #include "cluster_fixture.h"
 #include "common/clock.h"
 #include "config/config.h"
+#include "engine/partials.h"
 #include "grid_workload.h"
 #include "http_get.h"
 #include "kafka_cluster.h"
@@ -141,8 +142,9 @@ class KafkaProcessorTest : public ::testing::Test {
 
   void TearDown() override {
     if (HasFailure()) {
-      std::printf("the end of %s:\n%s", (dir_ / "processor.log").c_str(),
-                  TailLines(dir_ / "processor.log", 40).c_str());
+      if (fs::exists(dir_ / "processor.log"))
+        std::printf("the end of %s:\n%s", (dir_ / "processor.log").c_str(),
+                    TailLines(dir_ / "processor.log", 40).c_str());
       if (cluster_) std::printf("%s", cluster_->LogTails(10).c_str());
     }
     processor_.reset();
@@ -166,28 +168,67 @@ class KafkaProcessorTest : public ::testing::Test {
   }
 
   void Produce(const std::string& topic, const std::string& key, const std::string& subject,
-               const std::string& payload) {
+               const std::string& payload, int32_t partition = RD_KAFKA_PARTITION_UA) {
     rd_kafka_headers_t* h = rd_kafka_headers_new(1);
     if (!subject.empty())
       rd_kafka_header_add(h, "subject", -1, subject.data(), static_cast<ssize_t>(subject.size()));
-    ASSERT_EQ(rd_kafka_producev(producer_.get(), RD_KAFKA_V_TOPIC(topic.c_str()),
-                                RD_KAFKA_V_KEY(key.data(), key.size()),
-                                RD_KAFKA_V_VALUE(const_cast<char*>(payload.data()), payload.size()),
-                                RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY), RD_KAFKA_V_HEADERS(h),
-                                RD_KAFKA_V_END),
+    ASSERT_EQ(rd_kafka_producev(
+                  producer_.get(), RD_KAFKA_V_TOPIC(topic.c_str()), RD_KAFKA_V_PARTITION(partition),
+                  RD_KAFKA_V_KEY(key.data(), key.size()),
+                  RD_KAFKA_V_VALUE(const_cast<char*>(payload.data()), payload.size()),
+                  RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY), RD_KAFKA_V_HEADERS(h), RD_KAFKA_V_END),
               RD_KAFKA_RESP_ERR_NO_ERROR);
     rd_kafka_poll(producer_.get(), 0);
   }
   void Flush() { ASSERT_EQ(rd_kafka_flush(producer_.get(), 20000), RD_KAFKA_RESP_ERR_NO_ERROR); }
 
-  // `count` events of the grid workload over `seconds`, keyed by city.
-  void PublishEvents(int count, double seconds, int first = 0) {
+  // `count` events of the grid workload over `seconds`, keyed by city; with
+  // `partitions` above 1, keyed by the driver or rider id, in its partition
+  // (PartitionOf) of location-events, as partitioned pricing takes them.
+  void PublishEvents(int count, double seconds, int first = 0, int partitions = 1) {
     Paced(count, seconds, first, [&](int i) {
       const GridEvent e = GridWorkloadEvent(i, NowMs());
-      Produce("location-events", "demo", e.subject, e.payload);
+      if (partitions > 1) {
+        const std::string id = EntityOf(e.payload);
+        Produce("location-events", id, e.subject + "." + id, e.payload,
+                PartitionOf(id, partitions));
+      } else {
+        // Keyed by city; over `spread_` partitions, each driver or rider in one.
+        Produce("location-events", "demo", e.subject, e.payload,
+                spread_ > 1 ? PartitionOf(EntityOf(e.payload), spread_) : RD_KAFKA_PARTITION_UA);
+      }
       published_.push_back({e.subject, e.payload});
     });
     Flush();
+  }
+
+  // The driver_id or rider_id of a grid workload event.
+  static std::string EntityOf(std::string_view payload) {
+    for (std::string_view field : {R"("driver_id":")", R"("rider_id":")"}) {
+      const std::size_t at = payload.find(field);
+      if (at == std::string_view::npos) continue;
+      const std::size_t from = at + field.size();
+      return std::string(payload.substr(from, payload.find('"', from) - from));
+    }
+    return "";
+  }
+
+  // `pricing run` with `stage` (count P, or price) on its own HTTP port and log,
+  // once it processes (a standby: once it stands by).
+  std::unique_ptr<ChildProcess> StartStage(const std::vector<std::string>& stage, int port,
+                                           const std::string& log, bool standby = false) {
+    auto p = std::make_unique<ChildProcess>(PricingRunArgs(dir_ / "pricing.yaml", port, stage),
+                                            std::map<std::string, std::string>{}, dir_ / log);
+    const std::string line = standby ? "kafka: standby" : "kafka: active";
+    EXPECT_TRUE(WaitFor(
+        [&] {
+          return CountLinesContaining(dir_ / log, "processing ") > 0 &&
+                 CountLinesContaining(dir_ / log, line) > 0;
+        },
+        60000))
+        << log << ":\n"
+        << TailLines(dir_ / log, 30);
+    return p;
   }
 
   // Every message of `topic` retained now.
@@ -292,13 +333,15 @@ class KafkaProcessorTest : public ::testing::Test {
   std::unique_ptr<ChildProcess> processor_;
   std::vector<std::pair<std::string, std::string>> published_;
   int starts_ = 0;
+  int spread_ = 1;  // location-events partitions PublishEvents spreads a city's events over
 };
 
 TEST_F(KafkaProcessorTest, PricesEqualReplayAndBadEventsAreDeadLetteredBeforeTheirCommit) {
   // `pricing streams apply` made every topic, the checkpoints' compacted; a second run
   // changes nothing.
-  for (const char* t : {"location-events", "pricing-updates", "websocket-events",
-                        "analytics-events", "config-updates", "dead-letters", "pricing-state"})
+  for (const char* t :
+       {"location-events", "pricing-updates", "websocket-events", "analytics-events",
+        "config-updates", "dead-letters", "pricing-state", "pricing-leases"})
     EXPECT_NE(applied_.find(std::string(t) + ": created"), std::string::npos) << applied_;
   const std::string again = ApplyKafkaTopics(*cluster_, dir_ / "pricing.yaml");
   EXPECT_EQ(again.find("created"), std::string::npos) << again;
@@ -386,13 +429,28 @@ TEST_F(KafkaProcessorTest, KillNineMidWindowThenRestartMatchesAnUninterruptedRun
       << "no tick after a restart with nothing to read";
 }
 
-// Two processors in one consumer group: the second stands by (the cooperative-sticky
-// group leaves the partition with the first). The active one is SIGKILLed under load;
-// once its session times out the group gives the partition to the standby, which
-// starts again to rebuild from what was committed meanwhile, and every tick is priced
-// as the replay prices it.
+// Two processors in one consumer group, location-events in two partitions: the second
+// stands by (the group gives the lease to one, which reads both partitions; without
+// the lease each would take one partition and price the city from half its events).
+// The active one is SIGKILLed under load; once its session times out the group gives
+// the lease to the standby, which starts again to rebuild from what was committed
+// meanwhile, and every tick is priced as the replay prices it.
 TEST_F(KafkaProcessorTest, AStandbyInTheGroupTakesOverFromAKilledProcessorWithExactOutputs) {
+  yaml_
+      .Set("kafka", "{brokers: \"" + cluster_->bootstrap() +
+                        "\", group_id: test-processor, auto_offset_reset: earliest, "
+                        "fetch_wait_max_ms: 5, partitions: 2}")
+      .Write(dir_ / "pricing.yaml");
+  EXPECT_NE(ApplyKafkaTopics(*cluster_, dir_ / "pricing.yaml").find("partitions: 1 -> 2"),
+            std::string::npos);
+  spread_ = 2;
   StartProcessor();
+  EXPECT_TRUE(WaitFor(
+      [&] {
+        return CountLinesContaining(dir_ / "processor.log", "kafka: active, 2 partitions") > 0;
+      },
+      30000))
+      << TailLines(dir_ / "processor.log", 20);
   PublishEvents(600, 2.5);
   ASSERT_TRUE(WaitFor([&] { return !ReadTopic("pricing-state").empty(); }, 10000))
       << "no checkpoint was stored";
@@ -576,6 +634,153 @@ TEST_F(KafkaProcessorTest, TheGatewayFollowsTheKafkaOutputTopics) {
   }
   more.join();
   EXPECT_TRUE(changes) << "no changes reached the client";
+}
+
+// Partitioned pricing on Kafka, two partitions: location-events has two partitions, each
+// event in the one of its driver_id or rider_id; a count stage per partition (each its
+// own consumer group) publishes counts to pricing-partials, and the price stage prices
+// their sums. A second count stage of partition 0 stands by; the active one is SIGKILLed
+// under load, the price stage holds the city (and says so) until the standby has taken
+// over, and every tick equals one processor's replay. An event put in the wrong
+// partition is dead-lettered, not counted twice or lost.
+TEST_F(KafkaProcessorTest, PartitionedStagesPriceAsOneProcessorAndAStandbyTakesOverAPartition) {
+  yaml_.Set("partitions", 2)
+      .Set("kafka", "{brokers: \"" + cluster_->bootstrap() +
+                        "\", group_id: test-processor, auto_offset_reset: earliest, "
+                        "fetch_wait_max_ms: 5, session_timeout_ms: 6000}")
+      .Write(dir_ / "pricing.yaml");
+  config_ = LoadConfig(dir_ / "pricing.yaml", [](const std::string&) { return std::nullopt; });
+  const std::string applied = ApplyKafkaTopics(*cluster_, dir_ / "pricing.yaml");
+  EXPECT_NE(applied.find("location-events: updated"), std::string::npos) << applied;
+  EXPECT_NE(applied.find("pricing-partials: created"), std::string::npos) << applied;
+  EXPECT_NE(applied.find("pricing-leases: unchanged"), std::string::npos) << applied;
+
+  const int p0_port = FreePort(), p1_port = FreePort(), price_port = FreePort(),
+            standby_port = FreePort();
+  auto price = StartStage({"price"}, price_port, "price.log");
+  auto p0 = StartStage({"count", "--partition", "0"}, p0_port, "p0.log");
+  auto p1 = StartStage({"count", "--partition", "1"}, p1_port, "p1.log");
+  auto standby = StartStage({"count", "--partition", "0"}, standby_port, "p0-standby.log", true);
+  ASSERT_FALSE(HasFailure());
+  EXPECT_TRUE(WaitFor(
+      [&] {
+        return HttpGet(standby_port, "/readyz").body.find(R"("role":"standby")") !=
+               std::string::npos;
+      },
+      5000))
+      << HttpGet(standby_port, "/readyz").body;
+
+  // A driver of partition 1 in partition 0, as a publisher that keys by city puts it:
+  // partition 1's stage never sees it, so partition 0's must not pass over it.
+  std::string misplaced = "x0";
+  for (int d = 1; PartitionOf(misplaced, 2) != 1; ++d) misplaced = "x" + std::to_string(d);
+  const std::string bad = R"({"driver_id":")" + misplaced +
+                          R"(","lat":40.705,"lon":-74.015,"status":"available","ts":)" +
+                          std::to_string(NowMs()) + "}";
+  Produce("location-events", "demo", "location.driver.demo", bad, 0);
+  PublishEvents(900, 3.0, 0, 2);
+
+  std::thread publisher([&] { PublishEvents(1800, 9.0, 900, 2); });
+  std::this_thread::sleep_for(std::chrono::milliseconds(2000));
+  p0->Signal(SIGKILL);
+  const int64_t killed = NowMs();
+  EXPECT_EQ(p0->Wait(5000), 128 + SIGKILL);
+  // Until the group gives partition 0 to the standby, the price stage holds the city.
+  std::string held_body;
+  EXPECT_TRUE(WaitFor(
+      [&] {
+        held_body = HttpGet(price_port, "/readyz").body;
+        return held_body.find(R"({"name":"partitions","ok":false)") != std::string::npos;
+      },
+      15000))
+      << held_body;
+  EXPECT_NE(held_body.find("waiting for the counts of partition 0"), std::string::npos)
+      << held_body;
+  EXPECT_EQ(MetricValue(HttpGet(price_port, "/metrics").body,
+                        R"(pricing_partitions_missing{city="demo"})"),
+            1);
+  const bool took_over = WaitFor(
+      [&] {
+        return CountLinesContaining(dir_ / "p0-standby.log", "starting again as a standby") > 0 &&
+               CountLinesContaining(dir_ / "p0-standby.log", "kafka: active") > 0;
+      },
+      60000);
+  const int64_t takeover_ms = NowMs() - killed;
+  publisher.join();
+  ASSERT_TRUE(took_over) << TailLines(dir_ / "p0-standby.log", 40);
+  std::printf("partition 0: the standby active %lld ms after SIGKILL (session timeout 6 s)\n",
+              static_cast<long long>(takeover_ms));
+  RecordProperty("takeover_ms", std::to_string(takeover_ms));
+  PublishEvents(300, 1.5, 2700, 2);
+  ExpectLiveEqualsReplay();
+  EXPECT_TRUE(WaitFor(
+      [&] {
+        return HttpGet(price_port, "/readyz").body.find(R"({"name":"partitions","ok":true)") !=
+               std::string::npos;
+      },
+      10000))
+      << HttpGet(price_port, "/readyz").body;
+
+  // The misplaced event: dead-lettered by partition 0, with why.
+  std::vector<Message> dead;
+  ASSERT_TRUE(WaitFor([&] { return !(dead = ReadTopic("dead-letters")).empty(); }, 10000));
+  ASSERT_EQ(dead.size(), 1u);
+  EXPECT_EQ(dead[0].payload, bad);
+  EXPECT_EQ(dead[0].reason, "schema");
+  // Nothing else went astray: the price stage read, in the counts, every event of both
+  // partitions, the misplaced one included (a restarted count stage counts again what
+  // it re-reads of a tick it had not checkpointed: at least, not exactly).
+  EXPECT_GE(MetricSum(HttpGet(price_port, "/metrics").body, "pricing_events_read_total"), 3000 + 1);
+
+  // `pricing simulate` on this configuration puts each event where its stage reads it:
+  // in the partition of its driver or rider, keyed by that id.
+  const double read_before =
+      MetricSum(HttpGet(price_port, "/metrics").body, "pricing_events_read_total");
+  KafkaReader events(cluster_->bootstrap(), "location-events", "test-reader");
+  std::vector<PartitionRange> ranges = events.Retained(10000);
+  ChildProcess sim(
+      {std::string(PRICING_BIN_DIR) + "/pricing", "simulate", "--config",
+       (dir_ / "pricing.yaml").string(), "--rate", "400", "--duration", "2", "--drivers", "200"},
+      {}, dir_ / "simulate.log");
+  ASSERT_EQ(sim.Wait(60000), 0) << TailLines(dir_ / "simulate.log", 20);
+  EXPECT_NE(CountLinesContaining(dir_ / "simulate.log", "800 acknowledged"), 0)
+      << TailLines(dir_ / "simulate.log", 20);
+  const std::vector<PartitionRange> after = events.Retained(10000);
+  for (PartitionRange& r : ranges) {
+    r.from = r.until;
+    for (const PartitionRange& a : after)
+      if (a.partition == r.partition) r.until = a.until;
+  }
+  int simulated = 0, in_place = 0;
+  EXPECT_TRUE(events.Read(
+      ranges,
+      [&](const rd_kafka_message_t& m) {
+        ++simulated;
+        const std::string key(static_cast<const char*>(m.key), m.key_len);
+        const std::string id = EntityOf({static_cast<const char*>(m.payload), m.len});
+        in_place += key == id && PartitionOf(id, 2) == m.partition &&
+                    KafkaHeader(m, "subject").starts_with("location.");
+      },
+      10000));
+  EXPECT_EQ(simulated, 800);
+  EXPECT_EQ(in_place, simulated);
+  // The stages count them: the price stage reads them all, and none is dead-lettered.
+  EXPECT_TRUE(WaitFor(
+      [&] {
+        return MetricSum(HttpGet(price_port, "/metrics").body, "pricing_events_read_total") >=
+               read_before + 800;
+      },
+      15000))
+      << HttpGet(price_port, "/metrics").body.substr(0, 2000);
+  EXPECT_EQ(ReadTopic("dead-letters").size(), 1u);
+  for (auto* p : {price.get(), p1.get(), standby.get()}) {
+    p->Signal(SIGTERM);
+    EXPECT_EQ(p->Wait(30000), 0);
+  }
+  if (HasFailure()) {
+    for (const char* log : {"price.log", "p0.log", "p1.log", "p0-standby.log"})
+      std::printf("the end of %s:\n%s", log, TailLines(dir_ / log, 30).c_str());
+  }
 }
 
 TEST(KafkaProcessorConfig, RefusesAKafkaBackendWithoutBrokers) {
