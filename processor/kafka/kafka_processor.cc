@@ -164,16 +164,8 @@ KafkaProcessor::~KafkaProcessor() {
 }
 
 void KafkaProcessor::Connect() {
-  KafkaConf pc;
-  pc.Set("bootstrap.servers", config_.kafka.brokers)
-      .Set("client.id", "pricing-processor")
-      // Retries within a session never duplicate or reorder (implies acks=all).
-      .Set("enable.idempotence", "true")
-      .Set("linger.ms", std::to_string(config_.kafka.linger_ms))
-      .Set("socket.nagle.disable", "true");
-  rd_kafka_conf_set_dr_msg_cb(pc.get(), &KafkaProcessor::OnDelivery);
-  rd_kafka_conf_set_opaque(pc.get(), this);
-  producer_ = pc.Client(RD_KAFKA_PRODUCER);
+  producer_ = IdempotentProducer(config_.kafka.brokers, "pricing-processor",
+                                 config_.kafka.linger_ms, &KafkaProcessor::OnDelivery, this);
 
   KafkaConf cc;
   cc.Set("bootstrap.servers", config_.kafka.brokers)

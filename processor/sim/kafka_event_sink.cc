@@ -11,16 +11,8 @@ namespace pricing {
 KafkaEventSink::KafkaEventSink(const Config& config)
     : partitions_(static_cast<int32_t>(config.partitions)),
       topic_(TopicForStream("LOCATION_EVENTS")) {
-  KafkaConf c;
-  c.Set("bootstrap.servers", config.kafka.brokers)
-      .Set("client.id", "pricing-simulator")
-      // Retries never store an event twice or out of order (implies acks=all).
-      .Set("enable.idempotence", "true")
-      .Set("linger.ms", std::to_string(config.kafka.linger_ms))
-      .Set("socket.nagle.disable", "true");
-  rd_kafka_conf_set_dr_msg_cb(c.get(), &KafkaEventSink::OnDelivery);
-  rd_kafka_conf_set_opaque(c.get(), this);
-  producer_ = c.Client(RD_KAFKA_PRODUCER);
+  producer_ = IdempotentProducer(config.kafka.brokers, "pricing-simulator", config.kafka.linger_ms,
+                                 &KafkaEventSink::OnDelivery, this);
   PRICING_LOG(kInfo) << "simulate: producing to " << topic_ << " on " << config.kafka.brokers
                      << (partitions_ > 1 ? ", each event in the partition of its driver or rider ("
                                            "partitions: " +

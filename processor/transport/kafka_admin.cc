@@ -188,33 +188,28 @@ std::vector<TopicSpec> KafkaTopicSpecs(const Config& config) {
     if (s.name == "PRICING_UPDATES") replication = t.replication;
     out.push_back(std::move(t));
   }
+  // The project's own topics, one partition each.
+  const auto own = [&](const std::string& name, const char* cleanup, std::string retention_ms) {
+    TopicSpec t;
+    t.name = name;
+    t.replication = replication;
+    t.configs["cleanup.policy"] = cleanup;
+    t.configs["retention.ms"] = std::move(retention_ms);
+    out.push_back(std::move(t));
+  };
   // The checkpoints: the last one per city is all a restart needs.
-  TopicSpec checkpoints;
-  checkpoints.name = config.kafka.checkpoint_topic;
-  checkpoints.replication = replication;
-  checkpoints.configs["cleanup.policy"] = "compact";
-  checkpoints.configs["retention.ms"] = "-1";
-  out.push_back(std::move(checkpoints));
+  own(config.kafka.checkpoint_topic, "compact", "-1");
   if (config.partitions > 1) {
     // Stage 1's counts, read by stage 2 (and again by its rebuild): kept as long as the
     // events they count, in one partition, in the order they were published.
-    TopicSpec partials;
-    partials.name = config.kafka.partials_topic;
-    partials.replication = replication;
-    partials.configs["cleanup.policy"] = "delete";
+    std::string retention = "-1";
     for (const TopicSpec& t : out)
-      if (t.name == TopicForStream("LOCATION_EVENTS"))
-        partials.configs["retention.ms"] = t.configs.at("retention.ms");
-    out.push_back(std::move(partials));
+      if (t.name == TopicForStream("LOCATION_EVENTS")) retention = t.configs.at("retention.ms");
+    own(config.kafka.partials_topic, "delete", retention);
   }
   // Never written: each stage's consumer group hands its one partition to one process
   // at a time, the active one (KafkaStageInputOf).
-  TopicSpec leases;
-  leases.name = config.kafka.lease_topic;
-  leases.replication = replication;
-  leases.configs["cleanup.policy"] = "delete";
-  leases.configs["retention.ms"] = "3600000";
-  out.push_back(std::move(leases));
+  own(config.kafka.lease_topic, "delete", "3600000");
   return out;
 }
 

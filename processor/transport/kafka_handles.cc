@@ -26,6 +26,20 @@ KafkaPtr<rd_kafka_t> KafkaConf::Client(rd_kafka_type_t type) {
   return KafkaPtr<rd_kafka_t>(rk);
 }
 
+KafkaPtr<rd_kafka_t> IdempotentProducer(
+    const std::string& brokers, const std::string& client_id, int64_t linger_ms,
+    void (*on_delivery)(rd_kafka_t*, const rd_kafka_message_t*, void*), void* opaque) {
+  KafkaConf c;
+  c.Set("bootstrap.servers", brokers)
+      .Set("client.id", client_id)
+      .Set("enable.idempotence", "true")
+      .Set("linger.ms", std::to_string(linger_ms))
+      .Set("socket.nagle.disable", "true");
+  rd_kafka_conf_set_dr_msg_cb(c.get(), on_delivery);
+  rd_kafka_conf_set_opaque(c.get(), opaque);
+  return c.Client(RD_KAFKA_PRODUCER);
+}
+
 std::string TopicForStream(const std::string& stream) {
   std::string t = stream;
   for (char& c : t)

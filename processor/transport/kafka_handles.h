@@ -5,6 +5,7 @@
 
 #include <librdkafka/rdkafka.h>
 
+#include <cstdint>
 #include <memory>
 #include <string>
 #include <utility>
@@ -40,6 +41,13 @@ class KafkaConf {
  private:
   rd_kafka_conf_t* conf_;
 };
+
+// The project's producers: idempotent (retries neither duplicate nor reorder; implies
+// acks=all), `linger_ms` set explicitly (librdkafka's default is 5), no Nagle delay, and
+// `on_delivery` called with `opaque` for each message's fate (inside rd_kafka_poll).
+KafkaPtr<rd_kafka_t> IdempotentProducer(
+    const std::string& brokers, const std::string& client_id, int64_t linger_ms,
+    void (*on_delivery)(rd_kafka_t*, const rd_kafka_message_t*, void*), void* opaque);
 
 // The Kafka topic of a JetStream stream: lower case, `_` turned to `-` (events.md).
 std::string TopicForStream(const std::string& stream);
