@@ -113,9 +113,6 @@ OperatorOptions KafkaOptions(const Config& config) {
   // drivers and riders only: any other event in it was put there by a producer that
   // did not key it by its id, and is dead-lettered rather than passed over.
   o.routed_source = config.stage == PricingStage::kCount;
-  // Stage 2 holds a city until every partition counted its tick: stage 1 counts every
-  // tick it missed, as far back as location-events holds the events.
-  if (config.stage == PricingStage::kCount) o.max_catch_up_seconds = INT32_MAX;
   return o;
 }
 
@@ -191,7 +188,7 @@ void KafkaProcessor::Connect() {
   input_partitions_ = PartitionsOf(input_topic_);
   // The group gives out the lease topic's one partition; its holder reads the stage's
   // partitions (Rebalanced).
-  PartitionsOf(input_.lease_topic);
+  PartitionsOf(config_.kafka.lease_topic);
   if (input_.partition >= 0 && input_partitions_ != config_.partitions) {
     // Stage-1 partition P is partition P of location-events: with another number of
     // partitions, events would be counted by the wrong stage, or by none.
@@ -202,7 +199,7 @@ void KafkaProcessor::Connect() {
                       "apply --config " +
                       config_.source.string() + "` (Kafka can add partitions, never remove them)");
   }
-  const std::string& topic = input_.lease_topic;
+  const std::string& topic = config_.kafka.lease_topic;
   rd_kafka_topic_partition_list_t* topics = rd_kafka_topic_partition_list_new(1);
   rd_kafka_topic_partition_list_add(topics, topic.c_str(), RD_KAFKA_PARTITION_UA);
   const rd_kafka_resp_err_t err = rd_kafka_subscribe(consumer_.get(), topics);
@@ -685,9 +682,10 @@ void KafkaProcessor::Rebalanced(rd_kafka_resp_err_t err, rd_kafka_topic_partitio
     return;
   }
   health_.SetRole(held > 0 ? Role::kActive : Role::kStandby,
-                  held > 0 ? ""
-                           : "standby: another member of the consumer group " + input_.group +
-                                 " holds " + input_.lease_topic + " and reads " + input_topic_);
+                  held > 0
+                      ? ""
+                      : "standby: another member of the consumer group " + input_.group +
+                            " holds " + config_.kafka.lease_topic + " and reads " + input_topic_);
   PRICING_LOG(kInfo) << "kafka: " << (held > 0 ? "active" : "standby") << ", " << held
                      << " partitions of " << input_topic_;
 }

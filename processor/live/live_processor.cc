@@ -36,9 +36,6 @@ OperatorOptions OptionsOf(const Config& config) {
   o.stage = config.stage;
   o.partition = static_cast<int32_t>(config.partition);
   o.partitions = static_cast<int32_t>(config.partitions);
-  // Stage 2 holds a city until every partition counted its tick: stage 1 counts every
-  // tick it missed, however long it was away (as far as the stream still holds them).
-  if (config.stage == PricingStage::kCount) o.max_catch_up_seconds = INT32_MAX;
   return o;
 }
 

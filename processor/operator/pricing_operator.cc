@@ -86,8 +86,13 @@ void PricingOperator::Restore(const std::string& city, std::optional<std::string
   const int64_t next_tick = (FloorDiv(now_ms, interval) + 1) * interval;
   PartialAssembler* assembler = CityOf(engine)->assembler.get();
   if (checkpoint) {
-    const std::string error = engine->RestoreCheckpoint(
-        *checkpoint, now_ms - options_.max_catch_up_seconds * 1000, next_tick);
+    // Stage 2 holds a city until every partition counted its tick: a count stage counts
+    // every tick it missed, however long it was away (as far as its source holds them).
+    const int64_t catch_up_ms = options_.stage == PricingStage::kCount
+                                    ? int64_t{INT32_MAX} * 1000
+                                    : options_.max_catch_up_seconds * 1000;
+    const std::string error =
+        engine->RestoreCheckpoint(*checkpoint, now_ms - catch_up_ms, next_tick);
     if (error.empty()) {
       PRICING_LOG(kInfo) << "city " << city << ": restored checkpoint; next tick "
                          << FormatUtc(engine->next_tick());

@@ -113,8 +113,9 @@ enum class Disposition : uint8_t {
 };
 
 struct OperatorOptions {
-  int64_t max_deliver = 5;             // the source's delivery limit (poison after it)
-  int64_t max_catch_up_seconds = 300;  // older checkpoints restart at the next tick
+  int64_t max_deliver = 5;  // the source's delivery limit (poison after it)
+  // Older checkpoints restart at the next tick; a count stage (kCount) catches up always.
+  int64_t max_catch_up_seconds = 300;
   // Fault injection for the chaos suite: an input whose payload contains this text
   // fails to be handled. Empty: off.
   std::string failpoint_ingest;

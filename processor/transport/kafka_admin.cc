@@ -215,7 +215,6 @@ std::vector<TopicSpec> KafkaTopicSpecs(const Config& config) {
 
 KafkaStageInput KafkaStageInputOf(const Config& config) {
   KafkaStageInput in;
-  in.lease_topic = config.kafka.lease_topic;
   switch (config.stage) {
     case PricingStage::kWhole:
       in.group = config.kafka.group_id;

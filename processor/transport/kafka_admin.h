@@ -37,16 +37,15 @@ std::vector<TopicSpec> KafkaTopicSpecs(const Config& config);
 // - whole: every partition of location-events, in the group kafka.group_id;
 // - count P: partition P of location-events, in the group `<group_id>-p<P>of<N>`;
 // - price: the partials topic, in the group `<group_id>-price`.
-// The group subscribes to the one-partition lease topic, not to what it reads: the
-// member holding the lease reads the stage's partitions and the others stand by. (A
-// group subscribed to a topic of several partitions would share them out among its
-// members: a standby would take part of the work, and each would price a city from
-// part of its events.)
+// The group subscribes to the one-partition lease topic (kafka.lease_topic), not to
+// what it reads: the member holding the lease reads the stage's partitions and the
+// others stand by. (A group subscribed to a topic of several partitions would share
+// them out among its members: a standby would take part of the work, and each would
+// price a city from part of its events.)
 struct KafkaStageInput {
   std::string group;
   std::string topic;
   int32_t partition = -1;  // the one partition of `topic` read; -1: every one
-  std::string lease_topic;
 };
 KafkaStageInput KafkaStageInputOf(const Config& config);
 
